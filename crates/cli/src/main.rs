@@ -1,0 +1,90 @@
+//! The `retrain` binary: parses arguments, sets up logging, runs one
+//! command and turns its outcome into an exit code (0 success, 2 bad
+//! input, 1 failure of the system). The work itself lives in the library
+//! crates; commands only wire them together.
+
+mod commands;
+mod progress;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "retrain", version, about = "Automated model retraining in one binary")]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Built-in datasets and the synthetic data generator.
+    #[command(subcommand)]
+    Datasets(commands::datasets::DatasetsCommand),
+    /// Join data.csv and target.csv into one training CSV (labels last).
+    Prepare(commands::data::PrepareArgs),
+    /// Stratified train/validation(/test) split of a labelled CSV.
+    Split(commands::data::SplitArgs),
+    /// Train a classifier from a config file and write a model directory.
+    Train(commands::model::TrainArgs),
+    /// Measure a model on labelled data.
+    Evaluate(commands::model::EvaluateArgs),
+    /// Predict labels (and probabilities) for a CSV of features.
+    Predict(commands::model::PredictArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let result = match cli.command {
+        Command::Datasets(command) => commands::datasets::run(command),
+        Command::Prepare(args) => commands::data::prepare(args),
+        Command::Split(args) => commands::data::split(args),
+        Command::Train(args) => commands::model::train(args),
+        Command::Evaluate(args) => commands::model::evaluate(args),
+        Command::Predict(args) => commands::model::predict(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+/// 2 when the user can fix the input, 1 when the system failed.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    let user_error = err.chain().any(|cause| {
+        cause
+            .downcast_ref::<retrain_ml::Error>()
+            .is_some_and(retrain_ml::Error::is_user_error)
+            || cause.downcast_ref::<commands::UsageError>().is_some()
+    });
+    if user_error { 2 } else { 1 }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,319 @@
+//! Trained models: training from a config, the on-disk model directory,
+//! prediction and evaluation.
+//!
+//! A model directory holds
+//! - `model.bin`: a magic header then the fitted estimator and imputer
+//!   (postcard);
+//! - `metadata.json`: format version, algorithm, params, feature names and
+//!   order, class labels, training-data hash, metrics, creation time,
+//!   retrain version and the sha256 of `model.bin`;
+//! - `metrics.json` and `history.json`: the metrics and the per-step
+//!   training history, for people and for tracking.
+//!
+//! The directory is replaced as a whole (see [`crate::atomic`]). Loading
+//! checks the format version, the checksum and the estimator's shapes, so a
+//! truncated, corrupted or foreign directory is an error, never a panic.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::atomic;
+use crate::config::{ClassifierConfig, Impute};
+use crate::data::{self, Dataset, Matrix};
+use crate::error::{Error, Result};
+use crate::impute::Imputer;
+use crate::metrics::Metrics;
+use crate::models::{Estimator, argmax};
+use crate::progress::{History, Progress};
+
+/// The model format this build writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+const MAGIC: &[u8; 8] = b"RETRAIN\0";
+pub const MODEL_FILE: &str = "model.bin";
+pub const METADATA_FILE: &str = "metadata.json";
+pub const METRICS_FILE: &str = "metrics.json";
+pub const HISTORY_FILE: &str = "history.json";
+
+/// Everything recorded about a model besides its fitted numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metadata {
+    pub format_version: u32,
+    pub retrain_version: String,
+    pub name: String,
+    pub algorithm: String,
+    pub params: serde_json::Value,
+    pub seed: u64,
+    pub impute: Impute,
+    /// Feature names in the order the model reads them.
+    pub features: Vec<String>,
+    /// Name of the label column.
+    pub target: String,
+    /// Class labels as trained; predictions are given back as these.
+    pub classes: Vec<String>,
+    pub has_proba: bool,
+    pub training_rows: usize,
+    pub training_data_sha256: String,
+    /// Metrics by the data set they were measured on ("validation", …).
+    pub metrics: BTreeMap<String, Metrics>,
+    pub created_at: DateTime<Utc>,
+    pub model_sha256: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Body {
+    imputer: Option<Imputer>,
+    estimator: Estimator,
+}
+
+/// A fitted model with its metadata.
+pub struct Model {
+    pub metadata: Metadata,
+    body: Body,
+}
+
+/// Labels, class indices and scores for each input row.
+pub struct Predictions {
+    pub class_index: Vec<u32>,
+    /// One column per class; probabilities when `has_proba`.
+    pub scores: Matrix,
+    pub has_proba: bool,
+}
+
+/// Trains the model `config` describes on a labelled dataset.
+pub fn train(config: &ClassifierConfig, data: &Dataset, progress: &dyn Progress) -> Result<(Model, History)> {
+    let target = data.require_target()?;
+    if config.impute == Impute::Error {
+        data.require_complete()?;
+    }
+    let classes = data::classes_of(&target.labels);
+    if classes.len() < 2 {
+        return Err(Error::Invalid(format!(
+            "{}: the target '{}' has a single class ('{}'); a classifier needs at least two",
+            target.source.display(),
+            target.name,
+            classes.first().map(String::as_str).unwrap_or_default()
+        )));
+    }
+    let y = target.encode(&classes)?;
+    let imputer = Imputer::fit(&data.x, config.impute, &data.features)?;
+    let mut x = data.x.clone();
+    if let Some(imputer) = &imputer {
+        imputer.apply(&mut x);
+    }
+    let (estimator, history) = config
+        .spec
+        .fit(&x, &y, classes.len(), config.seed, progress)
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+    let metadata = Metadata {
+        format_version: FORMAT_VERSION,
+        retrain_version: env!("CARGO_PKG_VERSION").to_string(),
+        name: config.name.clone(),
+        algorithm: config.spec.name().to_string(),
+        params: config.spec.params_json(),
+        seed: config.seed,
+        impute: config.impute,
+        features: data.features.clone(),
+        target: target.name.clone(),
+        classes,
+        has_proba: estimator.has_proba(),
+        training_rows: data.rows(),
+        training_data_sha256: dataset_hash(data),
+        metrics: BTreeMap::new(),
+        created_at: Utc::now(),
+        model_sha256: String::new(),
+    };
+    Ok((
+        Model {
+            metadata,
+            body: Body { imputer, estimator },
+        },
+        history,
+    ))
+}
+
+/// sha256 over column names, values and labels: the identity of the data.
+pub fn dataset_hash(data: &Dataset) -> String {
+    let mut hasher = Sha256::new();
+    for name in &data.features {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+    }
+    for v in data.x.as_slice() {
+        hasher.update(v.to_le_bytes());
+    }
+    if let Some(target) = &data.target {
+        hasher.update(target.name.as_bytes());
+        for label in &target.labels {
+            hasher.update([0]);
+            hasher.update(label.as_bytes());
+        }
+    }
+    format!("{:x}", hasher.finalize())
+}
+
+impl Model {
+    /// Writes the model directory, replacing any previous one atomically.
+    pub fn save(&mut self, dir: &Path, history: &History) -> Result<()> {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let body =
+            postcard::to_stdvec(&self.body).map_err(|e| Error::write(dir, std::io::Error::other(e)))?;
+        bytes.extend_from_slice(&body);
+        self.metadata.model_sha256 = format!("{:x}", Sha256::digest(&bytes));
+        let metadata = to_json(&self.metadata);
+        let metrics = to_json(&self.metadata.metrics);
+        let history = to_json(history);
+        atomic::write_dir(
+            dir,
+            &[
+                (MODEL_FILE, &bytes),
+                (METADATA_FILE, &metadata),
+                (METRICS_FILE, &metrics),
+                (HISTORY_FILE, &history),
+            ],
+        )
+    }
+
+    /// Loads and verifies a model directory.
+    pub fn load(dir: &Path) -> Result<Model> {
+        if !dir.exists() {
+            return Err(Error::model(dir, "no such model directory"));
+        }
+        if !dir.is_dir() {
+            return Err(Error::model(
+                dir,
+                "not a directory; a model is the directory `retrain train --out` writes",
+            ));
+        }
+        let metadata_path = dir.join(METADATA_FILE);
+        let text = std::fs::read_to_string(&metadata_path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::model(
+                    dir,
+                    format!("no {METADATA_FILE}; not a model directory written by retrain"),
+                )
+            } else {
+                Error::read(&metadata_path, e)
+            }
+        })?;
+        let version = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("format_version").and_then(|f| f.as_u64()))
+            .ok_or_else(|| Error::model(&metadata_path, "not retrain model metadata (no format_version)"))?;
+        if version > u64::from(FORMAT_VERSION) {
+            return Err(Error::model(
+                &metadata_path,
+                format!(
+                    "written by a newer retrain (model format {version}; this build reads up to {FORMAT_VERSION})"
+                ),
+            ));
+        }
+        let metadata: Metadata = serde_json::from_str(&text)
+            .map_err(|e| Error::model(&metadata_path, format!("corrupted metadata: {e}")))?;
+        let model_path = dir.join(MODEL_FILE);
+        let bytes =
+            std::fs::read(&model_path).map_err(|e| Error::model(&model_path, format!("cannot read: {e}")))?;
+        if format!("{:x}", Sha256::digest(&bytes)) != metadata.model_sha256 {
+            return Err(Error::model(
+                &model_path,
+                "does not match the sha256 recorded in metadata.json: the file is truncated or corrupted",
+            ));
+        }
+        if bytes.len() < 12 || &bytes[..8] != MAGIC {
+            return Err(Error::model(&model_path, "not a retrain model file"));
+        }
+        let body: Body = postcard::from_bytes(&bytes[12..])
+            .map_err(|e| Error::model(&model_path, format!("cannot decode the model: {e}")))?;
+        let consistent = body
+            .estimator
+            .is_well_formed(metadata.features.len(), metadata.classes.len())
+            && body
+                .imputer
+                .as_ref()
+                .is_none_or(|i| i.values.len() == metadata.features.len());
+        if !consistent {
+            return Err(Error::model(
+                &model_path,
+                "the model does not match its metadata (features or classes)",
+            ));
+        }
+        Ok(Model { metadata, body })
+    }
+
+    /// Reads a CSV of features for this model: its target column, if
+    /// present, is not taken for a feature.
+    pub fn read_input(&self, path: &Path) -> Result<Dataset> {
+        data::read_features(path, &self.metadata.target)
+    }
+
+    /// Predicts every row; columns are matched to the model's by name.
+    pub fn predict(&self, data: &Dataset) -> Result<Predictions> {
+        let ignored = [self.metadata.target.as_str()];
+        let mut x = data.aligned_to(&self.metadata.features, &ignored)?;
+        match &self.body.imputer {
+            Some(imputer) => imputer.apply(&mut x),
+            None => data.require_complete()?,
+        }
+        Ok(self.predict_matrix(&x))
+    }
+
+    /// Predicts rows already in the model's feature order, without
+    /// missing values (or with the model's imputer applied).
+    pub fn predict_matrix(&self, x: &Matrix) -> Predictions {
+        let scores = self.body.estimator.scores(x);
+        let class_index = (0..scores.rows()).map(|i| argmax(scores.row(i)) as u32).collect();
+        Predictions {
+            class_index,
+            scores,
+            has_proba: self.body.estimator.has_proba(),
+        }
+    }
+
+    /// Metrics of the model on a labelled dataset.
+    pub fn evaluate(&self, data: &Dataset) -> Result<Metrics> {
+        let target = data.require_target()?;
+        let y = target.encode(&self.metadata.classes)?;
+        let predictions = self.predict(data)?;
+        let proba = predictions.has_proba.then_some(&predictions.scores);
+        Ok(Metrics::compute(
+            &y,
+            &predictions.class_index,
+            proba,
+            &self.metadata.classes,
+        ))
+    }
+
+    pub fn label(&self, class_index: u32) -> &str {
+        &self.metadata.classes[class_index as usize]
+    }
+}
+
+impl Predictions {
+    /// CSV with a `prediction` column of labels and, with `proba`, a
+    /// `proba_<class>` column per class.
+    pub fn to_csv(&self, model: &Model, proba: bool) -> Vec<u8> {
+        let mut header = vec!["prediction".to_string()];
+        let with_proba = proba && self.has_proba;
+        if with_proba {
+            header.extend(model.metadata.classes.iter().map(|c| format!("proba_{c}")));
+        }
+        let rows = self.class_index.iter().enumerate().map(|(i, &c)| {
+            let mut row = vec![model.label(c).to_string()];
+            if with_proba {
+                row.extend(self.scores.row(i).iter().map(|p| p.to_string()));
+            }
+            row
+        });
+        data::to_csv(&header, rows)
+    }
+}
+
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
