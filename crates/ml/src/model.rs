@@ -107,7 +107,7 @@ pub fn train(config: &ClassifierConfig, data: &Dataset, progress: &dyn Progress)
     let (estimator, history) = config
         .spec
         .fit(&x, &y, classes.len(), config.seed, progress)
-        .map_err(|e| Error::Invalid(e.to_string()))?;
+        .map_err(|e| Error::Invalid(format!("config '{}': {e}", config.name)))?;
     let metadata = Metadata {
         format_version: FORMAT_VERSION,
         retrain_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -18,7 +18,7 @@ use super::bins::Binned;
 use super::params::{MaxFeatures, ParamError, ensure, ensure_max_bins, ensure_n_jobs};
 use super::tree::{CartData, CartRules, FlatTree, grow_classifier};
 use crate::data::Matrix;
-use crate::progress::{History, Progress, Recorder};
+use crate::progress::{History, NoProgress, Progress, Recorder};
 
 /// Rows per parallel work unit when predicting.
 const PREDICT_CHUNK: usize = 1024;
@@ -124,12 +124,8 @@ impl Forest {
             .par_chunks_mut(PREDICT_CHUNK * k)
             .enumerate()
             .for_each(|(chunk, block)| {
-                let first = chunk * PREDICT_CHUNK;
                 for tree in &self.trees {
-                    for (i, acc) in block.chunks_mut(k).enumerate() {
-                        let leaf = tree.predict_row(x.row(first + i));
-                        acc.iter_mut().zip(leaf).for_each(|(a, v)| *a += v);
-                    }
+                    tree.accumulate(x, chunk * PREDICT_CHUNK, block);
                 }
                 block.iter_mut().for_each(|v| *v *= scale);
             });
@@ -257,6 +253,7 @@ fn out_of_bag_accuracy(oob_sum: &[f64], y: &[u32], k: usize) -> Option<f64> {
     (voted > 0).then(|| correct as f64 / voted as f64)
 }
 
+/// A decision tree is a forest of one tree grown on every row.
 pub fn fit_decision_tree(
     x: &Matrix,
     y: &[u32],
@@ -264,24 +261,15 @@ pub fn fit_decision_tree(
     params: &DecisionTreeParams,
     seed: u64,
 ) -> Forest {
-    let binned = Binned::new(x, params.max_bins);
-    let rules = CartRules {
+    let one_tree = RandomForestParams {
+        n_estimators: 1,
         max_depth: params.max_depth,
         min_samples_split: params.min_samples_split,
         min_samples_leaf: params.min_samples_leaf,
-        max_features: params.max_features.resolve(x.cols()),
+        max_features: params.max_features,
+        bootstrap: false,
+        max_bins: params.max_bins,
+        n_jobs: None,
     };
-    let mut rows: Vec<u32> = (0..x.rows() as u32).collect();
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let data = CartData {
-        binned: &binned,
-        y,
-        weights: None,
-        n_classes,
-    };
-    let tree = grow_classifier(&data, &mut rows, &rules, &mut rng);
-    Forest {
-        trees: vec![tree],
-        n_classes,
-    }
+    fit_random_forest(x, y, n_classes, &one_tree, seed, &NoProgress).0
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::params::{ParamError, ensure, ensure_n_jobs};
 use crate::data::Matrix;
 
-const QUERY_BLOCK: usize = 64;
+const QUERY_BLOCK: usize = 512;
 const TRAIN_BLOCK: usize = 2048;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -12,6 +12,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use super::bins::Binned;
+use crate::data::Matrix;
 
 const LEAF: u32 = u32::MAX;
 
@@ -48,6 +49,44 @@ impl FlatTree {
         }
         let at = node.left as usize * self.width;
         &self.values[at..at + self.width]
+    }
+
+    /// Adds the leaf values of rows `first..first + out.len() / width` of
+    /// `x` to `out`. Rows descend in groups of eight in lockstep, so eight
+    /// independent memory loads are in flight instead of one: traversal is
+    /// bound by memory latency, not arithmetic.
+    pub fn accumulate(&self, x: &Matrix, first: usize, out: &mut [f64]) {
+        const LANES: usize = 8;
+        let width = self.width;
+        for (group, out) in out.chunks_mut(LANES * width).enumerate() {
+            let start = first + group * LANES;
+            let lanes = out.len() / width;
+            let mut at = [0u32; LANES];
+            loop {
+                let mut moving = false;
+                for (lane, index) in at.iter_mut().enumerate().take(lanes) {
+                    let node = self.nodes[*index as usize];
+                    if node.feature != LEAF {
+                        moving = true;
+                        let value = x.get(start + lane, node.feature as usize);
+                        *index = if value <= node.threshold {
+                            node.left
+                        } else {
+                            node.left + 1
+                        };
+                    }
+                }
+                if !moving {
+                    break;
+                }
+            }
+            for (lane, acc) in out.chunks_mut(width).enumerate() {
+                let leaf = self.nodes[at[lane] as usize].left as usize * width;
+                acc.iter_mut()
+                    .zip(&self.values[leaf..leaf + width])
+                    .for_each(|(a, v)| *a += v);
+            }
+        }
     }
 
     pub fn n_leaves(&self) -> usize {
