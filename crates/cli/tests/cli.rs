@@ -74,7 +74,7 @@ fn daily_workflow_from_generated_data_to_predictions() {
             .unwrap();
     assert_eq!(metadata["params"]["n_estimators"], 20);
     assert_eq!(metadata["classes"], serde_json::json!(["0", "1", "2"]));
-    assert!(metadata["metrics"]["validation"]["accuracy"].as_f64().unwrap() > 0.8);
+    assert!(metadata["metrics"]["validation"]["accuracy"].as_f64().unwrap() > 0.7);
 
     let output = retrain(d)
         .args(["evaluate", "--model", "data/models/2026-11-01"])

@@ -5,9 +5,12 @@
 //! needs no download. The generator follows scikit-learn's
 //! `make_classification` (Gaussian clusters on the vertices of a hypercube
 //! in the informative subspace, redundant linear combinations, noise
-//! features, label noise) and adds a `drift` knob: the cluster centres move
-//! with the date, each class in its own direction, so the feature means and
-//! the decision boundary shift slowly from one day's data to the next.
+//! features, label noise) and adds a `drift` knob: with the date, every
+//! cluster centre moves along one shared direction (the feature means
+//! drift steadily) and each class sways along its own direction with a
+//! yearly period (the decision boundary moves back and forth without the
+//! classes drifting ever further apart), so one day's data differs a little
+//! from the day before's.
 
 use std::path::Path;
 
@@ -51,7 +54,8 @@ pub struct SyntheticSpec {
     pub flip_y: f64,
     pub class_sep: f64,
     pub seed: u64,
-    /// How far the data moves per 30 days, in units of `class_sep`.
+    /// How far the feature means move per 30 days, and how far each class
+    /// sways over the year, in units of `class_sep`.
     pub drift: f64,
     /// The day the data describes; drift is measured from [`DRIFT_ORIGIN`].
     pub date: NaiveDate,
@@ -176,7 +180,8 @@ pub fn synthetic(spec: &SyntheticSpec) -> Result<Dataset> {
         .collect();
 
     let months = (spec.date - DRIFT_ORIGIN).num_days() as f64 / 30.0;
-    let shift = spec.drift * months * spec.class_sep;
+    let mean_shift = spec.drift * months * spec.class_sep;
+    let boundary_sway = spec.drift * spec.class_sep * (std::f64::consts::TAU * months / 12.0).sin();
     let days = (spec.date - DRIFT_ORIGIN).num_days() as u64;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(spec.seed ^ days.wrapping_mul(0x9E37_79B9_7F4A_7C15));
 
@@ -191,8 +196,10 @@ pub fn synthetic(spec: &SyntheticSpec) -> Result<Dataset> {
             let a = &covariances[cluster];
             for (j, value) in informative.iter_mut().enumerate() {
                 let mixed: f64 = (0..n_inf).map(|k| z[k] * a[k * n_inf + j]).sum();
-                *value =
-                    mixed + vertices[cluster][j] + shift * (shared_direction[j] + class_directions[class][j]);
+                *value = mixed
+                    + vertices[cluster][j]
+                    + mean_shift * shared_direction[j]
+                    + boundary_sway * class_directions[class][j];
             }
             x.extend_from_slice(&informative);
             for r in 0..spec.n_redundant {

@@ -37,6 +37,9 @@ pub const MODEL_FILE: &str = "model.bin";
 pub const METADATA_FILE: &str = "metadata.json";
 pub const METRICS_FILE: &str = "metrics.json";
 pub const HISTORY_FILE: &str = "history.json";
+/// More classes than this is almost certainly the wrong column, and would
+/// make tree leaves (one probability per class) enormous.
+pub const MAX_CLASSES: usize = 1000;
 
 /// Everything recorded about a model besides its fitted numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +99,17 @@ pub fn train(config: &ClassifierConfig, data: &Dataset, progress: &dyn Progress)
             target.source.display(),
             target.name,
             classes.first().map(String::as_str).unwrap_or_default()
+        )));
+    }
+    if classes.len() > MAX_CLASSES || (data.rows() >= 20 && classes.len() * 2 > data.rows()) {
+        return Err(Error::Invalid(format!(
+            "{}: the target '{}' has {} distinct values in {} rows, which looks like a feature \
+             or a measurement rather than class labels (at most {MAX_CLASSES} classes, and fewer \
+             than half the rows); name the label column with --target",
+            target.source.display(),
+            target.name,
+            classes.len(),
+            data.rows()
         )));
     }
     let y = target.encode(&classes)?;

@@ -35,8 +35,8 @@ pub struct GenerateArgs {
     rows: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// How far feature means and the class boundary move per 30 days, in
-    /// units of the class separation; 0 for stationary data.
+    /// Feature means move this many class separations per 30 days, and each
+    /// class sways this far over a year; 0 for stationary data.
     #[arg(long, default_value_t = 0.0)]
     drift: f64,
     /// The day the data describes (YYYY-MM-DD). Defaults to the name of the
