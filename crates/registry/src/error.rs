@@ -1,0 +1,111 @@
+//! MLflow's error codes and the one table that maps them to HTTP statuses.
+//!
+//! Clients of the MLflow REST API branch on `error_code` (the Python
+//! client's `register_model` expects `RESOURCE_ALREADY_EXISTS` before it
+//! creates version 2), so every failure of the store carries one.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    InvalidParameterValue,
+    ResourceDoesNotExist,
+    ResourceAlreadyExists,
+    InvalidState,
+    EndpointNotFound,
+    InternalError,
+}
+
+/// `(code, name on the wire, HTTP status)`, as MLflow answers them.
+const TABLE: [(ErrorCode, &str, u16); 6] = [
+    (ErrorCode::InvalidParameterValue, "INVALID_PARAMETER_VALUE", 400),
+    (ErrorCode::ResourceDoesNotExist, "RESOURCE_DOES_NOT_EXIST", 404),
+    (ErrorCode::ResourceAlreadyExists, "RESOURCE_ALREADY_EXISTS", 400),
+    (ErrorCode::InvalidState, "INVALID_STATE", 400),
+    (ErrorCode::EndpointNotFound, "ENDPOINT_NOT_FOUND", 404),
+    (ErrorCode::InternalError, "INTERNAL_ERROR", 500),
+];
+
+impl ErrorCode {
+    fn row(self) -> (ErrorCode, &'static str, u16) {
+        // Every variant has a row; the table is checked by a test.
+        TABLE.iter().copied().find(|r| r.0 == self).unwrap_or(TABLE[5])
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.row().1
+    }
+
+    pub fn http_status(self) -> u16 {
+        self.row().2
+    }
+
+    /// The code named `name` on the wire, if it is one we know.
+    pub fn from_name(name: &str) -> Option<ErrorCode> {
+        TABLE.iter().find(|r| r.1 == name).map(|r| r.0)
+    }
+}
+
+/// A failed store operation: an MLflow error code and a message for people.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}: {message}", code.as_str())]
+pub struct StoreError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        StoreError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidParameterValue, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ResourceDoesNotExist, message)
+    }
+
+    pub fn exists(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ResourceAlreadyExists, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InternalError, message)
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return StoreError::exists(db.message().to_string());
+        }
+        StoreError::internal(format!("database: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_mlflow_status() {
+        for (code, name, status) in TABLE {
+            assert_eq!(code.as_str(), name);
+            assert_eq!(code.http_status(), status);
+            assert_eq!(ErrorCode::from_name(name), Some(code));
+            assert_eq!(serde_json::to_value(code).unwrap(), name);
+        }
+        assert_eq!(ErrorCode::ResourceAlreadyExists.http_status(), 400);
+        assert_eq!(ErrorCode::ResourceDoesNotExist.http_status(), 404);
+    }
+}

@@ -1,0 +1,18 @@
+//! Tracking and model registry: MLflow's data model (experiments, runs,
+//! params, metrics, tags; later registered models, versions, aliases and
+//! stages) stored in SQLite or PostgreSQL.
+//!
+//! - [`entities`]: the JSON shapes of MLflow's REST API;
+//! - [`error`]: MLflow's error codes and their HTTP statuses, in one table;
+//! - [`filter`]: MLflow's search-filter grammar;
+//! - [`sql`]: parameterised SQL that runs on both engines;
+//! - [`store`]: [`SqlStore`], the store itself.
+
+pub mod entities;
+pub mod error;
+pub mod filter;
+pub mod sql;
+pub mod store;
+
+pub use error::{ErrorCode, Result, StoreError};
+pub use store::{Backend, SqlStore, now_ms};

@@ -1,0 +1,249 @@
+//! Building parameterised SQL that runs unchanged on SQLite and
+//! PostgreSQL: placeholders are numbered `$1, $2, …` in order of
+//! appearance (both engines accept that form), and every value supplied by
+//! a user travels as a bound argument, never as SQL text.
+
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, Arguments};
+
+use crate::error::{Result, StoreError};
+use crate::filter::{Clause, Comparator, Entity, Value};
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Null,
+}
+
+/// SQL text with its arguments.
+#[derive(Debug, Default)]
+pub struct Sql {
+    pub text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Self {
+        Sql {
+            text: text.to_string(),
+            args: Vec::new(),
+        }
+    }
+
+    /// `INSERT INTO table (columns…) VALUES (…)` with every value bound.
+    pub fn insert(table: &str, columns: &[&str], values: Vec<Arg>) -> Sql {
+        let mut sql = Sql::new(&format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")));
+        sql.list(values);
+        sql
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Registers `arg` and returns its placeholder without appending it,
+    /// for text assembled elsewhere and appended in order later.
+    pub fn bind(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
+    }
+
+    /// Appends a placeholder bound to `arg`.
+    pub fn arg(&mut self, arg: Arg) -> &mut Self {
+        let placeholder = self.bind(arg);
+        self.text.push_str(&placeholder);
+        self
+    }
+
+    pub fn text_arg(&mut self, value: impl Into<String>) -> &mut Self {
+        self.arg(Arg::Text(value.into()))
+    }
+
+    pub fn int_arg(&mut self, value: i64) -> &mut Self {
+        self.arg(Arg::Int(value))
+    }
+
+    /// Appends `(p1, p2, …)` bound to `values`.
+    pub fn list(&mut self, values: impl IntoIterator<Item = Arg>) -> &mut Self {
+        self.push("(");
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.arg(v);
+        }
+        self.push(")")
+    }
+
+    /// The query ready to execute.
+    pub fn query(&self) -> Query<'_, Any, AnyArguments> {
+        let mut args = AnyArguments::default();
+        for arg in &self.args {
+            // Adding an owned scalar to AnyArguments cannot fail.
+            let _ = match arg {
+                Arg::Text(s) => args.add(s.clone()),
+                Arg::Int(i) => args.add(*i),
+                Arg::Float(f) => args.add(*f),
+                Arg::Null => args.add(Option::<f64>::None),
+            };
+        }
+        sqlx::query_with(sqlx::AssertSqlSafe(self.text.clone()), args)
+    }
+}
+
+/// How a search maps filter attributes to columns: the attribute names a
+/// user may write, and whether each holds numbers or text.
+pub struct AttributeColumns {
+    pub columns: &'static [(&'static str, &'static str, bool)],
+}
+
+impl AttributeColumns {
+    pub fn lookup(&self, key: &str) -> Option<(&'static str, bool)> {
+        self.columns.iter().find(|c| c.0 == key).map(|c| (c.1, c.2))
+    }
+
+    pub fn names(&self) -> String {
+        self.columns.iter().map(|c| c.0).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Appends `AND <condition>` for each filter clause on runs (aliased `r`).
+pub fn runs_where(sql: &mut Sql, clauses: &[Clause], attributes: &AttributeColumns) -> Result<()> {
+    for clause in clauses {
+        sql.push(" AND ");
+        match clause.entity {
+            Entity::Metric => {
+                let Value::Number(n) = clause.value else {
+                    return Err(StoreError::invalid(format!(
+                        "metrics.{} must be compared with a number, e.g. metrics.{} > 0.9",
+                        clause.key, clause.key
+                    )));
+                };
+                if matches!(
+                    clause.comparator,
+                    Comparator::Like | Comparator::ILike | Comparator::In | Comparator::NotIn
+                ) {
+                    return Err(StoreError::invalid(format!(
+                        "metrics.{} takes =, !=, <, <=, > or >=, not {}",
+                        clause.key,
+                        clause.comparator.sql()
+                    )));
+                }
+                sql.push("EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id AND m.key = ")
+                    .text_arg(clause.key.clone())
+                    .push(&format!(" AND m.value {} ", clause.comparator.sql()))
+                    .arg(Arg::Float(n))
+                    .push(")");
+            }
+            Entity::Param | Entity::Tag => {
+                let table = if clause.entity == Entity::Param {
+                    "params"
+                } else {
+                    "tags"
+                };
+                let prefix = if clause.entity == Entity::Param {
+                    "params"
+                } else {
+                    "tags"
+                };
+                if clause.comparator.is_ordering() {
+                    return Err(StoreError::invalid(format!(
+                        "{prefix}.{} holds text: use =, !=, LIKE, ILIKE, IN or NOT IN",
+                        clause.key
+                    )));
+                }
+                sql.push(&format!(
+                    "EXISTS (SELECT 1 FROM {table} x WHERE x.run_id = r.run_id AND x.key = "
+                ))
+                .text_arg(clause.key.clone())
+                .push(" AND ");
+                text_condition(sql, "x.value", clause)?;
+                sql.push(")");
+            }
+            Entity::Attribute => {
+                let Some((column, numeric)) = attributes.lookup(&clause.key) else {
+                    return Err(StoreError::invalid(format!(
+                        "unknown attribute '{}'; searchable attributes are {}",
+                        clause.key,
+                        attributes.names()
+                    )));
+                };
+                if numeric {
+                    numeric_condition(sql, column, clause)?;
+                } else {
+                    text_condition(sql, column, clause)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `column <op> value` for a text column; `LIKE` is case-sensitive and
+/// `ILIKE` case-insensitive on both engines.
+pub fn text_condition(sql: &mut Sql, column: &str, clause: &Clause) -> Result<()> {
+    let text = |v: &Value| match v {
+        Value::Text(s) => Ok(s.clone()),
+        Value::Number(_) | Value::List(_) => Err(StoreError::invalid(format!(
+            "'{}' holds text: quote the value, e.g. {} = 'value'",
+            clause.key, clause.key
+        ))),
+    };
+    match clause.comparator {
+        Comparator::In | Comparator::NotIn => {
+            let Value::List(items) = &clause.value else {
+                return Err(StoreError::invalid("IN takes a list"));
+            };
+            sql.push(&format!("{column} {} ", clause.comparator.sql()));
+            sql.list(items.iter().cloned().map(Arg::Text));
+        }
+        Comparator::Like => {
+            // Case-sensitive: PostgreSQL's LIKE is; SQLite connections
+            // are opened with `case_sensitive_like` on.
+            sql.push(&format!("{column} LIKE "))
+                .text_arg(text(&clause.value)?);
+        }
+        Comparator::ILike => {
+            sql.push(&format!("LOWER({column}) LIKE LOWER("))
+                .text_arg(text(&clause.value)?)
+                .push(")");
+        }
+        Comparator::Eq | Comparator::Ne => {
+            sql.push(&format!("{column} {} ", clause.comparator.sql()))
+                .text_arg(text(&clause.value)?);
+        }
+        _ => {
+            return Err(StoreError::invalid(format!(
+                "'{}' holds text: use =, !=, LIKE, ILIKE, IN or NOT IN",
+                clause.key
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn numeric_condition(sql: &mut Sql, column: &str, clause: &Clause) -> Result<()> {
+    let Value::Number(n) = clause.value else {
+        return Err(StoreError::invalid(format!(
+            "attributes.{} is a number (epoch milliseconds for times): compare it with a number",
+            clause.key
+        )));
+    };
+    if matches!(
+        clause.comparator,
+        Comparator::Like | Comparator::ILike | Comparator::In | Comparator::NotIn
+    ) {
+        return Err(StoreError::invalid(format!(
+            "attributes.{} takes =, !=, <, <=, > or >=",
+            clause.key
+        )));
+    }
+    sql.push(&format!("{column} {} ", clause.comparator.sql()))
+        .arg(Arg::Int(n as i64));
+    Ok(())
+}

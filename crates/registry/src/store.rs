@@ -1,0 +1,1138 @@
+//! `SqlStore`: the tracking store on SQLite (WAL) or PostgreSQL through
+//! sqlx, with one set of migrations applied on start.
+//!
+//! Semantics follow MLflow's SQL store: IDs are strings on the wire,
+//! parameters are immutable once logged, only active runs take new data,
+//! `runs/get` shows the latest value of each metric (highest step, then
+//! latest timestamp) and searches compare those latest values.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use crate::entities::*;
+use crate::error::{Result, StoreError};
+use crate::filter;
+use crate::sql::{Arg, AttributeColumns, Sql, runs_where};
+
+const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("../migrations/0001_tracking.sql"))];
+
+/// MLflow's limits on one `log-batch` request.
+pub const MAX_BATCH_METRICS: usize = 1000;
+pub const MAX_BATCH_PARAMS: usize = 100;
+pub const MAX_BATCH_TAGS: usize = 100;
+const MAX_RESULTS_LIMIT: i64 = 50_000;
+
+const RUN_ATTRIBUTES: AttributeColumns = AttributeColumns {
+    columns: &[
+        ("run_id", "r.run_id", false),
+        ("run_name", "r.run_name", false),
+        ("status", "r.status", false),
+        ("user_id", "r.user_id", false),
+        ("artifact_uri", "r.artifact_uri", false),
+        ("start_time", "r.start_time", true),
+        ("end_time", "r.end_time", true),
+    ],
+};
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+    /// Where new experiments put artifacts, e.g. `mlflow-artifacts:`.
+    artifact_root: String,
+}
+
+/// Epoch milliseconds now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Turns MLflow-style URIs into sqlx URLs: `sqlite:///rel.db` (relative),
+/// `sqlite:////abs.db` (absolute), `postgresql://…` as is.
+fn database_url(uri: &str) -> Result<(String, Backend)> {
+    if let Some(path) = uri.strip_prefix("sqlite:///") {
+        if path.is_empty() {
+            return Err(StoreError::invalid(
+                "sqlite URI needs a file path, e.g. sqlite:///mlflow.db",
+            ));
+        }
+        if let Some(parent) = Path::new(path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::internal(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        return Ok((format!("sqlite://{path}?mode=rwc"), Backend::Sqlite));
+    }
+    if uri.starts_with("postgresql://") || uri.starts_with("postgres://") {
+        return Ok((uri.to_string(), Backend::Postgres));
+    }
+    Err(StoreError::invalid(format!(
+        "unsupported backend store URI '{uri}'; use sqlite:///PATH or postgresql://USER@HOST/DB"
+    )))
+}
+
+fn encode_page_token(offset: i64) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{{\"offset\": {offset}}}"))
+}
+
+fn parse_page_token(token: Option<&str>) -> Result<i64> {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Ok(0);
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .map_err(|_| StoreError::invalid(format!("invalid page_token '{token}'")))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|_| StoreError::invalid(format!("invalid page_token '{token}'")))?;
+    value
+        .get("offset")
+        .and_then(|o| o.as_i64())
+        .filter(|o| *o >= 0)
+        .ok_or_else(|| StoreError::invalid(format!("invalid page_token '{token}'")))
+}
+
+fn check_max_results(max_results: Option<i64>, default: i64) -> Result<i64> {
+    let n = max_results.unwrap_or(default);
+    if !(1..=MAX_RESULTS_LIMIT).contains(&n) {
+        return Err(StoreError::invalid(format!(
+            "max_results must be between 1 and {MAX_RESULTS_LIMIT}, got {n}"
+        )));
+    }
+    Ok(n)
+}
+
+fn parse_experiment_id(id: &str) -> Result<i64> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|v| *v >= 0)
+        .ok_or_else(|| StoreError::not_found(format!("No Experiment with id={id} exists")))
+}
+
+fn check_key(kind: &str, key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > 250 {
+        return Err(StoreError::invalid(format!(
+            "{kind} key must be 1 to 250 characters, got '{key}'"
+        )));
+    }
+    Ok(())
+}
+
+fn stored_value(v: f64) -> (Option<f64>, i64) {
+    if v.is_nan() { (None, 1) } else { (Some(v), 0) }
+}
+
+fn metric_from_row(row: &AnyRow) -> Result<Metric> {
+    let value: Option<f64> = row.try_get("value")?;
+    let is_nan: i64 = row.try_get("is_nan")?;
+    Ok(Metric {
+        key: row.try_get("key")?,
+        value: if is_nan == 1 {
+            f64::NAN
+        } else {
+            value.unwrap_or(f64::NAN)
+        },
+        timestamp: row.try_get("timestamp")?,
+        step: row.try_get("step")?,
+    })
+}
+
+impl SqlStore {
+    /// Connects, applies migrations and makes sure experiment 0
+    /// ("Default") exists. `artifact_root` prefixes new experiments'
+    /// artifact locations (`mlflow-artifacts:` when the server proxies).
+    pub async fn connect(uri: &str, artifact_root: &str) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) = database_url(uri)?;
+        let options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        sqlx::query("PRAGMA busy_timeout = 10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA case_sensitive_like = ON")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(|e| StoreError::internal(format!("cannot open backend store '{uri}': {e}")))?;
+        if backend == Backend::Sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+        }
+        let store = SqlStore {
+            pool,
+            backend,
+            artifact_root: artifact_root.trim_end_matches('/').to_string(),
+        };
+        store.migrate().await?;
+        store.ensure_default_experiment().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS retrain_schema (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        for (version, script) in MIGRATIONS {
+            let mut tx = self.pool.begin().await?;
+            let applied = Sql::new("SELECT version FROM retrain_schema WHERE version = ")
+                .int_arg(version)
+                .query()
+                .fetch_optional(&mut *tx)
+                .await?;
+            if applied.is_some() {
+                continue;
+            }
+            for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                let without_comments: String = statement
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("--"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                if !without_comments.trim().is_empty() {
+                    sqlx::query(sqlx::AssertSqlSafe(without_comments))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            Sql::insert(
+                "retrain_schema",
+                &["version", "applied_at"],
+                vec![Arg::Int(version), Arg::Int(now_ms())],
+            )
+            .query()
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            tracing::info!(version, "applied tracking schema migration");
+        }
+        Ok(())
+    }
+
+    async fn ensure_default_experiment(&self) -> Result<()> {
+        let exists = sqlx::query("SELECT experiment_id FROM experiments WHERE experiment_id = 0")
+            .fetch_optional(&self.pool)
+            .await?;
+        if exists.is_none() {
+            let location = format!("{}/0", self.artifact_root);
+            let result = insert_experiment(0, "Default", &location)
+                .query()
+                .execute(&self.pool)
+                .await;
+            // Another process may have created it at the same moment.
+            if let Err(e) = result {
+                let err = StoreError::from(e);
+                if err.code != crate::ErrorCode::ResourceAlreadyExists {
+                    return Err(err);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ----- experiments -------------------------------------------------
+
+    pub async fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[Tag],
+    ) -> Result<String> {
+        if name.trim().is_empty() {
+            return Err(StoreError::invalid("Missing value for required parameter 'name'"));
+        }
+        for tag in tags {
+            check_key("experiment tag", &tag.key)?;
+        }
+        // Allocate max + 1; a concurrent creator makes the insert fail on
+        // the primary key and we try again.
+        for _ in 0..5 {
+            let mut tx = self.pool.begin().await?;
+            let taken = Sql::new("SELECT experiment_id FROM experiments WHERE name = ")
+                .text_arg(name)
+                .query()
+                .fetch_optional(&mut *tx)
+                .await?;
+            if taken.is_some() {
+                return Err(StoreError::exists(format!("Experiment '{name}' already exists.")));
+            }
+            let row = sqlx::query("SELECT COALESCE(MAX(experiment_id), -1) + 1 AS next FROM experiments")
+                .fetch_one(&mut *tx)
+                .await?;
+            let id: i64 = row.try_get("next")?;
+            let location = match artifact_location.filter(|l| !l.is_empty()) {
+                Some(l) => l.to_string(),
+                None => format!("{}/{id}", self.artifact_root),
+            };
+            let inserted = insert_experiment(id, name, &location)
+                .query()
+                .execute(&mut *tx)
+                .await;
+            match inserted {
+                Ok(_) => {}
+                Err(e) => {
+                    let err = StoreError::from(e);
+                    if err.code == crate::ErrorCode::ResourceAlreadyExists {
+                        continue;
+                    }
+                    return Err(err);
+                }
+            }
+            for tag in tags {
+                Self::upsert_experiment_tag(&mut tx, id, tag).await?;
+            }
+            tx.commit().await?;
+            return Ok(id.to_string());
+        }
+        Err(StoreError::internal(
+            "could not allocate an experiment id under concurrent creation",
+        ))
+    }
+
+    async fn upsert_experiment_tag(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: i64,
+        tag: &Tag,
+    ) -> Result<()> {
+        let values = vec![
+            Arg::Int(id),
+            Arg::Text(tag.key.clone()),
+            Arg::Text(tag.value.clone()),
+        ];
+        Sql::insert("experiment_tags", &["experiment_id", "key", "value"], values)
+            .push(" ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value")
+            .query()
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn experiment_from_row(&self, row: &AnyRow) -> Result<Experiment> {
+        let id: i64 = row.try_get("experiment_id")?;
+        let tags = Sql::new("SELECT key, value FROM experiment_tags WHERE experiment_id = ")
+            .int_arg(id)
+            .push(" ORDER BY key")
+            .query()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|t| {
+                Ok(Tag {
+                    key: t.try_get("key")?,
+                    value: t.try_get("value")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Experiment {
+            experiment_id: id.to_string(),
+            name: row.try_get("name")?,
+            artifact_location: row.try_get("artifact_location")?,
+            lifecycle_stage: row.try_get("lifecycle_stage")?,
+            creation_time: row.try_get("creation_time")?,
+            last_update_time: row.try_get("last_update_time")?,
+            tags,
+        })
+    }
+
+    pub async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        let id = parse_experiment_id(experiment_id)?;
+        let row = Sql::new("SELECT * FROM experiments WHERE experiment_id = ")
+            .int_arg(id)
+            .query()
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("No Experiment with id={experiment_id} exists")))?;
+        self.experiment_from_row(&row).await
+    }
+
+    pub async fn get_experiment_by_name(&self, name: &str) -> Result<Experiment> {
+        let row = Sql::new("SELECT * FROM experiments WHERE name = ")
+            .text_arg(name)
+            .query()
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("Could not find experiment with name '{name}'")))?;
+        self.experiment_from_row(&row).await
+    }
+
+    /// Experiments matching `filter` (on `name`, `tags.KEY`, times),
+    /// newest first unless `order_by` says otherwise.
+    pub async fn search_experiments(
+        &self,
+        view: ViewType,
+        filter: Option<&str>,
+        max_results: Option<i64>,
+        order_by: &[String],
+        page_token: Option<&str>,
+    ) -> Result<(Vec<Experiment>, Option<String>)> {
+        const ATTRIBUTES: AttributeColumns = AttributeColumns {
+            columns: &[
+                ("name", "e.name", false),
+                ("experiment_id", "e.experiment_id", true),
+                ("creation_time", "e.creation_time", true),
+                ("last_update_time", "e.last_update_time", true),
+            ],
+        };
+        let limit = check_max_results(max_results, 1000)?;
+        let offset = parse_page_token(page_token)?;
+        let mut sql = Sql::new("SELECT e.* FROM experiments e WHERE 1 = 1");
+        lifecycle_condition(&mut sql, "e.lifecycle_stage", view);
+        for clause in filter::parse(filter.unwrap_or(""))? {
+            sql.push(" AND ");
+            match clause.entity {
+                filter::Entity::Tag => {
+                    sql.push("EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.experiment_id AND t.key = ")
+                        .text_arg(clause.key.clone())
+                        .push(" AND ");
+                    crate::sql::text_condition(&mut sql, "t.value", &clause)?;
+                    sql.push(")");
+                }
+                filter::Entity::Attribute => {
+                    let Some((column, numeric)) = ATTRIBUTES.lookup(&clause.key) else {
+                        return Err(StoreError::invalid(format!(
+                            "unknown experiment attribute '{}'; searchable: {}, tags.KEY",
+                            clause.key,
+                            ATTRIBUTES.names()
+                        )));
+                    };
+                    if numeric {
+                        let filter::Value::Number(n) = clause.value else {
+                            return Err(StoreError::invalid(format!(
+                                "{} is compared with a number",
+                                clause.key
+                            )));
+                        };
+                        sql.push(&format!("{column} {} ", clause.comparator.sql()))
+                            .int_arg(n as i64);
+                    } else {
+                        crate::sql::text_condition(&mut sql, column, &clause)?;
+                    }
+                }
+                _ => {
+                    return Err(StoreError::invalid(
+                        "experiments can be filtered by name, attributes and tags.KEY only",
+                    ));
+                }
+            }
+        }
+        let mut order = Vec::new();
+        for item in order_by {
+            let (key, descending) = parse_order_item(item)?;
+            let column = match key
+                .trim_start_matches("attributes.")
+                .trim_start_matches("attribute.")
+            {
+                "name" => "e.name",
+                "experiment_id" => "e.experiment_id",
+                "creation_time" => "e.creation_time",
+                "last_update_time" => "e.last_update_time",
+                other => {
+                    return Err(StoreError::invalid(format!(
+                        "cannot order experiments by '{other}'; use name, experiment_id, creation_time or last_update_time"
+                    )));
+                }
+            };
+            order.push(format!("{column} {}", if descending { "DESC" } else { "ASC" }));
+        }
+        order.push("e.experiment_id ASC".into());
+        sql.push(&format!(" ORDER BY {} LIMIT ", order.join(", ")))
+            .int_arg(limit + 1)
+            .push(" OFFSET ")
+            .int_arg(offset);
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        let more = rows.len() as i64 > limit;
+        let mut experiments = Vec::new();
+        for row in rows.iter().take(limit as usize) {
+            experiments.push(self.experiment_from_row(row).await?);
+        }
+        Ok((experiments, more.then(|| encode_page_token(offset + limit))))
+    }
+
+    pub async fn update_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
+        if new_name.trim().is_empty() {
+            return Err(StoreError::invalid(
+                "Missing value for required parameter 'new_name'",
+            ));
+        }
+        let experiment = self.get_experiment(experiment_id).await?;
+        if experiment.lifecycle_stage != ACTIVE {
+            return Err(StoreError::invalid(format!(
+                "Cannot rename a non-active experiment {experiment_id}"
+            )));
+        }
+        Sql::new("UPDATE experiments SET name = ")
+            .text_arg(new_name)
+            .push(", last_update_time = ")
+            .int_arg(now_ms())
+            .push(" WHERE experiment_id = ")
+            .int_arg(parse_experiment_id(experiment_id)?)
+            .query()
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks an experiment (and its runs) deleted or active again.
+    pub async fn set_experiment_lifecycle(&self, experiment_id: &str, stage: &str) -> Result<()> {
+        let id = parse_experiment_id(experiment_id)?;
+        self.get_experiment(experiment_id).await?;
+        if id == 0 && stage == DELETED {
+            return Err(StoreError::invalid("Cannot delete the default experiment '0'"));
+        }
+        let mut tx = self.pool.begin().await?;
+        Sql::new("UPDATE experiments SET lifecycle_stage = ")
+            .text_arg(stage)
+            .push(", last_update_time = ")
+            .int_arg(now_ms())
+            .push(" WHERE experiment_id = ")
+            .int_arg(id)
+            .query()
+            .execute(&mut *tx)
+            .await?;
+        Sql::new("UPDATE runs SET lifecycle_stage = ")
+            .text_arg(stage)
+            .push(" WHERE experiment_id = ")
+            .int_arg(id)
+            .query()
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_experiment_tag(&self, experiment_id: &str, tag: &Tag) -> Result<()> {
+        check_key("experiment tag", &tag.key)?;
+        let id = parse_experiment_id(experiment_id)?;
+        self.get_experiment(experiment_id).await?;
+        let mut tx = self.pool.begin().await?;
+        Self::upsert_experiment_tag(&mut tx, id, tag).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ----- runs --------------------------------------------------------
+
+    pub async fn create_run(
+        &self,
+        experiment_id: &str,
+        user_id: &str,
+        run_name: Option<&str>,
+        start_time: Option<i64>,
+        tags: &[Tag],
+    ) -> Result<Run> {
+        let experiment = self.get_experiment(experiment_id).await?;
+        if experiment.lifecycle_stage != ACTIVE {
+            return Err(StoreError::invalid(format!(
+                "The experiment {experiment_id} must be in the 'active' state. Current state is {}.",
+                experiment.lifecycle_stage
+            )));
+        }
+        for tag in tags {
+            check_key("tag", &tag.key)?;
+        }
+        let run_id = uuid::Uuid::new_v4().simple().to_string();
+        let tagged_name = tags
+            .iter()
+            .find(|t| t.key == "mlflow.runName")
+            .map(|t| t.value.clone());
+        let name = run_name
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .or(tagged_name)
+            .unwrap_or_else(|| format!("run-{}", &run_id[..8]));
+        let artifact_uri = format!("{}/{run_id}/artifacts", experiment.artifact_location);
+        let mut tx = self.pool.begin().await?;
+        let values = vec![
+            Arg::Text(run_id.clone()),
+            Arg::Int(parse_experiment_id(experiment_id)?),
+            Arg::Text(name.clone()),
+            Arg::Text(user_id.to_string()),
+            Arg::Text("RUNNING".into()),
+            Arg::Int(start_time.unwrap_or_else(now_ms)),
+            Arg::Text(artifact_uri),
+            Arg::Text(ACTIVE.into()),
+        ];
+        Sql::insert(
+            "runs",
+            &[
+                "run_id",
+                "experiment_id",
+                "run_name",
+                "user_id",
+                "status",
+                "start_time",
+                "artifact_uri",
+                "lifecycle_stage",
+            ],
+            values,
+        )
+        .query()
+        .execute(&mut *tx)
+        .await?;
+        let mut all_tags = tags.to_vec();
+        if !all_tags.iter().any(|t| t.key == "mlflow.runName") {
+            all_tags.push(Tag {
+                key: "mlflow.runName".into(),
+                value: name,
+            });
+        }
+        for tag in &all_tags {
+            upsert_tag(&mut tx, &run_id, tag).await?;
+        }
+        tx.commit().await?;
+        self.get_run(&run_id).await
+    }
+
+    async fn run_info(&self, run_id: &str) -> Result<RunInfo> {
+        let row = Sql::new("SELECT * FROM runs WHERE run_id = ")
+            .text_arg(run_id)
+            .query()
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("Run with id={run_id} not found")))?;
+        run_info_from_row(&row)
+    }
+
+    pub async fn get_run(&self, run_id: &str) -> Result<Run> {
+        let info = self.run_info(run_id).await?;
+        let mut data = self.runs_data(std::slice::from_ref(&info.run_id)).await?;
+        let inputs = self.run_inputs(run_id).await?;
+        Ok(Run {
+            data: data.pop().map(|(_, d)| d).unwrap_or_default(),
+            info,
+            inputs,
+        })
+    }
+
+    async fn run_inputs(&self, run_id: &str) -> Result<RunInputs> {
+        let rows = Sql::new("SELECT payload FROM run_inputs WHERE run_id = ")
+            .text_arg(run_id)
+            .push(" ORDER BY position")
+            .query()
+            .fetch_all(&self.pool)
+            .await?;
+        let mut inputs = RunInputs::default();
+        for row in rows {
+            let payload: String = row.try_get("payload")?;
+            if let Ok(input) = serde_json::from_str(&payload) {
+                inputs.dataset_inputs.push(input);
+            }
+        }
+        Ok(inputs)
+    }
+
+    /// Params, tags and latest metrics of several runs, in `run_ids` order.
+    async fn runs_data(&self, run_ids: &[String]) -> Result<Vec<(String, RunData)>> {
+        let mut out: Vec<(String, RunData)> = run_ids
+            .iter()
+            .map(|id| (id.clone(), RunData::default()))
+            .collect();
+        if run_ids.is_empty() {
+            return Ok(out);
+        }
+        let position: std::collections::HashMap<&str, usize> = run_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        let ids = || run_ids.iter().cloned().map(Arg::Text);
+        let mut sql = Sql::new(
+            "SELECT run_id, key, value, is_nan, timestamp, step FROM latest_metrics WHERE run_id IN ",
+        );
+        sql.list(ids()).push(" ORDER BY key");
+        for row in sql.query().fetch_all(&self.pool).await? {
+            let run_id: String = row.try_get("run_id")?;
+            out[position[run_id.as_str()]]
+                .1
+                .metrics
+                .push(metric_from_row(&row)?);
+        }
+        for (table, is_param) in [("params", true), ("tags", false)] {
+            let mut sql = Sql::new(&format!(
+                "SELECT run_id, key, value FROM {table} WHERE run_id IN "
+            ));
+            sql.list(ids()).push(" ORDER BY key");
+            for row in sql.query().fetch_all(&self.pool).await? {
+                let run_id: String = row.try_get("run_id")?;
+                let (key, value): (String, String) = (row.try_get("key")?, row.try_get("value")?);
+                let data = &mut out[position[run_id.as_str()]].1;
+                if is_param {
+                    data.params.push(Param { key, value });
+                } else {
+                    data.tags.push(Tag { key, value });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn update_run(
+        &self,
+        run_id: &str,
+        status: Option<&str>,
+        end_time: Option<i64>,
+        run_name: Option<&str>,
+    ) -> Result<RunInfo> {
+        self.require_active_run(run_id).await?;
+        if let Some(s) = status
+            && !RUN_STATUSES.contains(&s)
+        {
+            return Err(StoreError::invalid(format!(
+                "Invalid run status '{s}'; expected one of {}",
+                RUN_STATUSES.join(", ")
+            )));
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut sql = Sql::new("UPDATE runs SET run_id = run_id");
+        if let Some(s) = status {
+            sql.push(", status = ").text_arg(s);
+        }
+        if let Some(t) = end_time {
+            sql.push(", end_time = ").int_arg(t);
+        }
+        if let Some(name) = run_name.filter(|n| !n.is_empty()) {
+            sql.push(", run_name = ").text_arg(name);
+        }
+        sql.push(" WHERE run_id = ").text_arg(run_id);
+        sql.query().execute(&mut *tx).await?;
+        if let Some(name) = run_name.filter(|n| !n.is_empty()) {
+            upsert_tag(
+                &mut tx,
+                run_id,
+                &Tag {
+                    key: "mlflow.runName".into(),
+                    value: name.into(),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.run_info(run_id).await
+    }
+
+    pub async fn set_run_lifecycle(&self, run_id: &str, stage: &str) -> Result<()> {
+        self.run_info(run_id).await?;
+        Sql::new("UPDATE runs SET lifecycle_stage = ")
+            .text_arg(stage)
+            .push(" WHERE run_id = ")
+            .text_arg(run_id)
+            .query()
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn require_active_run(&self, run_id: &str) -> Result<RunInfo> {
+        let info = self.run_info(run_id).await?;
+        if info.lifecycle_stage != ACTIVE {
+            return Err(StoreError::invalid(format!(
+                "The run {run_id} must be in the 'active' state. Current state is {}.",
+                info.lifecycle_stage
+            )));
+        }
+        Ok(info)
+    }
+
+    pub async fn log_metric(&self, run_id: &str, metric: &Metric) -> Result<()> {
+        self.log_batch(run_id, std::slice::from_ref(metric), &[], &[])
+            .await
+    }
+
+    pub async fn log_param(&self, run_id: &str, param: &Param) -> Result<()> {
+        self.log_batch(run_id, &[], std::slice::from_ref(param), &[])
+            .await
+    }
+
+    pub async fn set_tag(&self, run_id: &str, tag: &Tag) -> Result<()> {
+        self.log_batch(run_id, &[], &[], std::slice::from_ref(tag)).await
+    }
+
+    /// Logs metrics, params and tags in one transaction: all or nothing.
+    pub async fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[Tag],
+    ) -> Result<()> {
+        if metrics.len() > MAX_BATCH_METRICS || params.len() > MAX_BATCH_PARAMS || tags.len() > MAX_BATCH_TAGS
+        {
+            return Err(StoreError::invalid(format!(
+                "A batch logging request can contain at most {MAX_BATCH_METRICS} metrics, {MAX_BATCH_PARAMS} params \
+                 and {MAX_BATCH_TAGS} tags; got {}, {} and {}",
+                metrics.len(),
+                params.len(),
+                tags.len()
+            )));
+        }
+        for m in metrics {
+            check_key("metric", &m.key)?;
+        }
+        for p in params {
+            check_key("param", &p.key)?;
+            if p.value.len() > 6000 {
+                return Err(StoreError::invalid(format!(
+                    "param '{}' value exceeds 6000 characters",
+                    p.key
+                )));
+            }
+        }
+        for t in tags {
+            check_key("tag", &t.key)?;
+        }
+        self.require_active_run(run_id).await?;
+        let mut tx = self.pool.begin().await?;
+        for p in params {
+            let existing = Sql::new("SELECT value FROM params WHERE run_id = ")
+                .text_arg(run_id)
+                .push(" AND key = ")
+                .text_arg(p.key.clone())
+                .query()
+                .fetch_optional(&mut *tx)
+                .await?;
+            match existing {
+                Some(row) => {
+                    let old: String = row.try_get("value")?;
+                    if old != p.value {
+                        return Err(StoreError::invalid(format!(
+                            "Changing param values is not allowed. Param with key='{}' was already logged with \
+                             value='{old}' for run ID='{run_id}'. Attempted logging new value '{}'.",
+                            p.key, p.value
+                        )));
+                    }
+                }
+                None => {
+                    let values = vec![
+                        Arg::Text(run_id.into()),
+                        Arg::Text(p.key.clone()),
+                        Arg::Text(p.value.clone()),
+                    ];
+                    Sql::insert("params", &["run_id", "key", "value"], values)
+                        .query()
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        for t in tags {
+            upsert_tag(&mut tx, run_id, t).await?;
+        }
+        for m in metrics {
+            let (value, is_nan) = stored_value(m.value);
+            let values = || {
+                vec![
+                    Arg::Text(run_id.into()),
+                    Arg::Text(m.key.clone()),
+                    value.map_or(Arg::Null, Arg::Float),
+                    Arg::Int(is_nan),
+                    Arg::Int(m.timestamp),
+                    Arg::Int(m.step),
+                ]
+            };
+            const COLUMNS: [&str; 6] = ["run_id", "key", "value", "is_nan", "timestamp", "step"];
+            Sql::insert("metrics", &COLUMNS, values())
+                .query()
+                .execute(&mut *tx)
+                .await?;
+            let mut latest = Sql::insert("latest_metrics", &COLUMNS, values());
+            latest.push(
+                " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
+                 timestamp = excluded.timestamp, step = excluded.step \
+                 WHERE excluded.step > latest_metrics.step \
+                 OR (excluded.step = latest_metrics.step AND excluded.timestamp >= latest_metrics.timestamp)",
+            );
+            latest.query().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        self.require_active_run(run_id).await?;
+        let result = Sql::new("DELETE FROM tags WHERE run_id = ")
+            .text_arg(run_id)
+            .push(" AND key = ")
+            .text_arg(key)
+            .query()
+            .execute(&self.pool)
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::not_found(format!(
+                "No tag with name: {key} in run with id {run_id}"
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()> {
+        self.require_active_run(run_id).await?;
+        let mut tx = self.pool.begin().await?;
+        let row = Sql::new("SELECT COALESCE(MAX(position), -1) + 1 AS next FROM run_inputs WHERE run_id = ")
+            .text_arg(run_id)
+            .query()
+            .fetch_one(&mut *tx)
+            .await?;
+        let first: i64 = row.try_get("next")?;
+        for (position, input) in (first..).zip(inputs) {
+            let payload = serde_json::to_string(input).map_err(|e| StoreError::internal(e.to_string()))?;
+            let values = vec![Arg::Text(run_id.into()), Arg::Int(position), Arg::Text(payload)];
+            Sql::insert("run_inputs", &["run_id", "position", "payload"], values)
+                .query()
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every logged point of one metric, by step then timestamp, paged.
+    pub async fn get_metric_history(
+        &self,
+        run_id: &str,
+        key: &str,
+        max_results: Option<i64>,
+        page_token: Option<&str>,
+    ) -> Result<(Vec<Metric>, Option<String>)> {
+        self.run_info(run_id).await?;
+        let limit = check_max_results(max_results, 25_000)?;
+        let offset = parse_page_token(page_token)?;
+        let rows = Sql::new("SELECT key, value, is_nan, timestamp, step FROM metrics WHERE run_id = ")
+            .text_arg(run_id)
+            .push(" AND key = ")
+            .text_arg(key)
+            .push(" ORDER BY step, timestamp, value LIMIT ")
+            .int_arg(limit + 1)
+            .push(" OFFSET ")
+            .int_arg(offset)
+            .query()
+            .fetch_all(&self.pool)
+            .await?;
+        let more = rows.len() as i64 > limit;
+        let metrics = rows
+            .iter()
+            .take(limit as usize)
+            .map(metric_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((metrics, more.then(|| encode_page_token(offset + limit))))
+    }
+
+    /// Runs of the given experiments matching an MLflow filter, ordered by
+    /// `order_by` (`metrics.acc DESC`, `attributes.start_time`, …) and
+    /// then newest first.
+    pub async fn search_runs(
+        &self,
+        experiment_ids: &[String],
+        filter: Option<&str>,
+        view: ViewType,
+        max_results: Option<i64>,
+        order_by: &[String],
+        page_token: Option<&str>,
+    ) -> Result<(Vec<Run>, Option<String>)> {
+        let limit = check_max_results(max_results, 1000)?;
+        let offset = parse_page_token(page_token)?;
+        let clauses = filter::parse(filter.unwrap_or(""))?;
+        let mut ids = Vec::new();
+        for id in experiment_ids {
+            ids.push(Arg::Int(id.parse::<i64>().map_err(|_| {
+                StoreError::invalid(format!("experiment_ids must be numeric ids, got '{id}'"))
+            })?));
+        }
+        if ids.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let mut sql = Sql::new("SELECT r.* FROM runs r WHERE r.experiment_id IN ");
+        sql.list(ids);
+        lifecycle_condition(&mut sql, "r.lifecycle_stage", view);
+        runs_where(&mut sql, &clauses, &RUN_ATTRIBUTES)?;
+        let mut order = Vec::new();
+        for item in order_by {
+            order.push(run_order_term(&mut sql, item)?);
+        }
+        sql.push(" ORDER BY ");
+        for term in &order {
+            sql.push(term).push(", ");
+        }
+        sql.push("r.start_time DESC, r.run_id ASC LIMIT ")
+            .int_arg(limit + 1)
+            .push(" OFFSET ")
+            .int_arg(offset);
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        let more = rows.len() as i64 > limit;
+        let infos = rows
+            .iter()
+            .take(limit as usize)
+            .map(run_info_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let run_ids: Vec<String> = infos.iter().map(|i| i.run_id.clone()).collect();
+        let data = self.runs_data(&run_ids).await?;
+        let runs = infos
+            .into_iter()
+            .zip(data)
+            .map(|(info, (_, data))| Run {
+                info,
+                data,
+                inputs: RunInputs::default(),
+            })
+            .collect();
+        Ok((runs, more.then(|| encode_page_token(offset + limit))))
+    }
+}
+
+/// The insert of a new active experiment.
+fn insert_experiment(id: i64, name: &str, location: &str) -> Sql {
+    let now = now_ms();
+    let columns = [
+        "experiment_id",
+        "name",
+        "artifact_location",
+        "lifecycle_stage",
+        "creation_time",
+        "last_update_time",
+    ];
+    let values = vec![
+        Arg::Int(id),
+        Arg::Text(name.into()),
+        Arg::Text(location.into()),
+        Arg::Text(ACTIVE.into()),
+        Arg::Int(now),
+        Arg::Int(now),
+    ];
+    Sql::insert("experiments", &columns, values)
+}
+
+async fn upsert_tag(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, tag: &Tag) -> Result<()> {
+    let values = vec![
+        Arg::Text(run_id.into()),
+        Arg::Text(tag.key.clone()),
+        Arg::Text(tag.value.clone()),
+    ];
+    Sql::insert("tags", &["run_id", "key", "value"], values)
+        .push(" ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
+        .query()
+        .execute(&mut **tx)
+        .await?;
+    if tag.key == "mlflow.runName" && !tag.value.is_empty() {
+        Sql::new("UPDATE runs SET run_name = ")
+            .text_arg(tag.value.clone())
+            .push(" WHERE run_id = ")
+            .text_arg(run_id)
+            .query()
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+fn lifecycle_condition(sql: &mut Sql, column: &str, view: ViewType) {
+    match view {
+        ViewType::ActiveOnly => sql.push(&format!(" AND {column} = 'active'")),
+        ViewType::DeletedOnly => sql.push(&format!(" AND {column} = 'deleted'")),
+        ViewType::All => sql,
+    };
+}
+
+fn run_info_from_row(row: &AnyRow) -> Result<RunInfo> {
+    let run_id: String = row.try_get("run_id")?;
+    let experiment_id: i64 = row.try_get("experiment_id")?;
+    Ok(RunInfo {
+        run_uuid: run_id.clone(),
+        run_id,
+        experiment_id: experiment_id.to_string(),
+        run_name: row.try_get("run_name")?,
+        user_id: row.try_get("user_id")?,
+        status: row.try_get("status")?,
+        start_time: row.try_get("start_time")?,
+        end_time: row.try_get("end_time")?,
+        artifact_uri: row.try_get("artifact_uri")?,
+        lifecycle_stage: row.try_get("lifecycle_stage")?,
+    })
+}
+
+/// Splits `"metrics.acc DESC"` into the key and whether it descends.
+fn parse_order_item(item: &str) -> Result<(String, bool)> {
+    let item = item.trim();
+    let (key, direction) = match item.rsplit_once(char::is_whitespace) {
+        Some((k, d)) if d.eq_ignore_ascii_case("asc") => (k.trim(), false),
+        Some((k, d)) if d.eq_ignore_ascii_case("desc") => (k.trim(), true),
+        _ => (item, false),
+    };
+    if key.is_empty() {
+        return Err(StoreError::invalid(format!("invalid order_by clause '{item}'")));
+    }
+    Ok((key.trim_matches('`').to_string(), direction))
+}
+
+/// An ORDER BY term for runs; missing values sort last either way.
+fn run_order_term(sql: &mut Sql, item: &str) -> Result<String> {
+    let (key, descending) = parse_order_item(item)?;
+    let direction = if descending { "DESC" } else { "ASC" };
+    let (entity, name) = match key.split_once('.') {
+        Some((prefix, name)) => (
+            prefix.to_ascii_lowercase(),
+            name.trim_matches('`').trim_matches('"').to_string(),
+        ),
+        None => ("attributes".to_string(), key.clone()),
+    };
+    let expression = match entity.as_str() {
+        "metric" | "metrics" => {
+            let key = sql.bind(Arg::Text(name));
+            format!("(SELECT m.value FROM latest_metrics m WHERE m.run_id = r.run_id AND m.key = {key})")
+        }
+        "param" | "params" | "parameter" | "parameters" | "tag" | "tags" => {
+            let table = if entity.starts_with("tag") {
+                "tags"
+            } else {
+                "params"
+            };
+            let key = sql.bind(Arg::Text(name));
+            format!("(SELECT x.value FROM {table} x WHERE x.run_id = r.run_id AND x.key = {key})")
+        }
+        "attribute" | "attributes" | "attr" | "run" => match RUN_ATTRIBUTES.lookup(&name) {
+            Some((column, _)) => column.to_string(),
+            None => {
+                return Err(StoreError::invalid(format!(
+                    "cannot order runs by attribute '{name}'; use one of {}",
+                    RUN_ATTRIBUTES.names()
+                )));
+            }
+        },
+        other => {
+            return Err(StoreError::invalid(format!(
+                "invalid order_by '{item}': unknown entity '{other}'"
+            )));
+        }
+    };
+    Ok(format!("({expression} IS NULL), {expression} {direction}"))
+}
