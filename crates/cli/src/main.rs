@@ -42,6 +42,8 @@ enum Command {
     Evaluate(commands::model::EvaluateArgs),
     /// Predict labels (and probabilities) for a CSV of features.
     Predict(commands::model::PredictArgs),
+    /// Run the tracking server (MLflow's REST API and artifact proxy).
+    Server(commands::server::ServerArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Train(args) => commands::model::train(args),
         Command::Evaluate(args) => commands::model::evaluate(args),
         Command::Predict(args) => commands::model::predict(args),
+        Command::Server(args) => commands::server::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,10 +70,11 @@ fn main() -> ExitCode {
 /// 2 when the user can fix the input, 1 when the system failed.
 fn exit_code(err: &anyhow::Error) -> u8 {
     let user_error = err.chain().any(|cause| {
-        cause
-            .downcast_ref::<retrain_ml::Error>()
-            .is_some_and(retrain_ml::Error::is_user_error)
+        cause.downcast_ref::<retrain_ml::Error>().is_some_and(retrain_ml::Error::is_user_error)
             || cause.downcast_ref::<commands::UsageError>().is_some()
+            || cause
+                .downcast_ref::<retrain_registry::StoreError>()
+                .is_some_and(|e| e.code == retrain_registry::ErrorCode::InvalidParameterValue)
     });
     if user_error { 2 } else { 1 }
 }

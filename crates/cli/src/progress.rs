@@ -30,19 +30,12 @@ impl TrainingProgress {
             );
             bar
         });
-        TrainingProgress {
-            bar,
-            state: Mutex::new(LogState::default()),
-        }
+        TrainingProgress { bar, state: Mutex::new(LogState::default()) }
     }
 }
 
 fn describe(metrics: &[(&str, f64)]) -> String {
-    metrics
-        .iter()
-        .map(|(k, v)| format!("{k}={v:.4}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    metrics.iter().map(|(k, v)| format!("{k}={v:.4}")).collect::<Vec<_>>().join(" ")
 }
 
 impl Progress for TrainingProgress {
@@ -52,11 +45,7 @@ impl Progress for TrainingProgress {
             bar.set_message(unit.to_string());
         }
         if let Ok(mut state) = self.state.lock() {
-            *state = LogState {
-                total,
-                unit: unit.to_string(),
-                next_log: total.div_ceil(10).max(1),
-            };
+            *state = LogState { total, unit: unit.to_string(), next_log: total.div_ceil(10).max(1) };
         }
     }
 

@@ -30,9 +30,7 @@ fn daily_workflow_from_generated_data_to_predictions() {
     write(d, "configs/random_forest.yaml", RF_CONFIG);
     for (rows, out) in [("3000", "data/raw/2026-11-01"), ("500", "data/raw/2026-11-02")] {
         retrain(d)
-            .args([
-                "datasets", "generate", "--rows", rows, "--seed", "7", "--drift", "0.3", "--out", out,
-            ])
+            .args(["datasets", "generate", "--rows", rows, "--seed", "7", "--drift", "0.3", "--out", out])
             .assert()
             .success();
     }
@@ -55,12 +53,7 @@ fn daily_workflow_from_generated_data_to_predictions() {
     retrain(d)
         .args(["train", "--config", "configs/random_forest.yaml"])
         .args(["--data", "data/processed/2026-11-01/train.csv"])
-        .args([
-            "--validation",
-            "data/processed/2026-11-01/val.csv",
-            "--out",
-            "data/models/2026-11-01",
-        ])
+        .args(["--validation", "data/processed/2026-11-01/val.csv", "--out", "data/models/2026-11-01"])
         .assert()
         .success()
         .stdout(
@@ -88,18 +81,8 @@ fn daily_workflow_from_generated_data_to_predictions() {
     assert_eq!(metrics["confusion_matrix"].as_array().unwrap().len(), 3);
 
     retrain(d)
-        .args([
-            "predict",
-            "--model",
-            "data/models/2026-11-01",
-            "--input",
-            "data/raw/2026-11-02/data.csv",
-        ])
-        .args([
-            "--output",
-            "data/predictions/2026-11-02/predictions.csv",
-            "--proba",
-        ])
+        .args(["predict", "--model", "data/models/2026-11-01", "--input", "data/raw/2026-11-02/data.csv"])
+        .args(["--output", "data/predictions/2026-11-02/predictions.csv", "--proba"])
         .assert()
         .success();
     let predictions = fs::read_to_string(d.join("data/predictions/2026-11-02/predictions.csv")).unwrap();
@@ -114,9 +97,7 @@ fn generated_data_is_reproducible_and_dated_by_its_directory() {
     let d = dir.path();
     for out in ["a/2026-11-05", "b/2026-11-05", "c/2026-12-05"] {
         retrain(d)
-            .args([
-                "datasets", "generate", "--rows", "200", "--seed", "1", "--drift", "1", "--out", out,
-            ])
+            .args(["datasets", "generate", "--rows", "200", "--seed", "1", "--drift", "1", "--out", out])
             .assert()
             .success();
     }
@@ -124,16 +105,7 @@ fn generated_data_is_reproducible_and_dated_by_its_directory() {
     assert_eq!(read("a/2026-11-05"), read("b/2026-11-05"));
     assert_ne!(read("a/2026-11-05"), read("c/2026-12-05"));
     retrain(d)
-        .args([
-            "datasets",
-            "generate",
-            "--rows",
-            "10",
-            "--features",
-            "3",
-            "--out",
-            "x",
-        ])
+        .args(["datasets", "generate", "--rows", "10", "--features", "3", "--out", "x"])
         .assert()
         .code(2)
         .stderr(contains("must not exceed n_features (3)"));
@@ -148,20 +120,10 @@ fn builtin_iris_gives_labels_back_as_trained() {
         "rf.json",
         r#"{"name": "iris-rf", "model": "random_forest", "params": {"n_estimators": 30}, "seed": 1}"#,
     );
-    retrain(d)
-        .args(["datasets", "list"])
-        .assert()
-        .success()
-        .stdout(contains("iris").and(contains("setosa")));
-    retrain(d)
-        .args(["datasets", "export", "iris", "--out", "iris"])
-        .assert()
-        .success();
+    retrain(d).args(["datasets", "list"]).assert().success().stdout(contains("iris").and(contains("setosa")));
+    retrain(d).args(["datasets", "export", "iris", "--out", "iris"]).assert().success();
     assert!(d.join("iris/data.csv").is_file() && d.join("iris/target.csv").is_file());
-    retrain(d)
-        .args(["train", "--config", "rf.json", "--data", "iris", "--out", "model"])
-        .assert()
-        .success();
+    retrain(d).args(["train", "--config", "rf.json", "--data", "iris", "--out", "model"]).assert().success();
     // Columns in another order, and the label column present: both fine.
     write(
         d,
@@ -169,39 +131,16 @@ fn builtin_iris_gives_labels_back_as_trained() {
         "petal_width,petal_length,sepal_width,sepal_length,species\n0.2,1.4,3.5,5.1,setosa\n2.3,5.9,3.0,6.8,virginica\n",
     );
     retrain(d)
-        .args([
-            "predict",
-            "--model",
-            "model",
-            "--input",
-            "query.csv",
-            "--output",
-            "out.csv",
-        ])
+        .args(["predict", "--model", "model", "--input", "query.csv", "--output", "out.csv"])
         .assert()
         .success();
-    assert_eq!(
-        fs::read_to_string(d.join("out.csv")).unwrap(),
-        "prediction\nsetosa\nvirginica\n"
-    );
+    assert_eq!(fs::read_to_string(d.join("out.csv")).unwrap(), "prediction\nsetosa\nvirginica\n");
     retrain(d)
-        .args([
-            "evaluate",
-            "--model",
-            "model",
-            "--data",
-            "iris",
-            "--out",
-            "metrics.json",
-        ])
+        .args(["evaluate", "--model", "model", "--data", "iris", "--out", "metrics.json"])
         .assert()
         .success()
         .stdout(contains("\"accuracy\""));
-    assert!(
-        fs::read_to_string(d.join("metrics.json"))
-            .unwrap()
-            .contains("setosa")
-    );
+    assert!(fs::read_to_string(d.join("metrics.json")).unwrap().contains("setosa"));
 }
 
 #[test]
@@ -219,15 +158,7 @@ fn every_model_trains_from_its_config() {
     ] {
         write(d, &format!("{model}.yaml"), &format!("model: {model}\n"));
         retrain(d)
-            .args([
-                "train",
-                "--config",
-                &format!("{model}.yaml"),
-                "--data",
-                "breast_cancer",
-                "--out",
-                model,
-            ])
+            .args(["train", "--config", &format!("{model}.yaml"), "--data", "breast_cancer", "--out", model])
             .assert()
             .success()
             .stdout(contains(format!("trained {model} '{model}' on 569 rows")));
@@ -238,49 +169,21 @@ fn every_model_trains_from_its_config() {
 fn missing_values_are_refused_unless_the_config_imputes() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write(
-        d,
-        "train.csv",
-        "a,b,label\n1,2,x\n2,,y\n3,4,x\n4,5,y\n1.5,2.5,x\n3.5,NA,y\n",
-    );
+    write(d, "train.csv", "a,b,label\n1,2,x\n2,,y\n3,4,x\n4,5,y\n1.5,2.5,x\n3.5,NA,y\n");
     write(d, "strict.yaml", "model: decision_tree\n");
     write(d, "impute.yaml", "model: decision_tree\nimpute: median\n");
     retrain(d)
-        .args([
-            "train",
-            "--config",
-            "strict.yaml",
-            "--data",
-            "train.csv",
-            "--out",
-            "m",
-        ])
+        .args(["train", "--config", "strict.yaml", "--data", "train.csv", "--out", "m"])
         .assert()
         .code(2)
         .stderr(contains("train.csv: line 3, column 'b': missing value").and(contains("impute: mean")));
     retrain(d)
-        .args([
-            "train",
-            "--config",
-            "impute.yaml",
-            "--data",
-            "train.csv",
-            "--out",
-            "m",
-        ])
+        .args(["train", "--config", "impute.yaml", "--data", "train.csv", "--out", "m"])
         .assert()
         .success();
     write(d, "query.csv", "a,b\n1,\n");
     retrain(d)
-        .args([
-            "predict",
-            "--model",
-            "m",
-            "--input",
-            "query.csv",
-            "--output",
-            "p.csv",
-        ])
+        .args(["predict", "--model", "m", "--input", "query.csv", "--output", "p.csv"])
         .assert()
         .success();
 }
@@ -316,17 +219,9 @@ fn malformed_csv_files_are_rejected_with_line_and_column() {
     train_rejects(&[("d.csv", "")], "d.csv", "file is empty");
     train_rejects(&[("d.csv", "a,b,y\n")], "d.csv", "no data rows after the header");
     train_rejects(&[("raw/data.csv", "a,b\n1,2\n")], "raw", "missing target.csv");
-    train_rejects(
-        &[("raw/data.csv", "a\n1\n2\n"), ("raw/target.csv", "y\n1\n")],
-        "raw",
-        "has 1 labels but",
-    );
+    train_rejects(&[("raw/data.csv", "a\n1\n2\n"), ("raw/target.csv", "y\n1\n")], "raw", "has 1 labels but");
     train_rejects(&[("d.csv", "a,y\n1,x\n2,x\n")], "d.csv", "a single class ('x')");
-    train_rejects(
-        &[],
-        "nowhere.csv",
-        "neither a file, a directory nor a built-in dataset",
-    );
+    train_rejects(&[], "nowhere.csv", "neither a file, a directory nor a built-in dataset");
 }
 
 fn config_rejects(config: &str, message: &str) {
@@ -337,11 +232,7 @@ fn config_rejects(config: &str, message: &str) {
         .args(["train", "--config", "c.yaml", "--data", "iris", "--out", "m"])
         .assert()
         .code(2)
-        .stderr(
-            contains("c.yaml")
-                .or(contains("config 'c'"))
-                .and(contains(message)),
-        );
+        .stderr(contains("c.yaml").or(contains("config 'c'")).and(contains(message)));
     assert!(!d.join("m").exists());
 }
 
@@ -355,10 +246,7 @@ fn bad_configs_are_rejected_before_training() {
         "model: random_forest\nparams: {trees: 10}\n",
         "unknown field `trees`, expected one of `n_estimators`",
     );
-    config_rejects(
-        "model: random_forest\nparams: {max_depth: -1}\n",
-        "params.max_depth",
-    );
+    config_rejects("model: random_forest\nparams: {max_depth: -1}\n", "params.max_depth");
     config_rejects(
         "model: gradient_boosting\nparams: {learning_rate: 0}\n",
         "params.learning_rate: must be > 0, got 0",
@@ -381,37 +269,16 @@ fn damaged_models_and_mismatched_inputs_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write(d, "c.yaml", "model: gaussian_nb\n");
+    retrain(d).args(["train", "--config", "c.yaml", "--data", "iris", "--out", "m"]).assert().success();
+    write(d, "three.csv", "sepal_length,sepal_width,petal_length\n5.1,3.5,1.4\n");
     retrain(d)
-        .args(["train", "--config", "c.yaml", "--data", "iris", "--out", "m"])
-        .assert()
-        .success();
-    write(
-        d,
-        "three.csv",
-        "sepal_length,sepal_width,petal_length\n5.1,3.5,1.4\n",
-    );
-    retrain(d)
-        .args([
-            "predict",
-            "--model",
-            "m",
-            "--input",
-            "three.csv",
-            "--output",
-            "p.csv",
-        ])
+        .args(["predict", "--model", "m", "--input", "three.csv", "--output", "p.csv"])
         .assert()
         .code(2)
         .stderr(contains("missing column(s) 'petal_width'").and(contains("the model expects 4 columns")));
-    write(
-        d,
-        "five.csv",
-        "sepal_length,sepal_width,petal_length,petal_width,colour\n5.1,3.5,1.4,0.2,1\n",
-    );
+    write(d, "five.csv", "sepal_length,sepal_width,petal_length,petal_width,colour\n5.1,3.5,1.4,0.2,1\n");
     retrain(d)
-        .args([
-            "predict", "--model", "m", "--input", "five.csv", "--output", "p.csv",
-        ])
+        .args(["predict", "--model", "m", "--input", "five.csv", "--output", "p.csv"])
         .assert()
         .code(2)
         .stderr(contains("unexpected column(s) 'colour'"));
@@ -421,9 +288,7 @@ fn damaged_models_and_mismatched_inputs_are_clear_errors() {
     let bytes = fs::read(&model_bin).unwrap();
     fs::write(&model_bin, &bytes[..bytes.len() - 7]).unwrap();
     retrain(d)
-        .args([
-            "predict", "--model", "m", "--input", "five.csv", "--output", "p.csv",
-        ])
+        .args(["predict", "--model", "m", "--input", "five.csv", "--output", "p.csv"])
         .assert()
         .code(2)
         .stderr(contains("model.bin: does not match the sha256"));
@@ -447,24 +312,16 @@ fn retraining_replaces_a_model_directory_whole() {
     write(d, "a.yaml", "model: gaussian_nb\n");
     write(d, "b.yaml", "model: decision_tree\n");
     retrain(d)
-        .args([
-            "train", "--config", "a.yaml", "--data", "iris", "--out", "models/m",
-        ])
+        .args(["train", "--config", "a.yaml", "--data", "iris", "--out", "models/m"])
         .assert()
         .success();
     fs::write(d.join("models/m/stale.txt"), "x").unwrap();
     retrain(d)
-        .args([
-            "train", "--config", "b.yaml", "--data", "iris", "--out", "models/m",
-        ])
+        .args(["train", "--config", "b.yaml", "--data", "iris", "--out", "models/m"])
         .assert()
         .success();
     assert!(!d.join("models/m/stale.txt").exists());
-    assert!(
-        fs::read_to_string(d.join("models/m/metadata.json"))
-            .unwrap()
-            .contains("decision_tree")
-    );
+    assert!(fs::read_to_string(d.join("models/m/metadata.json")).unwrap().contains("decision_tree"));
     let entries: Vec<_> = fs::read_dir(d.join("models")).unwrap().collect();
     assert_eq!(entries.len(), 1, "no temporary directories are left behind");
 }

@@ -23,11 +23,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let y_train = train.require_target()?.encode(&classes)?;
     let y_test = test.require_target()?.encode(&classes)?;
     let x_test = test.aligned_to(&train.features, &[])?;
-    let wanted: Vec<&str> = if args.len() > 3 {
-        args[3..].iter().map(String::as_str).collect()
-    } else {
-        MODEL_NAMES.to_vec()
-    };
+    let wanted: Vec<&str> =
+        if args.len() > 3 { args[3..].iter().map(String::as_str).collect() } else { MODEL_NAMES.to_vec() };
     for name in wanted {
         let spec = ModelSpec::parse(name, serde_json::json!({}))?;
         let cpu = cpu_seconds();
@@ -37,15 +34,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let fit_cpu_s = cpu_seconds() - cpu;
         let start = Instant::now();
         let scores = estimator.scores(&x_test);
-        let predicted: Vec<usize> = (0..scores.rows())
-            .map(|i| retrain_ml::models::argmax(scores.row(i)))
-            .collect();
+        let predicted: Vec<usize> =
+            (0..scores.rows()).map(|i| retrain_ml::models::argmax(scores.row(i))).collect();
         let predict_s = start.elapsed().as_secs_f64();
-        let correct = predicted
-            .iter()
-            .zip(&y_test)
-            .filter(|(p, t)| **p == **t as usize)
-            .count();
+        let correct = predicted.iter().zip(&y_test).filter(|(p, t)| **p == **t as usize).count();
         println!(
             "{}",
             serde_json::json!({

@@ -83,21 +83,14 @@ impl ClassifierConfig {
         let raw: RawConfig = serde_path_to_error::deserialize(value).map_err(|e| {
             let at = e.path().to_string();
             let message = e.into_inner().to_string();
-            let message = if at == "." {
-                message
-            } else {
-                format!("{at}: {message}")
-            };
+            let message = if at == "." { message } else { format!("{at}: {message}") };
             Error::config(path, format!("{message} (models: {})", MODEL_NAMES.join(", ")))
         })?;
         let params = match raw.params {
             serde_json::Value::Null => serde_json::Value::Object(Default::default()),
             serde_json::Value::Object(map) => serde_json::Value::Object(map),
             other => {
-                return Err(Error::config(
-                    path,
-                    format!("params: expected a mapping, got {other}"),
-                ));
+                return Err(Error::config(path, format!("params: expected a mapping, got {other}")));
             }
         };
         let spec = ModelSpec::parse(&raw.model, params).map_err(|e| Error::config(path, e.to_string()))?;
@@ -106,12 +99,7 @@ impl ClassifierConfig {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| spec.name().to_string())
         });
-        Ok(ClassifierConfig {
-            name,
-            spec,
-            seed: raw.seed,
-            impute: raw.impute,
-        })
+        Ok(ClassifierConfig { name, spec, seed: raw.seed, impute: raw.impute })
     }
 
     /// The config with every default filled in, as recorded with a model.
@@ -163,36 +151,21 @@ mod tests {
     fn errors_name_the_key_and_what_is_allowed() {
         let err = |text: &str| parse(text, "c.yaml").unwrap_err().to_string();
         let e = err("model: random_forrest");
-        assert!(
-            e.contains("model: unknown model 'random_forrest'; expected one of random_forest"),
-            "{e}"
-        );
+        assert!(e.contains("model: unknown model 'random_forrest'; expected one of random_forest"), "{e}");
         let e = err("model: random_forest\nparams: {max_dept: 3}");
-        assert!(
-            e.contains("unknown field `max_dept`") && e.contains("`max_depth`"),
-            "{e}"
-        );
+        assert!(e.contains("unknown field `max_dept`") && e.contains("`max_depth`"), "{e}");
         let e = err("model: random_forest\nparams: {max_depth: deep}");
         assert!(e.contains("params.max_depth: invalid type"), "{e}");
         let e = err("model: random_forest\nparams: {n_estimators: 0}");
-        assert!(
-            e.contains("params.n_estimators: must be between 1 and 100000, got 0"),
-            "{e}"
-        );
+        assert!(e.contains("params.n_estimators: must be between 1 and 100000, got 0"), "{e}");
         let e = err("model: random_forest\nparams: {max_features: 1.5}");
         assert!(e.contains("params.max_features") && e.contains("\"sqrt\""), "{e}");
         let e = err("model: knn\nparams: {weights: far}");
-        assert!(
-            e.contains("params.weights") && e.contains("uniform") && e.contains("distance"),
-            "{e}"
-        );
+        assert!(e.contains("params.weights") && e.contains("uniform") && e.contains("distance"), "{e}");
         let e = err("model: logistic_regression\nparams: {C: -1}");
         assert!(e.contains("params.C: must be > 0"), "{e}");
         let e = err("model: gradient_boosting\nparams: {early_stopping: sometimes}");
-        assert!(
-            e.contains("params.early_stopping") && e.contains("\"auto\""),
-            "{e}"
-        );
+        assert!(e.contains("params.early_stopping") && e.contains("\"auto\""), "{e}");
         let e = err("model: knn\ncolour: red");
         assert!(e.contains("unknown field `colour`"), "{e}");
         let e = err("params: {}");

@@ -148,17 +148,10 @@ impl Dataset {
     /// by name). Columns named in `ignored` (e.g. the model's own target
     /// column) are dropped; any other extra or missing column is an error.
     pub fn aligned_to(&self, expected: &[String], ignored: &[&str]) -> Result<Matrix> {
-        let position: HashMap<&str, usize> = self
-            .features
-            .iter()
-            .enumerate()
-            .map(|(i, name)| (name.as_str(), i))
-            .collect();
-        let missing: Vec<&str> = expected
-            .iter()
-            .map(String::as_str)
-            .filter(|name| !position.contains_key(name))
-            .collect();
+        let position: HashMap<&str, usize> =
+            self.features.iter().enumerate().map(|(i, name)| (name.as_str(), i)).collect();
+        let missing: Vec<&str> =
+            expected.iter().map(String::as_str).filter(|name| !position.contains_key(name)).collect();
         let expected_set: BTreeSet<&str> = expected.iter().map(String::as_str).collect();
         let extra: Vec<&str> = self
             .features
@@ -198,11 +191,7 @@ impl Dataset {
 }
 
 pub(crate) fn quoted(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("'{n}'"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
 }
 
 /// Loads a labelled dataset: a directory with `data.csv` and `target.csv`,
@@ -265,19 +254,12 @@ fn open_reader(path: &Path) -> Result<csv::Reader<std::fs::File>> {
 }
 
 fn csv_reader<R: std::io::Read>(input: R) -> csv::Reader<R> {
-    csv::ReaderBuilder::new()
-        .has_headers(true)
-        .trim(csv::Trim::All)
-        .from_reader(input)
+    csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(input)
 }
 
 fn csv_error(path: &Path, err: csv::Error) -> Error {
     match err.kind() {
-        csv::ErrorKind::UnequalLengths {
-            pos,
-            expected_len,
-            len,
-        } => {
+        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => {
             let line = pos.as_ref().map(|p| p.line()).unwrap_or(0);
             Error::csv(
                 path,
@@ -296,19 +278,13 @@ fn csv_error(path: &Path, err: csv::Error) -> Error {
 fn read_header<R: std::io::Read>(path: &Path, reader: &mut csv::Reader<R>) -> Result<Vec<String>> {
     let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
     if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
-        return Err(Error::csv(
-            path,
-            "file is empty; expected a header row of column names",
-        ));
+        return Err(Error::csv(path, "file is empty; expected a header row of column names"));
     }
     let mut seen = BTreeSet::new();
     let mut names = Vec::with_capacity(header.len());
     for (i, name) in header.iter().enumerate() {
         if name.is_empty() {
-            return Err(Error::csv(
-                path,
-                format!("line 1: column {} has an empty name", i + 1),
-            ));
+            return Err(Error::csv(path, format!("line 1: column {} has an empty name", i + 1)));
         }
         if !seen.insert(name) {
             return Err(Error::csv(path, format!("line 1: duplicate column '{name}'")));
@@ -345,11 +321,7 @@ enum TargetColumn<'a> {
 
 /// Parses CSV text already in memory; `source` names it in messages.
 pub fn parse_csv_text(source: &Path, text: &str, target: Option<&str>) -> Result<Dataset> {
-    parse_csv(
-        source,
-        csv_reader(text.as_bytes()),
-        target.map(TargetColumn::Required),
-    )
+    parse_csv(source, csv_reader(text.as_bytes()), target.map(TargetColumn::Required))
 }
 
 fn parse_csv<R: std::io::Read>(
@@ -365,10 +337,7 @@ fn parse_csv<R: std::io::Read>(
         Some(TargetColumn::Required(name)) => {
             Some(columns.iter().position(|c| c == name).ok_or_else(|| {
                 let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-                Error::csv(
-                    path,
-                    format!("no target column '{name}'; columns are {}", quoted(&names)),
-                )
+                Error::csv(path, format!("no target column '{name}'; columns are {}", quoted(&names)))
             })?)
         }
     };
@@ -402,10 +371,7 @@ fn parse_csv<R: std::io::Read>(
                 labels.push(cell.to_string());
                 lines.push(line);
             } else if is_missing(cell) {
-                first_missing.get_or_insert(MissingCell {
-                    line,
-                    column: columns[i].clone(),
-                });
+                first_missing.get_or_insert(MissingCell { line, column: columns[i].clone() });
                 values.push(f64::NAN);
             } else {
                 match cell.parse::<f64>() {
@@ -444,10 +410,7 @@ pub fn read_target_file(path: &Path) -> Result<Target> {
     let mut reader = open_reader(path)?;
     let columns = read_header(path, &mut reader)?;
     if columns.len() != 1 {
-        return Err(Error::csv(
-            path,
-            format!("a target file has one column; found {}", columns.len()),
-        ));
+        return Err(Error::csv(path, format!("a target file has one column; found {}", columns.len())));
     }
     let mut labels = Vec::new();
     let mut lines = Vec::new();
@@ -464,12 +427,7 @@ pub fn read_target_file(path: &Path) -> Result<Target> {
     if labels.is_empty() {
         return Err(Error::csv(path, "no labels after the header"));
     }
-    Ok(Target {
-        name: columns[0].clone(),
-        labels,
-        lines,
-        source: path.to_path_buf(),
-    })
+    Ok(Target { name: columns[0].clone(), labels, lines, source: path.to_path_buf() })
 }
 
 /// The sorted set of class labels: numerically when every label is an
@@ -487,11 +445,8 @@ impl Target {
     /// Maps labels to class indices; a label outside `classes` is an error
     /// naming its line.
     pub fn encode(&self, classes: &[String]) -> Result<Vec<u32>> {
-        let index: HashMap<&str, u32> = classes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.as_str(), i as u32))
-            .collect();
+        let index: HashMap<&str, u32> =
+            classes.iter().enumerate().map(|(i, c)| (c.as_str(), i as u32)).collect();
         self.labels
             .iter()
             .zip(&self.lines)
@@ -626,9 +581,6 @@ mod tests {
         assert!(e.contains("unexpected column(s) 'y'"), "{e}");
         let expected = vec!["a".to_string(), "c".to_string()];
         let e = d.aligned_to(&expected, &["y"]).unwrap_err().to_string();
-        assert!(
-            e.contains("missing column(s) 'c'") && e.contains("unexpected column(s) 'b'"),
-            "{e}"
-        );
+        assert!(e.contains("missing column(s) 'c'") && e.contains("unexpected column(s) 'b'"), "{e}");
     }
 }

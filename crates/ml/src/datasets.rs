@@ -114,21 +114,14 @@ impl SyntheticSpec {
             ));
         }
         if !(0.0..=1.0).contains(&self.flip_y) {
-            return fail(format!(
-                "noise (flip_y) must be within [0, 1], got {}",
-                self.flip_y
-            ));
+            return fail(format!("noise (flip_y) must be within [0, 1], got {}", self.flip_y));
         }
         if !self.drift.is_finite() || !self.class_sep.is_finite() {
             return fail("drift and class_sep must be finite numbers".into());
         }
         if let Some(w) = &self.weights {
             if w.len() != self.n_classes {
-                return fail(format!(
-                    "weights has {} values but n_classes is {}",
-                    w.len(),
-                    self.n_classes
-                ));
+                return fail(format!("weights has {} values but n_classes is {}", w.len(), self.n_classes));
             }
             if w.iter().any(|v| !v.is_finite() || *v < 0.0) || w.iter().sum::<f64>() <= 0.0 {
                 return fail("weights must be non-negative and sum to more than 0".into());
@@ -152,32 +145,20 @@ pub fn synthetic(spec: &SyntheticSpec) -> Result<Dataset> {
     let mut vertices: Vec<Vec<f64>> = Vec::with_capacity(n_clusters);
     while vertices.len() < n_clusters {
         let v: Vec<f64> = (0..n_inf)
-            .map(|_| {
-                if structure.random::<bool>() {
-                    spec.class_sep
-                } else {
-                    -spec.class_sep
-                }
-            })
+            .map(|_| if structure.random::<bool>() { spec.class_sep } else { -spec.class_sep })
             .collect();
         if !vertices.contains(&v) {
             vertices.push(v);
         }
     }
     let covariances: Vec<Vec<f64>> = (0..n_clusters)
-        .map(|_| {
-            (0..n_inf * n_inf)
-                .map(|_| structure.random_range(-1.0..1.0))
-                .collect()
-        })
+        .map(|_| (0..n_inf * n_inf).map(|_| structure.random_range(-1.0..1.0)).collect())
         .collect();
-    let redundant: Vec<f64> = (0..n_inf * spec.n_redundant)
-        .map(|_| structure.random_range(-1.0..1.0))
-        .collect();
+    let redundant: Vec<f64> =
+        (0..n_inf * spec.n_redundant).map(|_| structure.random_range(-1.0..1.0)).collect();
     let shared_direction = unit_vector(&mut structure, n_inf);
-    let class_directions: Vec<Vec<f64>> = (0..spec.n_classes)
-        .map(|_| unit_vector(&mut structure, n_inf))
-        .collect();
+    let class_directions: Vec<Vec<f64>> =
+        (0..spec.n_classes).map(|_| unit_vector(&mut structure, n_inf)).collect();
 
     let months = (spec.date - DRIFT_ORIGIN).num_days() as f64 / 30.0;
     let mean_shift = spec.drift * months * spec.class_sep;
@@ -203,11 +184,7 @@ pub fn synthetic(spec: &SyntheticSpec) -> Result<Dataset> {
             }
             x.extend_from_slice(&informative);
             for r in 0..spec.n_redundant {
-                x.push(
-                    (0..n_inf)
-                        .map(|k| informative[k] * redundant[k * spec.n_redundant + r])
-                        .sum(),
-                );
+                x.push((0..n_inf).map(|k| informative[k] * redundant[k * spec.n_redundant + r]).sum());
             }
             for _ in n_inf + spec.n_redundant..spec.n_features {
                 x.push(rng.sample(StandardNormal));
@@ -249,10 +226,8 @@ fn unit_vector(rng: &mut Xoshiro256PlusPlus, n: usize) -> Vec<f64> {
 fn class_counts(spec: &SyntheticSpec) -> Vec<usize> {
     let weights = spec.weights.clone().unwrap_or_else(|| vec![1.0; spec.n_classes]);
     let total: f64 = weights.iter().sum();
-    let mut counts: Vec<usize> = weights
-        .iter()
-        .map(|w| (spec.rows as f64 * w / total).floor() as usize)
-        .collect();
+    let mut counts: Vec<usize> =
+        weights.iter().map(|w| (spec.rows as f64 * w / total).floor() as usize).collect();
     let mut rest = spec.rows - counts.iter().sum::<usize>();
     let mut i = 0;
     while rest > 0 {
@@ -270,17 +245,11 @@ mod tests {
     #[test]
     fn builtins_have_documented_shape_and_labels() {
         let iris = builtin("iris").unwrap();
-        assert_eq!(
-            iris.features,
-            ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-        );
+        assert_eq!(iris.features, ["sepal_length", "sepal_width", "petal_length", "petal_width"]);
         assert_eq!(iris.rows(), 150);
         let target = iris.target.unwrap();
         assert_eq!(target.name, "species");
-        assert_eq!(
-            data::classes_of(&target.labels),
-            ["setosa", "versicolor", "virginica"]
-        );
+        assert_eq!(data::classes_of(&target.labels), ["setosa", "versicolor", "virginica"]);
         assert_eq!(builtin("wine").unwrap().x.cols(), 13);
         let bc = builtin("breast_cancer").unwrap();
         assert_eq!((bc.rows(), bc.x.cols()), (569, 30));
@@ -289,24 +258,13 @@ mod tests {
 
     #[test]
     fn generator_is_deterministic_and_drifts_with_the_date() {
-        let spec = SyntheticSpec {
-            rows: 2000,
-            seed: 7,
-            drift: 0.5,
-            ..Default::default()
-        };
+        let spec = SyntheticSpec { rows: 2000, seed: 7, drift: 0.5, ..Default::default() };
         let a = synthetic(&spec).unwrap();
         assert_eq!(a.x, synthetic(&spec).unwrap().x);
-        let later = SyntheticSpec {
-            date: DRIFT_ORIGIN + chrono::Days::new(180),
-            ..spec.clone()
-        };
+        let later = SyntheticSpec { date: DRIFT_ORIGIN + chrono::Days::new(180), ..spec.clone() };
         let b = synthetic(&later).unwrap();
         let mean = |d: &Dataset| (0..d.rows()).map(|i| d.x.get(i, 0)).sum::<f64>() / d.rows() as f64;
-        let calm = SyntheticSpec {
-            drift: 0.0,
-            ..later.clone()
-        };
+        let calm = SyntheticSpec { drift: 0.0, ..later.clone() };
         let c = synthetic(&calm).unwrap();
         assert!((mean(&b) - mean(&c)).abs() > 0.3, "drift must move feature means");
         assert!((mean(&a) - mean(&c)).abs() < 0.3);
@@ -323,21 +281,9 @@ mod tests {
         let d = synthetic(&spec).unwrap();
         let zeros = d.target.unwrap().labels.iter().filter(|l| *l == "0").count();
         assert_eq!(zeros, 800);
-        let bad = SyntheticSpec {
-            n_informative: 1,
-            n_classes: 3,
-            ..Default::default()
-        };
-        assert!(
-            synthetic(&bad)
-                .unwrap_err()
-                .to_string()
-                .contains("2^n_informative")
-        );
-        let bad = SyntheticSpec {
-            n_features: 3,
-            ..Default::default()
-        };
+        let bad = SyntheticSpec { n_informative: 1, n_classes: 3, ..Default::default() };
+        assert!(synthetic(&bad).unwrap_err().to_string().contains("2^n_informative"));
+        let bad = SyntheticSpec { n_features: 3, ..Default::default() };
         assert!(synthetic(&bad).is_err());
     }
 }

@@ -45,37 +45,22 @@ impl Error {
     }
 
     pub(crate) fn csv(path: &Path, message: impl Into<String>) -> Self {
-        Error::Csv {
-            path: path.to_path_buf(),
-            message: message.into(),
-        }
+        Error::Csv { path: path.to_path_buf(), message: message.into() }
     }
 
     pub(crate) fn config(path: &Path, message: impl Into<String>) -> Self {
-        Error::Config {
-            path: path.to_path_buf(),
-            message: message.into(),
-        }
+        Error::Config { path: path.to_path_buf(), message: message.into() }
     }
 
     pub(crate) fn model(path: &Path, message: impl Into<String>) -> Self {
-        Error::Model {
-            path: path.to_path_buf(),
-            message: message.into(),
-        }
+        Error::Model { path: path.to_path_buf(), message: message.into() }
     }
 
     pub(crate) fn read(path: &Path, source: std::io::Error) -> Self {
-        Error::Read {
-            path: path.to_path_buf(),
-            source,
-        }
+        Error::Read { path: path.to_path_buf(), source }
     }
 
     pub(crate) fn write(path: &Path, source: std::io::Error) -> Self {
-        Error::Write {
-            path: path.to_path_buf(),
-            source,
-        }
+        Error::Write { path: path.to_path_buf(), source }
     }
 }

@@ -22,10 +22,7 @@ impl Imputer {
         }
         let mut values = Vec::with_capacity(x.cols());
         for (j, name) in features.iter().enumerate() {
-            let mut column: Vec<f64> = (0..x.rows())
-                .map(|i| x.get(i, j))
-                .filter(|v| !v.is_nan())
-                .collect();
+            let mut column: Vec<f64> = (0..x.rows()).map(|i| x.get(i, j)).filter(|v| !v.is_nan()).collect();
             if column.is_empty() {
                 return Err(Error::Invalid(format!(
                     "column '{name}' has no values at all, so there is nothing to impute it from"
@@ -54,11 +51,7 @@ impl Imputer {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    if values.len().is_multiple_of(2) {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    }
+    if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
 }
 
 #[cfg(test)]

@@ -54,22 +54,15 @@ impl Metrics {
             let tp = confusion[c][c];
             let precision = ratio(tp, predicted[c]);
             let recall = ratio(tp, support[c]);
-            let f1 = if precision + recall == 0.0 {
-                0.0
-            } else {
-                2.0 * precision * recall / (precision + recall)
-            };
+            let f1 =
+                if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
             for (i, v) in [precision, recall, f1].into_iter().enumerate() {
                 macro_sum[i] += v;
                 weighted_sum[i] += v * support[c] as f64;
             }
         }
         let macro_avg = |i: usize| {
-            if present == 0 {
-                0.0
-            } else {
-                macro_sum[i] / present as f64
-            }
+            if present == 0 { 0.0 } else { macro_sum[i] / present as f64 }
         };
         let weighted_avg = |i: usize| if n == 0 { 0.0 } else { weighted_sum[i] / n as f64 };
         Metrics {
@@ -112,11 +105,8 @@ impl Metrics {
 /// Mean negative log-likelihood of the true class, probabilities clipped.
 pub fn log_loss(y_true: &[u32], proba: &Matrix) -> f64 {
     let eps = f64::EPSILON;
-    let total: f64 = y_true
-        .iter()
-        .enumerate()
-        .map(|(i, &t)| -proba.get(i, t as usize).clamp(eps, 1.0 - eps).ln())
-        .sum();
+    let total: f64 =
+        y_true.iter().enumerate().map(|(i, &t)| -proba.get(i, t as usize).clamp(eps, 1.0 - eps).ln()).sum();
     total / y_true.len().max(1) as f64
 }
 

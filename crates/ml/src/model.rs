@@ -140,13 +140,7 @@ pub fn train(config: &ClassifierConfig, data: &Dataset, progress: &dyn Progress)
         created_at: Utc::now(),
         model_sha256: String::new(),
     };
-    Ok((
-        Model {
-            metadata,
-            body: Body { imputer, estimator },
-        },
-        history,
-    ))
+    Ok((Model { metadata, body: Body { imputer, estimator } }, history))
 }
 
 /// sha256 over column names, values and labels: the identity of the data.
@@ -206,10 +200,7 @@ impl Model {
         let metadata_path = dir.join(METADATA_FILE);
         let text = std::fs::read_to_string(&metadata_path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::model(
-                    dir,
-                    format!("no {METADATA_FILE}; not a model directory written by retrain"),
-                )
+                Error::model(dir, format!("no {METADATA_FILE}; not a model directory written by retrain"))
             } else {
                 Error::read(&metadata_path, e)
             }
@@ -242,13 +233,8 @@ impl Model {
         }
         let body: Body = postcard::from_bytes(&bytes[12..])
             .map_err(|e| Error::model(&model_path, format!("cannot decode the model: {e}")))?;
-        let consistent = body
-            .estimator
-            .is_well_formed(metadata.features.len(), metadata.classes.len())
-            && body
-                .imputer
-                .as_ref()
-                .is_none_or(|i| i.values.len() == metadata.features.len());
+        let consistent = body.estimator.is_well_formed(metadata.features.len(), metadata.classes.len())
+            && body.imputer.as_ref().is_none_or(|i| i.values.len() == metadata.features.len());
         if !consistent {
             return Err(Error::model(
                 &model_path,
@@ -280,11 +266,7 @@ impl Model {
     pub fn predict_matrix(&self, x: &Matrix) -> Predictions {
         let scores = self.body.estimator.scores(x);
         let class_index = (0..scores.rows()).map(|i| argmax(scores.row(i)) as u32).collect();
-        Predictions {
-            class_index,
-            scores,
-            has_proba: self.body.estimator.has_proba(),
-        }
+        Predictions { class_index, scores, has_proba: self.body.estimator.has_proba() }
     }
 
     /// Metrics of the model on a labelled dataset.
@@ -293,12 +275,7 @@ impl Model {
         let y = target.encode(&self.metadata.classes)?;
         let predictions = self.predict(data)?;
         let proba = predictions.has_proba.then_some(&predictions.scores);
-        Ok(Metrics::compute(
-            &y,
-            &predictions.class_index,
-            proba,
-            &self.metadata.classes,
-        ))
+        Ok(Metrics::compute(&y, &predictions.class_index, proba, &self.metadata.classes))
     }
 
     pub fn label(&self, class_index: u32) -> &str {

@@ -36,11 +36,7 @@ pub fn minimize(
     let mut x_new = vec![0.0; n];
     let mut g_new = vec![0.0; n];
     if max_abs(&g) <= options.gtol {
-        return Outcome {
-            x,
-            iterations: 0,
-            converged: true,
-        };
+        return Outcome { x, iterations: 0, converged: true };
     }
     for iteration in 1..=options.max_iter {
         let mut direction = two_loop(&g, &pairs);
@@ -50,19 +46,11 @@ pub fn minimize(
             direction = g.iter().map(|v| -v).collect();
             slope = dot(&g, &direction);
         }
-        let mut step = if pairs.is_empty() {
-            1.0 / norm(&g).max(1.0)
-        } else {
-            1.0
-        };
+        let mut step = if pairs.is_empty() { 1.0 / norm(&g).max(1.0) } else { 1.0 };
         let mut f_new = f;
         let mut accepted = false;
         for _ in 0..60 {
-            x_new
-                .iter_mut()
-                .zip(&x)
-                .zip(&direction)
-                .for_each(|((xn, xi), d)| *xn = xi + step * d);
+            x_new.iter_mut().zip(&x).zip(&direction).for_each(|((xn, xi), d)| *xn = xi + step * d);
             f_new = objective(&x_new, &mut g_new);
             if f_new.is_finite() && f_new <= f + 1e-4 * step * slope {
                 accepted = true;
@@ -71,11 +59,7 @@ pub fn minimize(
             step *= 0.5;
         }
         if !accepted {
-            return Outcome {
-                x,
-                iterations: iteration,
-                converged: false,
-            };
+            return Outcome { x, iterations: iteration, converged: false };
         }
         let s: Vec<f64> = x_new.iter().zip(&x).map(|(a, b)| a - b).collect();
         let y: Vec<f64> = g_new.iter().zip(&g).map(|(a, b)| a - b).collect();
@@ -92,18 +76,10 @@ pub fn minimize(
         f = f_new;
         on_iteration(iteration, f);
         if max_abs(&g) <= options.gtol || decrease <= 64.0 * f64::EPSILON {
-            return Outcome {
-                x,
-                iterations: iteration,
-                converged: true,
-            };
+            return Outcome { x, iterations: iteration, converged: true };
         }
     }
-    Outcome {
-        x,
-        iterations: options.max_iter,
-        converged: false,
-    }
+    Outcome { x, iterations: options.max_iter, converged: false }
 }
 
 /// The L-BFGS approximation of `-H^-1 g`.
@@ -151,17 +127,9 @@ mod tests {
             g[1] = 200.0 * (b - a * a);
             (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2)
         };
-        let options = Options {
-            max_iter: 500,
-            gtol: 1e-8,
-            memory: 10,
-        };
+        let options = Options { max_iter: 500, gtol: 1e-8, memory: 10 };
         let out = minimize(rosenbrock, vec![-1.2, 1.0], &options, |_, _| {});
         assert!(out.converged);
-        assert!(
-            (out.x[0] - 1.0).abs() < 1e-4 && (out.x[1] - 1.0).abs() < 1e-4,
-            "{:?}",
-            out.x
-        );
+        assert!((out.x[0] - 1.0).abs() < 1e-4 && (out.x[1] - 1.0).abs() < 1e-4, "{:?}", out.x);
     }
 }

@@ -54,21 +54,13 @@ impl<'a> Recorder<'a> {
         progress.start(total, unit);
         Recorder {
             progress,
-            history: History {
-                unit: unit.to_string(),
-                points: Vec::new(),
-                warnings: Vec::new(),
-            },
+            history: History { unit: unit.to_string(), points: Vec::new(), warnings: Vec::new() },
         }
     }
 
     pub fn record(&mut self, step: u64, metrics: &[(&str, f64)]) {
         for (name, value) in metrics {
-            self.history.points.push(HistoryPoint {
-                step,
-                metric: (*name).to_string(),
-                value: *value,
-            });
+            self.history.points.push(HistoryPoint { step, metric: (*name).to_string(), value: *value });
         }
         self.progress.update(step, metrics);
     }

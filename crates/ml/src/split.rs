@@ -23,9 +23,7 @@ pub struct Split {
 pub fn stratified(y: &[u32], validation: f64, test: f64, seed: u64) -> Result<Split> {
     for (name, f) in [("validation", validation), ("test", test)] {
         if !(0.0..1.0).contains(&f) {
-            return Err(Error::Invalid(format!(
-                "{name} fraction must be within [0, 1), got {f}"
-            )));
+            return Err(Error::Invalid(format!("{name} fraction must be within [0, 1), got {f}")));
         }
     }
     if validation + test >= 1.0 {
@@ -39,11 +37,7 @@ pub fn stratified(y: &[u32], validation: f64, test: f64, seed: u64) -> Result<Sp
         by_class[c as usize].push(i);
     }
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut split = Split {
-        train: Vec::new(),
-        validation: Vec::new(),
-        test: Vec::new(),
-    };
+    let mut split = Split { train: Vec::new(), validation: Vec::new(), test: Vec::new() };
     for mut rows in by_class {
         rows.shuffle(&mut rng);
         let n = rows.len() as f64;
@@ -84,13 +78,7 @@ mod tests {
         assert_eq!(s.test.iter().filter(|&&i| y[i] == 1).count(), 10);
         assert_eq!(s, stratified(&y, 0.2, 0.1, 3).unwrap());
         assert_ne!(s.train, stratified(&y, 0.2, 0.1, 4).unwrap().train);
-        let mut all: Vec<usize> = s
-            .train
-            .iter()
-            .chain(&s.validation)
-            .chain(&s.test)
-            .copied()
-            .collect();
+        let mut all: Vec<usize> = s.train.iter().chain(&s.validation).chain(&s.test).copied().collect();
         all.sort();
         assert_eq!(all, (0..1000).collect::<Vec<_>>());
     }
@@ -100,11 +88,6 @@ mod tests {
         let y = [0u32, 1, 0, 1];
         assert!(stratified(&y, 0.6, 0.5, 0).is_err());
         assert!(stratified(&y, -0.1, 0.0, 0).is_err());
-        assert!(
-            stratified(&[0, 1], 0.1, 0.0, 0)
-                .unwrap_err()
-                .to_string()
-                .contains("empty")
-        );
+        assert!(stratified(&[0, 1], 0.1, 0.0, 0).unwrap_err().to_string().contains("empty"));
     }
 }

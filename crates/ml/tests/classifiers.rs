@@ -70,11 +70,7 @@ fn fits_are_deterministic_for_a_seed() {
             let (m, _) = train(&config(model, seed), &train_set, &NoProgress).unwrap();
             m.predict(&test_set).unwrap().scores
         };
-        assert_eq!(
-            scores(3),
-            scores(3),
-            "{model} differs between two fits with one seed"
-        );
+        assert_eq!(scores(3), scores(3), "{model} differs between two fits with one seed");
     }
     let forest = |seed| {
         let (m, _) = train(&config("random_forest", seed), &train_set, &NoProgress).unwrap();
@@ -129,13 +125,7 @@ fn model_directory_round_trips_and_rejects_damage() {
     let err = Model::load(&path).err().unwrap().to_string();
     assert!(err.contains("newer retrain"), "{err}");
     std::fs::write(path.join("metadata.json"), "[1, 2").unwrap();
-    assert!(
-        Model::load(&path)
-            .err()
-            .unwrap()
-            .to_string()
-            .contains("not retrain model metadata")
-    );
+    assert!(Model::load(&path).err().unwrap().to_string().contains("not retrain model metadata"));
     let err = Model::load(dir.path()).err().unwrap().to_string();
     assert!(err.contains("not a model directory"), "{err}");
 }
@@ -145,30 +135,15 @@ fn imputation_fills_missing_values_with_training_statistics() {
     let (mut train_set, mut test_set) = holdout("iris");
     let nan_at = |d: &mut Dataset, i: usize| d.x.row_mut(i)[2] = f64::NAN;
     nan_at(&mut train_set, 0);
-    train_set.first_missing = Some(data::MissingCell {
-        line: 2,
-        column: "petal_length".into(),
-    });
-    let err = train(&config("decision_tree", 0), &train_set, &NoProgress)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        err.contains("line 2, column 'petal_length': missing value"),
-        "{err}"
-    );
+    train_set.first_missing = Some(data::MissingCell { line: 2, column: "petal_length".into() });
+    let err = train(&config("decision_tree", 0), &train_set, &NoProgress).err().unwrap().to_string();
+    assert!(err.contains("line 2, column 'petal_length': missing value"), "{err}");
     let mut with_mean = config("decision_tree", 0);
     with_mean.impute = Impute::Mean;
     let (fitted, _) = train(&with_mean, &train_set, &NoProgress).unwrap();
     nan_at(&mut test_set, 0);
-    test_set.first_missing = Some(data::MissingCell {
-        line: 2,
-        column: "petal_length".into(),
-    });
-    assert_eq!(
-        fitted.predict(&test_set).unwrap().class_index.len(),
-        test_set.rows()
-    );
+    test_set.first_missing = Some(data::MissingCell { line: 2, column: "petal_length".into() });
+    assert_eq!(fitted.predict(&test_set).unwrap().class_index.len(), test_set.rows());
 }
 
 #[test]

@@ -11,12 +11,7 @@ fn metrics_match_scikit_learn() {
     for case in fixture["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let ints = |key: &str| -> Vec<u32> {
-            case[key]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_u64().unwrap() as u32)
-                .collect()
+            case[key].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect()
         };
         let rows: Vec<Vec<f64>> = serde_json::from_value(case["proba"].clone()).unwrap();
         let k = rows[0].len();
@@ -25,10 +20,7 @@ fn metrics_match_scikit_learn() {
         let m = Metrics::compute(&ints("y_true"), &ints("y_pred"), Some(&proba), &classes);
         let close = |key: &str, got: f64| {
             let want = case[key].as_f64().unwrap();
-            assert!(
-                (got - want).abs() < 1e-9,
-                "{name}: {key} = {got}, scikit-learn {want}"
-            );
+            assert!((got - want).abs() < 1e-9, "{name}: {key} = {got}, scikit-learn {want}");
         };
         close("accuracy", m.accuracy);
         close("precision_macro", m.precision_macro);

@@ -20,6 +20,7 @@ pub struct Param {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
     pub key: String,
+    #[serde(with = "proto_float")]
     pub value: f64,
     pub timestamp: i64,
     #[serde(default)]
@@ -99,3 +100,35 @@ pub enum ViewType {
 
 pub const ACTIVE: &str = "active";
 pub const DELETED: &str = "deleted";
+
+/// Doubles as proto3 JSON writes them: numbers, or `"NaN"`, `"Infinity"`
+/// and `"-Infinity"` (plain JSON has no way to say those).
+pub mod proto_float {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use serde_json::Value;
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_nan() {
+            s.serialize_str("NaN")
+        } else if v.is_infinite() {
+            s.serialize_str(if *v > 0.0 { "Infinity" } else { "-Infinity" })
+        } else {
+            s.serialize_f64(*v)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let v = Value::deserialize(d)?;
+        match &v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => match s.as_str() {
+                "NaN" => Some(f64::NAN),
+                "Infinity" => Some(f64::INFINITY),
+                "-Infinity" => Some(f64::NEG_INFINITY),
+                other => other.trim().parse().ok(),
+            },
+            _ => None,
+        }
+        .ok_or_else(|| serde::de::Error::custom(format!("expected a number, got {v}")))
+    }
+}

@@ -59,10 +59,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl StoreError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        StoreError {
-            code,
-            message: message.into(),
-        }
+        StoreError { code, message: message.into() }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {

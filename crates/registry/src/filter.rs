@@ -51,10 +51,7 @@ impl Comparator {
     }
 
     pub fn is_ordering(self) -> bool {
-        matches!(
-            self,
-            Comparator::Lt | Comparator::Le | Comparator::Gt | Comparator::Ge
-        )
+        matches!(self, Comparator::Lt | Comparator::Le | Comparator::Gt | Comparator::Ge)
     }
 }
 
@@ -89,11 +86,7 @@ pub fn parse(filter: &str) -> Result<Vec<Clause>> {
     let tokens = tokenize(filter)?;
     let mut clauses = Vec::new();
     let mut at = 0;
-    let fail = |message: String| {
-        Err(StoreError::invalid(format!(
-            "invalid filter \"{filter}\": {message}"
-        )))
-    };
+    let fail = |message: String| Err(StoreError::invalid(format!("invalid filter \"{filter}\": {message}")));
     while at < tokens.len() {
         if !clauses.is_empty() {
             match &tokens[at] {
@@ -170,22 +163,13 @@ pub fn parse(filter: &str) -> Result<Vec<Clause>> {
             }
         };
         at += 1;
-        clauses.push(Clause {
-            entity,
-            key,
-            comparator,
-            value,
-        });
+        clauses.push(Clause { entity, key, comparator, value });
     }
     Ok(clauses)
 }
 
 fn format_number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        n.to_string()
-    }
+    if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { n.to_string() }
 }
 
 fn describe(token: &Token) -> String {
@@ -221,9 +205,7 @@ fn identifier_parts(word: &str, next: Option<&Token>) -> Result<(Entity, String)
         match next {
             Some(Token::Quoted(k)) => k.clone(),
             _ => {
-                return Err(format!(
-                    "'{word}' needs a key, e.g. {prefix}.accuracy or {prefix}.`my key`"
-                ));
+                return Err(format!("'{word}' needs a key, e.g. {prefix}.accuracy or {prefix}.`my key`"));
             }
         }
     } else {
@@ -237,10 +219,7 @@ fn tokenize(filter: &str) -> Result<Vec<Token>> {
     let mut tokens = Vec::new();
     let mut i = 0;
     let fail = |at: usize, m: &str| {
-        Err(StoreError::invalid(format!(
-            "invalid filter \"{filter}\": {m} at position {}",
-            at + 1
-        )))
+        Err(StoreError::invalid(format!("invalid filter \"{filter}\": {m} at position {}", at + 1)))
     };
     while i < chars.len() {
         let c = chars[i];
@@ -351,12 +330,7 @@ mod tests {
     use super::*;
 
     fn clause(entity: Entity, key: &str, comparator: Comparator, value: Value) -> Clause {
-        Clause {
-            entity,
-            key: key.into(),
-            comparator,
-            value,
-        }
+        Clause { entity, key: key.into(), comparator, value }
     }
 
     #[test]
@@ -373,12 +347,7 @@ mod tests {
             parse("tags.`mlflow.runName` LIKE \"%iris%\" AND attributes.status IN ('FINISHED', 'FAILED')")
                 .unwrap(),
             vec![
-                clause(
-                    Entity::Tag,
-                    "mlflow.runName",
-                    Comparator::Like,
-                    Value::Text("%iris%".into())
-                ),
+                clause(Entity::Tag, "mlflow.runName", Comparator::Like, Value::Text("%iris%".into())),
                 clause(
                     Entity::Attribute,
                     "status",
@@ -391,39 +360,20 @@ mod tests {
             parse("metric.\"log loss\" <= -1e-3 AND attr.run_name not in ('a') and name ILIKE 'x'").unwrap(),
             vec![
                 clause(Entity::Metric, "log loss", Comparator::Le, Value::Number(-1e-3)),
-                clause(
-                    Entity::Attribute,
-                    "run_name",
-                    Comparator::NotIn,
-                    Value::List(vec!["a".into()])
-                ),
-                clause(
-                    Entity::Attribute,
-                    "name",
-                    Comparator::ILike,
-                    Value::Text("x".into())
-                ),
+                clause(Entity::Attribute, "run_name", Comparator::NotIn, Value::List(vec!["a".into()])),
+                clause(Entity::Attribute, "name", Comparator::ILike, Value::Text("x".into())),
             ]
         );
         assert_eq!(
             parse("params.a != 'it''s'").unwrap(),
-            vec![clause(
-                Entity::Param,
-                "a",
-                Comparator::Ne,
-                Value::Text("it's".into())
-            )]
+            vec![clause(Entity::Param, "a", Comparator::Ne, Value::Text("it's".into()))]
         );
     }
 
     #[test]
     fn bad_filters_say_what_is_wrong() {
         let err = |f: &str| parse(f).unwrap_err().message;
-        assert!(
-            err("metrics.acc >>> 1").contains("invalid comparator '>>'"),
-            "{}",
-            err("metrics.acc >>> 1")
-        );
+        assert!(err("metrics.acc >>> 1").contains("invalid comparator '>>'"), "{}", err("metrics.acc >>> 1"));
         assert!(err("metrics.acc > 1 or metrics.b < 2").contains("OR is not supported"));
         assert!(err("metrics.acc 1").contains("expected a comparator"));
         assert!(err("metrics.acc > ").contains("expected a number or a quoted string"));
@@ -432,10 +382,7 @@ mod tests {
         assert!(err("params.a IN 'x'").contains("parenthesised list"));
         assert!(err("params.a = 'x' params.b = 'y'").contains("expected AND"));
         assert!(err("params.a = 'x'; drop table runs").contains("unexpected character ';'"));
-        assert_eq!(
-            parse("metrics.a >> 1").unwrap_err().code,
-            crate::ErrorCode::InvalidParameterValue
-        );
+        assert_eq!(parse("metrics.a >> 1").unwrap_err().code, crate::ErrorCode::InvalidParameterValue);
         assert!(parse("metrics.a > 1").is_ok());
     }
 }

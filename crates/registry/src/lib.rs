@@ -6,13 +6,16 @@
 //! - [`error`]: MLflow's error codes and their HTTP statuses, in one table;
 //! - [`filter`]: MLflow's search-filter grammar;
 //! - [`sql`]: parameterised SQL that runs on both engines;
-//! - [`store`]: [`SqlStore`], the store itself.
+//! - [`store`]: [`SqlStore`], the store itself;
+//! - [`artifacts`]: [`artifacts::ArtifactStore`], files behind the artifact API.
 
+pub mod artifacts;
 pub mod entities;
 pub mod error;
 pub mod filter;
 pub mod sql;
 pub mod store;
 
+pub use artifacts::ArtifactStore;
 pub use error::{ErrorCode, Result, StoreError};
 pub use store::{Backend, SqlStore, now_ms};

@@ -28,10 +28,7 @@ pub struct Sql {
 
 impl Sql {
     pub fn new(text: &str) -> Self {
-        Sql {
-            text: text.to_string(),
-            args: Vec::new(),
-        }
+        Sql { text: text.to_string(), args: Vec::new() }
     }
 
     /// `INSERT INTO table (columns…) VALUES (…)` with every value bound.
@@ -141,27 +138,17 @@ pub fn runs_where(sql: &mut Sql, clauses: &[Clause], attributes: &AttributeColum
                     .push(")");
             }
             Entity::Param | Entity::Tag => {
-                let table = if clause.entity == Entity::Param {
-                    "params"
-                } else {
-                    "tags"
-                };
-                let prefix = if clause.entity == Entity::Param {
-                    "params"
-                } else {
-                    "tags"
-                };
+                let table = if clause.entity == Entity::Param { "params" } else { "tags" };
+                let prefix = if clause.entity == Entity::Param { "params" } else { "tags" };
                 if clause.comparator.is_ordering() {
                     return Err(StoreError::invalid(format!(
                         "{prefix}.{} holds text: use =, !=, LIKE, ILIKE, IN or NOT IN",
                         clause.key
                     )));
                 }
-                sql.push(&format!(
-                    "EXISTS (SELECT 1 FROM {table} x WHERE x.run_id = r.run_id AND x.key = "
-                ))
-                .text_arg(clause.key.clone())
-                .push(" AND ");
+                sql.push(&format!("EXISTS (SELECT 1 FROM {table} x WHERE x.run_id = r.run_id AND x.key = "))
+                    .text_arg(clause.key.clone())
+                    .push(" AND ");
                 text_condition(sql, "x.value", clause)?;
                 sql.push(")");
             }
@@ -205,17 +192,13 @@ pub fn text_condition(sql: &mut Sql, column: &str, clause: &Clause) -> Result<()
         Comparator::Like => {
             // Case-sensitive: PostgreSQL's LIKE is; SQLite connections
             // are opened with `case_sensitive_like` on.
-            sql.push(&format!("{column} LIKE "))
-                .text_arg(text(&clause.value)?);
+            sql.push(&format!("{column} LIKE ")).text_arg(text(&clause.value)?);
         }
         Comparator::ILike => {
-            sql.push(&format!("LOWER({column}) LIKE LOWER("))
-                .text_arg(text(&clause.value)?)
-                .push(")");
+            sql.push(&format!("LOWER({column}) LIKE LOWER(")).text_arg(text(&clause.value)?).push(")");
         }
         Comparator::Eq | Comparator::Ne => {
-            sql.push(&format!("{column} {} ", clause.comparator.sql()))
-                .text_arg(text(&clause.value)?);
+            sql.push(&format!("{column} {} ", clause.comparator.sql())).text_arg(text(&clause.value)?);
         }
         _ => {
             return Err(StoreError::invalid(format!(
@@ -234,16 +217,10 @@ fn numeric_condition(sql: &mut Sql, column: &str, clause: &Clause) -> Result<()>
             clause.key
         )));
     };
-    if matches!(
-        clause.comparator,
-        Comparator::Like | Comparator::ILike | Comparator::In | Comparator::NotIn
-    ) {
-        return Err(StoreError::invalid(format!(
-            "attributes.{} takes =, !=, <, <=, > or >=",
-            clause.key
-        )));
+    if matches!(clause.comparator, Comparator::Like | Comparator::ILike | Comparator::In | Comparator::NotIn)
+    {
+        return Err(StoreError::invalid(format!("attributes.{} takes =, !=, <, <=, > or >=", clause.key)));
     }
-    sql.push(&format!("{column} {} ", clause.comparator.sql()))
-        .arg(Arg::Int(n as i64));
+    sql.push(&format!("{column} {} ", clause.comparator.sql())).arg(Arg::Int(n as i64));
     Ok(())
 }

@@ -54,10 +54,7 @@ pub struct SqlStore {
 
 /// Epoch milliseconds now.
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Turns MLflow-style URIs into sqlx URLs: `sqlite:///rel.db` (relative),
@@ -65,9 +62,7 @@ pub fn now_ms() -> i64 {
 fn database_url(uri: &str) -> Result<(String, Backend)> {
     if let Some(path) = uri.strip_prefix("sqlite:///") {
         if path.is_empty() {
-            return Err(StoreError::invalid(
-                "sqlite URI needs a file path, e.g. sqlite:///mlflow.db",
-            ));
+            return Err(StoreError::invalid("sqlite URI needs a file path, e.g. sqlite:///mlflow.db"));
         }
         if let Some(parent) = Path::new(path).parent()
             && !parent.as_os_str().is_empty()
@@ -124,9 +119,7 @@ fn parse_experiment_id(id: &str) -> Result<i64> {
 
 fn check_key(kind: &str, key: &str) -> Result<()> {
     if key.is_empty() || key.len() > 250 {
-        return Err(StoreError::invalid(format!(
-            "{kind} key must be 1 to 250 characters, got '{key}'"
-        )));
+        return Err(StoreError::invalid(format!("{kind} key must be 1 to 250 characters, got '{key}'")));
     }
     Ok(())
 }
@@ -140,11 +133,7 @@ fn metric_from_row(row: &AnyRow) -> Result<Metric> {
     let is_nan: i64 = row.try_get("is_nan")?;
     Ok(Metric {
         key: row.try_get("key")?,
-        value: if is_nan == 1 {
-            f64::NAN
-        } else {
-            value.unwrap_or(f64::NAN)
-        },
+        value: if is_nan == 1 { f64::NAN } else { value.unwrap_or(f64::NAN) },
         timestamp: row.try_get("timestamp")?,
         step: row.try_get("step")?,
     })
@@ -162,18 +151,10 @@ impl SqlStore {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        sqlx::query("PRAGMA busy_timeout = 10000")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA case_sensitive_like = ON")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA foreign_keys = ON")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL")
-                            .execute(&mut *conn)
-                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA case_sensitive_like = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
                     }
                     Ok(())
                 })
@@ -185,11 +166,8 @@ impl SqlStore {
         if backend == Backend::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
-        let store = SqlStore {
-            pool,
-            backend,
-            artifact_root: artifact_root.trim_end_matches('/').to_string(),
-        };
+        let store =
+            SqlStore { pool, backend, artifact_root: artifact_root.trim_end_matches('/').to_string() };
         store.migrate().await?;
         store.ensure_default_experiment().await?;
         Ok(store)
@@ -222,9 +200,7 @@ impl SqlStore {
                     .collect::<Vec<_>>()
                     .join("\n");
                 if !without_comments.trim().is_empty() {
-                    sqlx::query(sqlx::AssertSqlSafe(without_comments))
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(sqlx::AssertSqlSafe(without_comments)).execute(&mut *tx).await?;
                 }
             }
             Sql::insert(
@@ -247,10 +223,7 @@ impl SqlStore {
             .await?;
         if exists.is_none() {
             let location = format!("{}/0", self.artifact_root);
-            let result = insert_experiment(0, "Default", &location)
-                .query()
-                .execute(&self.pool)
-                .await;
+            let result = insert_experiment(0, "Default", &location).query().execute(&self.pool).await;
             // Another process may have created it at the same moment.
             if let Err(e) = result {
                 let err = StoreError::from(e);
@@ -296,10 +269,7 @@ impl SqlStore {
                 Some(l) => l.to_string(),
                 None => format!("{}/{id}", self.artifact_root),
             };
-            let inserted = insert_experiment(id, name, &location)
-                .query()
-                .execute(&mut *tx)
-                .await;
+            let inserted = insert_experiment(id, name, &location).query().execute(&mut *tx).await;
             match inserted {
                 Ok(_) => {}
                 Err(e) => {
@@ -316,9 +286,7 @@ impl SqlStore {
             tx.commit().await?;
             return Ok(id.to_string());
         }
-        Err(StoreError::internal(
-            "could not allocate an experiment id under concurrent creation",
-        ))
+        Err(StoreError::internal("could not allocate an experiment id under concurrent creation"))
     }
 
     async fn upsert_experiment_tag(
@@ -326,11 +294,7 @@ impl SqlStore {
         id: i64,
         tag: &Tag,
     ) -> Result<()> {
-        let values = vec![
-            Arg::Int(id),
-            Arg::Text(tag.key.clone()),
-            Arg::Text(tag.value.clone()),
-        ];
+        let values = vec![Arg::Int(id), Arg::Text(tag.key.clone()), Arg::Text(tag.value.clone())];
         Sql::insert("experiment_tags", &["experiment_id", "key", "value"], values)
             .push(" ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value")
             .query()
@@ -348,12 +312,7 @@ impl SqlStore {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|t| {
-                Ok(Tag {
-                    key: t.try_get("key")?,
-                    value: t.try_get("value")?,
-                })
-            })
+            .map(|t| Ok(Tag { key: t.try_get("key")?, value: t.try_get("value")? }))
             .collect::<Result<Vec<_>>>()?;
         Ok(Experiment {
             experiment_id: id.to_string(),
@@ -434,8 +393,7 @@ impl SqlStore {
                                 clause.key
                             )));
                         };
-                        sql.push(&format!("{column} {} ", clause.comparator.sql()))
-                            .int_arg(n as i64);
+                        sql.push(&format!("{column} {} ", clause.comparator.sql())).int_arg(n as i64);
                     } else {
                         crate::sql::text_condition(&mut sql, column, &clause)?;
                     }
@@ -450,10 +408,7 @@ impl SqlStore {
         let mut order = Vec::new();
         for item in order_by {
             let (key, descending) = parse_order_item(item)?;
-            let column = match key
-                .trim_start_matches("attributes.")
-                .trim_start_matches("attribute.")
-            {
+            let column = match key.trim_start_matches("attributes.").trim_start_matches("attribute.") {
                 "name" => "e.name",
                 "experiment_id" => "e.experiment_id",
                 "creation_time" => "e.creation_time",
@@ -482,9 +437,7 @@ impl SqlStore {
 
     pub async fn update_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
         if new_name.trim().is_empty() {
-            return Err(StoreError::invalid(
-                "Missing value for required parameter 'new_name'",
-            ));
+            return Err(StoreError::invalid("Missing value for required parameter 'new_name'"));
         }
         let experiment = self.get_experiment(experiment_id).await?;
         if experiment.lifecycle_stage != ACTIVE {
@@ -563,10 +516,7 @@ impl SqlStore {
             check_key("tag", &tag.key)?;
         }
         let run_id = uuid::Uuid::new_v4().simple().to_string();
-        let tagged_name = tags
-            .iter()
-            .find(|t| t.key == "mlflow.runName")
-            .map(|t| t.value.clone());
+        let tagged_name = tags.iter().find(|t| t.key == "mlflow.runName").map(|t| t.value.clone());
         let name = run_name
             .filter(|n| !n.is_empty())
             .map(str::to_string)
@@ -603,10 +553,7 @@ impl SqlStore {
         .await?;
         let mut all_tags = tags.to_vec();
         if !all_tags.iter().any(|t| t.key == "mlflow.runName") {
-            all_tags.push(Tag {
-                key: "mlflow.runName".into(),
-                value: name,
-            });
+            all_tags.push(Tag { key: "mlflow.runName".into(), value: name });
         }
         for tag in &all_tags {
             upsert_tag(&mut tx, &run_id, tag).await?;
@@ -629,11 +576,7 @@ impl SqlStore {
         let info = self.run_info(run_id).await?;
         let mut data = self.runs_data(std::slice::from_ref(&info.run_id)).await?;
         let inputs = self.run_inputs(run_id).await?;
-        Ok(Run {
-            data: data.pop().map(|(_, d)| d).unwrap_or_default(),
-            info,
-            inputs,
-        })
+        Ok(Run { data: data.pop().map(|(_, d)| d).unwrap_or_default(), info, inputs })
     }
 
     async fn run_inputs(&self, run_id: &str) -> Result<RunInputs> {
@@ -655,18 +598,13 @@ impl SqlStore {
 
     /// Params, tags and latest metrics of several runs, in `run_ids` order.
     async fn runs_data(&self, run_ids: &[String]) -> Result<Vec<(String, RunData)>> {
-        let mut out: Vec<(String, RunData)> = run_ids
-            .iter()
-            .map(|id| (id.clone(), RunData::default()))
-            .collect();
+        let mut out: Vec<(String, RunData)> =
+            run_ids.iter().map(|id| (id.clone(), RunData::default())).collect();
         if run_ids.is_empty() {
             return Ok(out);
         }
-        let position: std::collections::HashMap<&str, usize> = run_ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), i))
-            .collect();
+        let position: std::collections::HashMap<&str, usize> =
+            run_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
         let ids = || run_ids.iter().cloned().map(Arg::Text);
         let mut sql = Sql::new(
             "SELECT run_id, key, value, is_nan, timestamp, step FROM latest_metrics WHERE run_id IN ",
@@ -674,15 +612,10 @@ impl SqlStore {
         sql.list(ids()).push(" ORDER BY key");
         for row in sql.query().fetch_all(&self.pool).await? {
             let run_id: String = row.try_get("run_id")?;
-            out[position[run_id.as_str()]]
-                .1
-                .metrics
-                .push(metric_from_row(&row)?);
+            out[position[run_id.as_str()]].1.metrics.push(metric_from_row(&row)?);
         }
         for (table, is_param) in [("params", true), ("tags", false)] {
-            let mut sql = Sql::new(&format!(
-                "SELECT run_id, key, value FROM {table} WHERE run_id IN "
-            ));
+            let mut sql = Sql::new(&format!("SELECT run_id, key, value FROM {table} WHERE run_id IN "));
             sql.list(ids()).push(" ORDER BY key");
             for row in sql.query().fetch_all(&self.pool).await? {
                 let run_id: String = row.try_get("run_id")?;
@@ -728,15 +661,7 @@ impl SqlStore {
         sql.push(" WHERE run_id = ").text_arg(run_id);
         sql.query().execute(&mut *tx).await?;
         if let Some(name) = run_name.filter(|n| !n.is_empty()) {
-            upsert_tag(
-                &mut tx,
-                run_id,
-                &Tag {
-                    key: "mlflow.runName".into(),
-                    value: name.into(),
-                },
-            )
-            .await?;
+            upsert_tag(&mut tx, run_id, &Tag { key: "mlflow.runName".into(), value: name.into() }).await?;
         }
         tx.commit().await?;
         self.run_info(run_id).await
@@ -766,13 +691,11 @@ impl SqlStore {
     }
 
     pub async fn log_metric(&self, run_id: &str, metric: &Metric) -> Result<()> {
-        self.log_batch(run_id, std::slice::from_ref(metric), &[], &[])
-            .await
+        self.log_batch(run_id, std::slice::from_ref(metric), &[], &[]).await
     }
 
     pub async fn log_param(&self, run_id: &str, param: &Param) -> Result<()> {
-        self.log_batch(run_id, &[], std::slice::from_ref(param), &[])
-            .await
+        self.log_batch(run_id, &[], std::slice::from_ref(param), &[]).await
     }
 
     pub async fn set_tag(&self, run_id: &str, tag: &Tag) -> Result<()> {
@@ -803,10 +726,7 @@ impl SqlStore {
         for p in params {
             check_key("param", &p.key)?;
             if p.value.len() > 6000 {
-                return Err(StoreError::invalid(format!(
-                    "param '{}' value exceeds 6000 characters",
-                    p.key
-                )));
+                return Err(StoreError::invalid(format!("param '{}' value exceeds 6000 characters", p.key)));
             }
         }
         for t in tags {
@@ -834,11 +754,8 @@ impl SqlStore {
                     }
                 }
                 None => {
-                    let values = vec![
-                        Arg::Text(run_id.into()),
-                        Arg::Text(p.key.clone()),
-                        Arg::Text(p.value.clone()),
-                    ];
+                    let values =
+                        vec![Arg::Text(run_id.into()), Arg::Text(p.key.clone()), Arg::Text(p.value.clone())];
                     Sql::insert("params", &["run_id", "key", "value"], values)
                         .query()
                         .execute(&mut *tx)
@@ -862,10 +779,7 @@ impl SqlStore {
                 ]
             };
             const COLUMNS: [&str; 6] = ["run_id", "key", "value", "is_nan", "timestamp", "step"];
-            Sql::insert("metrics", &COLUMNS, values())
-                .query()
-                .execute(&mut *tx)
-                .await?;
+            Sql::insert("metrics", &COLUMNS, values()).query().execute(&mut *tx).await?;
             let mut latest = Sql::insert("latest_metrics", &COLUMNS, values());
             latest.push(
                 " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
@@ -889,9 +803,7 @@ impl SqlStore {
             .execute(&self.pool)
             .await?;
         if result.rows_affected() == 0 {
-            return Err(StoreError::not_found(format!(
-                "No tag with name: {key} in run with id {run_id}"
-            )));
+            return Err(StoreError::not_found(format!("No tag with name: {key} in run with id {run_id}")));
         }
         Ok(())
     }
@@ -940,11 +852,7 @@ impl SqlStore {
             .fetch_all(&self.pool)
             .await?;
         let more = rows.len() as i64 > limit;
-        let metrics = rows
-            .iter()
-            .take(limit as usize)
-            .map(metric_from_row)
-            .collect::<Result<Vec<_>>>()?;
+        let metrics = rows.iter().take(limit as usize).map(metric_from_row).collect::<Result<Vec<_>>>()?;
         Ok((metrics, more.then(|| encode_page_token(offset + limit))))
     }
 
@@ -990,21 +898,13 @@ impl SqlStore {
             .int_arg(offset);
         let rows = sql.query().fetch_all(&self.pool).await?;
         let more = rows.len() as i64 > limit;
-        let infos = rows
-            .iter()
-            .take(limit as usize)
-            .map(run_info_from_row)
-            .collect::<Result<Vec<_>>>()?;
+        let infos = rows.iter().take(limit as usize).map(run_info_from_row).collect::<Result<Vec<_>>>()?;
         let run_ids: Vec<String> = infos.iter().map(|i| i.run_id.clone()).collect();
         let data = self.runs_data(&run_ids).await?;
         let runs = infos
             .into_iter()
             .zip(data)
-            .map(|(info, (_, data))| Run {
-                info,
-                data,
-                inputs: RunInputs::default(),
-            })
+            .map(|(info, (_, data))| Run { info, data, inputs: RunInputs::default() })
             .collect();
         Ok((runs, more.then(|| encode_page_token(offset + limit))))
     }
@@ -1033,11 +933,7 @@ fn insert_experiment(id: i64, name: &str, location: &str) -> Sql {
 }
 
 async fn upsert_tag(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, tag: &Tag) -> Result<()> {
-    let values = vec![
-        Arg::Text(run_id.into()),
-        Arg::Text(tag.key.clone()),
-        Arg::Text(tag.value.clone()),
-    ];
+    let values = vec![Arg::Text(run_id.into()), Arg::Text(tag.key.clone()), Arg::Text(tag.value.clone())];
     Sql::insert("tags", &["run_id", "key", "value"], values)
         .push(" ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
         .query()
@@ -1099,10 +995,9 @@ fn run_order_term(sql: &mut Sql, item: &str) -> Result<String> {
     let (key, descending) = parse_order_item(item)?;
     let direction = if descending { "DESC" } else { "ASC" };
     let (entity, name) = match key.split_once('.') {
-        Some((prefix, name)) => (
-            prefix.to_ascii_lowercase(),
-            name.trim_matches('`').trim_matches('"').to_string(),
-        ),
+        Some((prefix, name)) => {
+            (prefix.to_ascii_lowercase(), name.trim_matches('`').trim_matches('"').to_string())
+        }
         None => ("attributes".to_string(), key.clone()),
     };
     let expression = match entity.as_str() {
@@ -1111,11 +1006,7 @@ fn run_order_term(sql: &mut Sql, item: &str) -> Result<String> {
             format!("(SELECT m.value FROM latest_metrics m WHERE m.run_id = r.run_id AND m.key = {key})")
         }
         "param" | "params" | "parameter" | "parameters" | "tag" | "tags" => {
-            let table = if entity.starts_with("tag") {
-                "tags"
-            } else {
-                "params"
-            };
+            let table = if entity.starts_with("tag") { "tags" } else { "params" };
             let key = sql.bind(Arg::Text(name));
             format!("(SELECT x.value FROM {table} x WHERE x.run_id = r.run_id AND x.key = {key})")
         }
@@ -1129,9 +1020,7 @@ fn run_order_term(sql: &mut Sql, item: &str) -> Result<String> {
             }
         },
         other => {
-            return Err(StoreError::invalid(format!(
-                "invalid order_by '{item}': unknown entity '{other}'"
-            )));
+            return Err(StoreError::invalid(format!("invalid order_by '{item}': unknown entity '{other}'")));
         }
     };
     Ok(format!("({expression} IS NULL), {expression} {direction}"))

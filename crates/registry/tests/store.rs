@@ -11,11 +11,8 @@ use retrain_registry::{ErrorCode, SqlStore};
 async fn stores() -> Vec<(String, SqlStore, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let uri = format!("sqlite:///{}", dir.path().join("sub/retrain.db").display());
-    let mut out = vec![(
-        "sqlite".to_string(),
-        SqlStore::connect(&uri, "mlflow-artifacts:").await.unwrap(),
-        Some(dir),
-    )];
+    let mut out =
+        vec![("sqlite".to_string(), SqlStore::connect(&uri, "mlflow-artifacts:").await.unwrap(), Some(dir))];
     match std::env::var("RETRAIN_TEST_POSTGRES_URL") {
         Ok(base) => {
             let name = format!("retrain_test_{}", uuid::Uuid::new_v4().simple());
@@ -24,11 +21,7 @@ async fn stores() -> Vec<(String, SqlStore, Option<tempfile::TempDir>)> {
                 Some((server, _)) => format!("{server}/{name}"),
                 None => panic!("RETRAIN_TEST_POSTGRES_URL must end in /DATABASE"),
             };
-            out.push((
-                "postgres".into(),
-                SqlStore::connect(&url, "mlflow-artifacts:").await.unwrap(),
-                None,
-            ));
+            out.push(("postgres".into(), SqlStore::connect(&url, "mlflow-artifacts:").await.unwrap(), None));
         }
         Err(_) => eprintln!("PostgreSQL half skipped: RETRAIN_TEST_POSTGRES_URL is not set"),
     }
@@ -42,26 +35,15 @@ async fn create_database(base: &str, name: &str) {
     let mut conn = sqlx::AnyConnection::connect(base)
         .await
         .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {base}: {e}"));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
 }
 
 fn tag(k: &str, v: &str) -> Tag {
-    Tag {
-        key: k.into(),
-        value: v.into(),
-    }
+    Tag { key: k.into(), value: v.into() }
 }
 
 fn metric(k: &str, value: f64, step: i64) -> Metric {
-    Metric {
-        key: k.into(),
-        value,
-        timestamp: 1_000 + step,
-        step,
-    }
+    Metric { key: k.into(), value, timestamp: 1_000 + step, step }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -71,16 +53,10 @@ async fn experiments_lifecycle() {
         assert_eq!(default.name, "Default", "{backend}");
         assert_eq!(default.artifact_location, "mlflow-artifacts:/0");
 
-        let id = store
-            .create_experiment("iris", None, &[tag("team", "ml")])
-            .await
-            .unwrap();
+        let id = store.create_experiment("iris", None, &[tag("team", "ml")]).await.unwrap();
         assert_eq!(id, "1", "{backend}");
         let e = store.get_experiment_by_name("iris").await.unwrap();
-        assert_eq!(
-            (e.experiment_id.as_str(), e.lifecycle_stage.as_str()),
-            ("1", "active")
-        );
+        assert_eq!((e.experiment_id.as_str(), e.lifecycle_stage.as_str()), ("1", "active"));
         assert_eq!(e.tags, vec![tag("team", "ml")]);
         assert_eq!(e.artifact_location, "mlflow-artifacts:/1");
 
@@ -97,10 +73,7 @@ async fn experiments_lifecycle() {
             ErrorCode::ResourceDoesNotExist
         );
 
-        store
-            .create_experiment("wine", Some("s3://bucket/wine"), &[])
-            .await
-            .unwrap();
+        store.create_experiment("wine", Some("s3://bucket/wine"), &[]).await.unwrap();
         store.update_experiment("2", "wine-v2").await.unwrap();
         store.set_experiment_tag("2", &tag("owner", "ana")).await.unwrap();
         let (found, next) = store
@@ -118,49 +91,26 @@ async fn experiments_lifecycle() {
         assert_eq!(found.len(), 1);
 
         store.set_experiment_lifecycle("1", "deleted").await.unwrap();
-        let (active, _) = store
-            .search_experiments(ViewType::ActiveOnly, None, None, &[], None)
-            .await
-            .unwrap();
-        assert_eq!(
-            active.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
-            ["Default", "wine-v2"]
-        );
-        let (deleted, _) = store
-            .search_experiments(ViewType::DeletedOnly, None, None, &[], None)
-            .await
-            .unwrap();
+        let (active, _) =
+            store.search_experiments(ViewType::ActiveOnly, None, None, &[], None).await.unwrap();
+        assert_eq!(active.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["Default", "wine-v2"]);
+        let (deleted, _) =
+            store.search_experiments(ViewType::DeletedOnly, None, None, &[], None).await.unwrap();
         assert_eq!(deleted.len(), 1);
         store.set_experiment_lifecycle("1", "active").await.unwrap();
         let (page, next) = store
             .search_experiments(ViewType::All, None, Some(2), &["name DESC".into()], None)
             .await
             .unwrap();
-        assert_eq!(
-            page.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
-            ["wine-v2", "iris"]
-        );
+        assert_eq!(page.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["wine-v2", "iris"]);
         let (rest, end) = store
-            .search_experiments(
-                ViewType::All,
-                None,
-                Some(2),
-                &["name DESC".into()],
-                next.as_deref(),
-            )
+            .search_experiments(ViewType::All, None, Some(2), &["name DESC".into()], next.as_deref())
             .await
             .unwrap();
-        assert_eq!(
-            rest.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
-            ["Default"]
-        );
+        assert_eq!(rest.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["Default"]);
         assert!(end.is_none());
         assert_eq!(
-            store
-                .set_experiment_lifecycle("0", "deleted")
-                .await
-                .unwrap_err()
-                .code,
+            store.set_experiment_lifecycle("0", "deleted").await.unwrap_err().code,
             ErrorCode::InvalidParameterValue
         );
     }
@@ -170,131 +120,57 @@ async fn experiments_lifecycle() {
 async fn runs_record_params_metrics_and_tags() {
     for (backend, store, _dir) in stores().await {
         let exp = store.create_experiment("runs", None, &[]).await.unwrap();
-        let run = store
-            .create_run(&exp, "ana", Some("first"), Some(5), &[tag("source", "test")])
-            .await
-            .unwrap();
+        let run =
+            store.create_run(&exp, "ana", Some("first"), Some(5), &[tag("source", "test")]).await.unwrap();
         let id = run.info.run_id.clone();
         assert_eq!(id.len(), 32);
         assert_eq!(run.info.status, "RUNNING");
-        assert_eq!(
-            run.info.artifact_uri,
-            format!("mlflow-artifacts:/{exp}/{id}/artifacts")
-        );
-        assert!(
-            run.data.tags.contains(&tag("mlflow.runName", "first")),
-            "{backend}"
-        );
+        assert_eq!(run.info.artifact_uri, format!("mlflow-artifacts:/{exp}/{id}/artifacts"));
+        assert!(run.data.tags.contains(&tag("mlflow.runName", "first")), "{backend}");
 
-        store
-            .log_param(
-                &id,
-                &Param {
-                    key: "n_estimators".into(),
-                    value: "100".into(),
-                },
-            )
-            .await
-            .unwrap();
-        store
-            .log_param(
-                &id,
-                &Param {
-                    key: "n_estimators".into(),
-                    value: "100".into(),
-                },
-            )
-            .await
-            .unwrap();
+        store.log_param(&id, &Param { key: "n_estimators".into(), value: "100".into() }).await.unwrap();
+        store.log_param(&id, &Param { key: "n_estimators".into(), value: "100".into() }).await.unwrap();
         let err = store
-            .log_param(
-                &id,
-                &Param {
-                    key: "n_estimators".into(),
-                    value: "200".into(),
-                },
-            )
+            .log_param(&id, &Param { key: "n_estimators".into(), value: "200".into() })
             .await
             .unwrap_err();
-        assert!(
-            err.message.contains("Changing param values is not allowed"),
-            "{backend}: {err}"
-        );
+        assert!(err.message.contains("Changing param values is not allowed"), "{backend}: {err}");
         for step in 0..5 {
-            store
-                .log_metric(&id, &metric("loss", 1.0 / (step as f64 + 1.0), step))
-                .await
-                .unwrap();
+            store.log_metric(&id, &metric("loss", 1.0 / (step as f64 + 1.0), step)).await.unwrap();
         }
         // An older step logged late does not replace the latest value.
         store.log_metric(&id, &metric("loss", 9.0, 1)).await.unwrap();
-        store
-            .log_metric(&id, &metric("weird", f64::NAN, 0))
-            .await
-            .unwrap();
+        store.log_metric(&id, &metric("weird", f64::NAN, 0)).await.unwrap();
         store.set_tag(&id, &tag("stage", "dev")).await.unwrap();
         store.delete_tag(&id, "source").await.unwrap();
-        assert_eq!(
-            store.delete_tag(&id, "source").await.unwrap_err().code,
-            ErrorCode::ResourceDoesNotExist
-        );
+        assert_eq!(store.delete_tag(&id, "source").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
 
         let got = store.get_run(&id).await.unwrap();
         let loss = got.data.metrics.iter().find(|m| m.key == "loss").unwrap();
         assert_eq!((loss.value, loss.step), (0.2, 4), "{backend}");
-        assert!(
-            got.data
-                .metrics
-                .iter()
-                .find(|m| m.key == "weird")
-                .unwrap()
-                .value
-                .is_nan()
-        );
-        assert_eq!(
-            got.data.params,
-            vec![Param {
-                key: "n_estimators".into(),
-                value: "100".into()
-            }]
-        );
+        assert!(got.data.metrics.iter().find(|m| m.key == "weird").unwrap().value.is_nan());
+        assert_eq!(got.data.params, vec![Param { key: "n_estimators".into(), value: "100".into() }]);
         assert!(got.data.tags.contains(&tag("stage", "dev")));
         assert!(!got.data.tags.iter().any(|t| t.key == "source"));
 
-        let (history, next) = store
-            .get_metric_history(&id, "loss", Some(4), None)
-            .await
-            .unwrap();
+        let (history, next) = store.get_metric_history(&id, "loss", Some(4), None).await.unwrap();
         assert_eq!(history.len(), 4);
         assert_eq!(history.iter().map(|m| m.step).collect::<Vec<_>>(), [0, 1, 1, 2]);
-        let (rest, end) = store
-            .get_metric_history(&id, "loss", Some(4), next.as_deref())
-            .await
-            .unwrap();
+        let (rest, end) = store.get_metric_history(&id, "loss", Some(4), next.as_deref()).await.unwrap();
         assert_eq!(rest.len(), 2);
         assert!(end.is_none());
         assert_eq!(
-            store
-                .get_metric_history(&id, "loss", Some(4), Some("garbage"))
-                .await
-                .unwrap_err()
-                .code,
+            store.get_metric_history(&id, "loss", Some(4), Some("garbage")).await.unwrap_err().code,
             ErrorCode::InvalidParameterValue
         );
 
-        let info = store
-            .update_run(&id, Some("FINISHED"), Some(99), None)
-            .await
-            .unwrap();
+        let info = store.update_run(&id, Some("FINISHED"), Some(99), None).await.unwrap();
         assert_eq!((info.status.as_str(), info.end_time), ("FINISHED", Some(99)));
         assert!(store.update_run(&id, Some("DONE"), None, None).await.is_err());
         store.set_run_lifecycle(&id, "deleted").await.unwrap();
         let err = store.log_metric(&id, &metric("loss", 1.0, 9)).await.unwrap_err();
         assert!(err.message.contains("must be in the 'active' state"), "{err}");
-        assert_eq!(
-            store.get_run("0123").await.unwrap_err().code,
-            ErrorCode::ResourceDoesNotExist
-        );
+        assert_eq!(store.get_run("0123").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
     }
 }
 
@@ -303,29 +179,14 @@ async fn log_batch_is_all_or_nothing() {
     for (backend, store, _dir) in stores().await {
         let run = store.create_run("0", "u", None, None, &[]).await.unwrap();
         let id = run.info.run_id;
-        store
-            .log_param(
-                &id,
-                &Param {
-                    key: "a".into(),
-                    value: "1".into(),
-                },
-            )
-            .await
-            .unwrap();
+        store.log_param(&id, &Param { key: "a".into(), value: "1".into() }).await.unwrap();
         let err = store
             .log_batch(
                 &id,
                 &[metric("m", 1.0, 0)],
                 &[
-                    Param {
-                        key: "b".into(),
-                        value: "2".into(),
-                    },
-                    Param {
-                        key: "a".into(),
-                        value: "changed".into(),
-                    },
+                    Param { key: "b".into(), value: "2".into() },
+                    Param { key: "a".into(), value: "changed".into() },
                 ],
                 &[tag("t", "v")],
             )
@@ -333,20 +194,12 @@ async fn log_batch_is_all_or_nothing() {
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidParameterValue);
         let got = store.get_run(&id).await.unwrap();
-        assert!(
-            got.data.metrics.is_empty(),
-            "{backend}: a failed batch left metrics behind"
-        );
+        assert!(got.data.metrics.is_empty(), "{backend}: a failed batch left metrics behind");
         assert_eq!(got.data.params.len(), 1);
         assert!(!got.data.tags.iter().any(|t| t.key == "t"));
         let too_many: Vec<Metric> = (0..1001).map(|i| metric("m", 0.0, i)).collect();
         assert!(
-            store
-                .log_batch(&id, &too_many, &[], &[])
-                .await
-                .unwrap_err()
-                .message
-                .contains("at most 1000")
+            store.log_batch(&id, &too_many, &[], &[]).await.unwrap_err().message.contains("at most 1000")
         );
     }
 }
@@ -355,23 +208,16 @@ async fn log_batch_is_all_or_nothing() {
 async fn search_runs_filters_orders_and_pages() {
     for (backend, store, _dir) in stores().await {
         let exp = store.create_experiment("search", None, &[]).await.unwrap();
-        for (i, (model, acc)) in [("rf", 0.95), ("rf", 0.90), ("knn", 0.97), ("svm", 0.80)]
-            .iter()
-            .enumerate()
+        for (i, (model, acc)) in [("rf", 0.95), ("rf", 0.90), ("knn", 0.97), ("svm", 0.80)].iter().enumerate()
         {
-            let run = store
-                .create_run(&exp, "u", Some(&format!("run-{i}")), Some(i as i64), &[])
-                .await
-                .unwrap();
+            let run =
+                store.create_run(&exp, "u", Some(&format!("run-{i}")), Some(i as i64), &[]).await.unwrap();
             let id = run.info.run_id;
             store
                 .log_batch(
                     &id,
                     &[metric("acc", *acc, 0)],
-                    &[Param {
-                        key: "model".into(),
-                        value: model.to_string(),
-                    }],
+                    &[Param { key: "model".into(), value: model.to_string() }],
                     &[tag("team", if i % 2 == 0 { "A" } else { "B" })],
                 )
                 .await
@@ -383,41 +229,25 @@ async fn search_runs_filters_orders_and_pages() {
         let search = |filter: &'static str, order: Vec<String>| {
             let store = &store;
             let exp = exp.clone();
-            async move {
-                store
-                    .search_runs(&[exp], Some(filter), ViewType::ActiveOnly, None, &order, None)
-                    .await
-            }
+            async move { store.search_runs(&[exp], Some(filter), ViewType::ActiveOnly, None, &order, None).await }
         };
-        let (runs, _) = search(
-            "metrics.acc > 0.85 and params.model = 'rf'",
-            vec!["metrics.acc DESC".into()],
-        )
-        .await
-        .unwrap();
+        let (runs, _) = search("metrics.acc > 0.85 and params.model = 'rf'", vec!["metrics.acc DESC".into()])
+            .await
+            .unwrap();
         assert_eq!(names(&runs), ["run-0", "run-1"], "{backend}");
         let (runs, _) = search("", vec!["metrics.acc ASC".into()]).await.unwrap();
         assert_eq!(names(&runs), ["run-3", "run-1", "run-0", "run-2"]);
         let (runs, _) = search("", vec![]).await.unwrap();
-        assert_eq!(
-            names(&runs),
-            ["run-3", "run-2", "run-1", "run-0"],
-            "default order is newest first"
-        );
-        let (runs, _) = search("params.model IN ('knn', 'svm') AND tags.team = 'A'", vec![])
-            .await
-            .unwrap();
+        assert_eq!(names(&runs), ["run-3", "run-2", "run-1", "run-0"], "default order is newest first");
+        let (runs, _) = search("params.model IN ('knn', 'svm') AND tags.team = 'A'", vec![]).await.unwrap();
         assert_eq!(names(&runs), ["run-2"]);
-        let (runs, _) = search(
-            "attributes.run_name LIKE 'run-%' AND params.model != 'rf'",
-            vec!["params.model".into()],
-        )
-        .await
-        .unwrap();
+        let (runs, _) =
+            search("attributes.run_name LIKE 'run-%' AND params.model != 'rf'", vec!["params.model".into()])
+                .await
+                .unwrap();
         assert_eq!(names(&runs), ["run-2", "run-3"]);
-        let (runs, _) = search("tags.team ILIKE 'a'", vec!["attributes.start_time ASC".into()])
-            .await
-            .unwrap();
+        let (runs, _) =
+            search("tags.team ILIKE 'a'", vec!["attributes.start_time ASC".into()]).await.unwrap();
         assert_eq!(names(&runs), ["run-0", "run-2"]);
         let (runs, _) = search("params.model LIKE 'RF'", vec![]).await.unwrap();
         assert!(runs.is_empty(), "{backend}: LIKE must be case-sensitive");
@@ -437,14 +267,7 @@ async fn search_runs_filters_orders_and_pages() {
         assert!(search("", vec!["shoe_size DESC".into()]).await.is_err());
 
         let (page, next) = store
-            .search_runs(
-                std::slice::from_ref(&exp),
-                None,
-                ViewType::ActiveOnly,
-                Some(3),
-                &[],
-                None,
-            )
+            .search_runs(std::slice::from_ref(&exp), None, ViewType::ActiveOnly, Some(3), &[], None)
             .await
             .unwrap();
         assert_eq!(page.len(), 3);
@@ -464,31 +287,14 @@ async fn search_runs_filters_orders_and_pages() {
         assert_eq!(page[0].data.params.len(), 1);
         assert_eq!(page[0].data.metrics.len(), 1);
 
-        store
-            .set_run_lifecycle(&rest[0].info.run_id, "deleted")
-            .await
-            .unwrap();
+        store.set_run_lifecycle(&rest[0].info.run_id, "deleted").await.unwrap();
         let (active, _) = store
-            .search_runs(
-                std::slice::from_ref(&exp),
-                None,
-                ViewType::ActiveOnly,
-                None,
-                &[],
-                None,
-            )
+            .search_runs(std::slice::from_ref(&exp), None, ViewType::ActiveOnly, None, &[], None)
             .await
             .unwrap();
         assert_eq!(active.len(), 3);
         let (deleted, _) = store
-            .search_runs(
-                std::slice::from_ref(&exp),
-                None,
-                ViewType::DeletedOnly,
-                None,
-                &[],
-                None,
-            )
+            .search_runs(std::slice::from_ref(&exp), None, ViewType::DeletedOnly, None, &[], None)
             .await
             .unwrap();
         assert_eq!(deleted.len(), 1);
@@ -507,10 +313,7 @@ async fn sixteen_concurrent_writers_lose_nothing() {
             let id = id.clone();
             writers.push(tokio::spawn(async move {
                 for step in 0..25 {
-                    store
-                        .log_metric(&id, &metric(&format!("w{writer}"), step as f64, step))
-                        .await
-                        .unwrap();
+                    store.log_metric(&id, &metric(&format!("w{writer}"), step as f64, step)).await.unwrap();
                     store
                         .log_metric(&id, &metric("shared", (writer * 100 + step) as f64, step))
                         .await
@@ -523,10 +326,7 @@ async fn sixteen_concurrent_writers_lose_nothing() {
         }
         let mut total = 0;
         for writer in 0..16 {
-            let (points, _) = store
-                .get_metric_history(&id, &format!("w{writer}"), None, None)
-                .await
-                .unwrap();
+            let (points, _) = store.get_metric_history(&id, &format!("w{writer}"), None, None).await.unwrap();
             assert_eq!(points.len(), 25, "{backend}: writer {writer} lost points");
             total += points.len();
         }
@@ -537,14 +337,8 @@ async fn sixteen_concurrent_writers_lose_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_backend_uris_are_clear_errors() {
-    let err = SqlStore::connect("mysql://localhost/x", "mlflow-artifacts:")
-        .await
-        .err()
-        .unwrap();
+    let err = SqlStore::connect("mysql://localhost/x", "mlflow-artifacts:").await.err().unwrap();
     assert!(err.message.contains("unsupported backend store URI"), "{err}");
-    let err = SqlStore::connect("sqlite:///", "mlflow-artifacts:")
-        .await
-        .err()
-        .unwrap();
+    let err = SqlStore::connect("sqlite:///", "mlflow-artifacts:").await.err().unwrap();
     assert!(err.message.contains("needs a file path"));
 }

@@ -1,1 +1,109 @@
-//! wip
+//! The retrain HTTP server: the MLflow-compatible tracking REST API and
+//! the proxied artifact service, on one axum router.
+//!
+//! Routes live under `/api/2.0/mlflow/` and the `/ajax-api/2.0/mlflow/`
+//! alias the MLflow UI uses; `/health`, `/version` and
+//! `/api/3.0/mlflow/server-info` answer what clients probe before they
+//! start.
+
+mod api;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use retrain_registry::{ArtifactStore, SqlStore};
+use serde_json::json;
+
+use api::{artifacts, tracking};
+
+/// The version `/version` reports.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The artifact root of experiments created through this server: their
+/// artifacts go through the proxied artifact API.
+pub const ARTIFACT_ROOT: &str = "mlflow-artifacts:";
+
+/// Largest artifact accepted in one upload.
+pub const MAX_ARTIFACT_BYTES: usize = 1 << 30;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<SqlStore>,
+    pub artifacts: Arc<ArtifactStore>,
+}
+
+/// Routes of the MLflow REST API, mounted under each prefix.
+fn mlflow_routes() -> Router<AppState> {
+    Router::new()
+        .route("/experiments/create", post(tracking::create_experiment))
+        .route("/experiments/get", get(tracking::get_experiment))
+        .route("/experiments/get-by-name", get(tracking::get_experiment_by_name))
+        .route("/experiments/search", post(tracking::search_experiments).get(tracking::search_experiments))
+        .route("/experiments/update", post(tracking::update_experiment))
+        .route("/experiments/delete", post(tracking::delete_experiment))
+        .route("/experiments/restore", post(tracking::restore_experiment))
+        .route("/experiments/set-experiment-tag", post(tracking::set_experiment_tag))
+        .route("/runs/create", post(tracking::create_run))
+        .route("/runs/get", get(tracking::get_run))
+        .route("/runs/update", post(tracking::update_run))
+        .route("/runs/delete", post(tracking::delete_run))
+        .route("/runs/restore", post(tracking::restore_run))
+        .route("/runs/search", post(tracking::search_runs))
+        .route("/runs/log-metric", post(tracking::log_metric))
+        .route("/runs/log-parameter", post(tracking::log_param))
+        .route("/runs/log-batch", post(tracking::log_batch))
+        .route("/runs/log-inputs", post(tracking::log_inputs))
+        .route("/runs/set-tag", post(tracking::set_tag))
+        .route("/runs/delete-tag", post(tracking::delete_tag))
+        .route("/metrics/get-history", get(tracking::get_metric_history))
+        .route("/artifacts/list", get(artifacts::list_run_artifacts))
+        .fallback(api::endpoint_not_found)
+}
+
+fn artifact_routes() -> Router<AppState> {
+    Router::new()
+        .route("/artifacts", get(artifacts::list))
+        .route(
+            "/artifacts/{*path}",
+            put(artifacts::upload).get(artifacts::download).delete(artifacts::delete),
+        )
+        .layer(DefaultBodyLimit::max(MAX_ARTIFACT_BYTES))
+        .fallback(api::endpoint_not_found)
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "OK" }))
+        .route("/version", get(|| async { VERSION }))
+        .route("/api/3.0/mlflow/server-info", get(server_info))
+        .route("/api/2.0/mlflow/server-info", get(server_info))
+        .nest("/api/2.0/mlflow", mlflow_routes())
+        .nest("/ajax-api/2.0/mlflow", mlflow_routes())
+        .nest("/api/2.0/mlflow-artifacts", artifact_routes())
+        .nest("/ajax-api/2.0/mlflow-artifacts", artifact_routes())
+        .with_state(state)
+}
+
+async fn server_info() -> axum::Json<serde_json::Value> {
+    axum::Json(json!({
+        "store_type": "SqlStore",
+        "workspaces_enabled": false,
+        "multipart_uploads_enabled": false,
+        "multipart_downloads_enabled": false,
+        "presigned_upload_url_supported": false,
+        "presigned_upload_part_url_supported": false,
+        "trace_archival_enabled": false,
+        "features_enabled": {"gateway": false},
+    }))
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

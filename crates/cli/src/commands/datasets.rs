@@ -69,11 +69,7 @@ pub fn run(command: DatasetsCommand) -> Result<()> {
         DatasetsCommand::List => {
             for name in datasets::BUILTIN {
                 if let Some(d) = datasets::builtin(name) {
-                    let classes = d
-                        .target
-                        .as_ref()
-                        .map(|t| data::classes_of(&t.labels))
-                        .unwrap_or_default();
+                    let classes = d.target.as_ref().map(|t| data::classes_of(&t.labels)).unwrap_or_default();
                     println!(
                         "{name:<14} {:>4} rows  {:>2} features  classes: {}",
                         d.rows(),
@@ -86,10 +82,7 @@ pub fn run(command: DatasetsCommand) -> Result<()> {
         }
         DatasetsCommand::Export { name, out } => {
             let dataset = datasets::builtin(&name).ok_or_else(|| {
-                UsageError(format!(
-                    "unknown dataset '{name}'; built-in: {}",
-                    datasets::BUILTIN.join(", ")
-                ))
+                UsageError(format!("unknown dataset '{name}'; built-in: {}", datasets::BUILTIN.join(", ")))
             })?;
             write_dataset(&dataset, &out)
         }
@@ -98,10 +91,8 @@ pub fn run(command: DatasetsCommand) -> Result<()> {
 }
 
 fn generate(args: GenerateArgs) -> Result<()> {
-    let date = args
-        .date
-        .or_else(|| date_from_dir(&args.out))
-        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let date =
+        args.date.or_else(|| date_from_dir(&args.out)).unwrap_or_else(|| chrono::Utc::now().date_naive());
     let spec = SyntheticSpec {
         rows: args.rows,
         n_features: args.features,
@@ -134,10 +125,8 @@ pub fn write_dataset(dataset: &data::Dataset, dir: &Path) -> Result<()> {
     );
     retrain_ml::atomic::write_file(&dir.join("data.csv"), &features)?;
     if let Some(target) = &dataset.target {
-        let labels = data::to_csv(
-            std::slice::from_ref(&target.name),
-            target.labels.iter().map(|l| vec![l.clone()]),
-        );
+        let labels =
+            data::to_csv(std::slice::from_ref(&target.name), target.labels.iter().map(|l| vec![l.clone()]));
         retrain_ml::atomic::write_file(&dir.join("target.csv"), &labels)?;
     }
     println!("wrote {} rows to {}", dataset.rows(), dir.display());

@@ -125,10 +125,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     let input = model.read_input(&args.input)?;
     let predictions = model.predict(&input)?;
     if args.proba && !predictions.has_proba {
-        tracing::warn!(
-            "{} has no class probabilities; writing labels only",
-            model.metadata.algorithm
-        );
+        tracing::warn!("{} has no class probabilities; writing labels only", model.metadata.algorithm);
     }
     atomic::write_file(&args.output, &predictions.to_csv(&model, args.proba))?;
     println!("wrote {} predictions to {}", input.rows(), args.output.display());

@@ -112,10 +112,7 @@ mod tests {
             c[v as usize] += 1;
             c
         });
-        assert!(
-            counts[..255].iter().all(|&c| (38..=41).contains(&c)),
-            "{counts:?}"
-        );
+        assert!(counts[..255].iter().all(|&c| (38..=41).contains(&c)), "{counts:?}");
         // Thresholds agree with the bins: value <= threshold(b) iff bin <= b.
         for i in (0..10_000).step_by(37) {
             let v = x.get(i, 0);

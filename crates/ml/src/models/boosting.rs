@@ -97,22 +97,13 @@ impl Default for GradientBoostingParams {
 impl GradientBoostingParams {
     pub fn validate(&self) -> Result<(), ParamError> {
         let lr = self.learning_rate;
-        ensure(lr > 0.0 && lr.is_finite(), "learning_rate", || {
-            format!("must be > 0, got {lr}")
-        })?;
+        ensure(lr > 0.0 && lr.is_finite(), "learning_rate", || format!("must be > 0, got {lr}"))?;
         ensure((1..=100_000).contains(&self.max_iter), "max_iter", || {
             format!("must be between 1 and 100000, got {}", self.max_iter)
         })?;
-        ensure(
-            self.max_leaf_nodes.is_none_or(|n| n >= 2),
-            "max_leaf_nodes",
-            || {
-                format!(
-                    "must be >= 2 or null, got {}",
-                    self.max_leaf_nodes.unwrap_or_default()
-                )
-            },
-        )?;
+        ensure(self.max_leaf_nodes.is_none_or(|n| n >= 2), "max_leaf_nodes", || {
+            format!("must be >= 2 or null, got {}", self.max_leaf_nodes.unwrap_or_default())
+        })?;
         ensure(self.max_depth.is_none_or(|d| d >= 1), "max_depth", || {
             format!("must be >= 1 or null, got {}", self.max_depth.unwrap_or_default())
         })?;
@@ -120,20 +111,14 @@ impl GradientBoostingParams {
             format!("must be >= 1, got {}", self.min_samples_leaf)
         })?;
         let l2 = self.l2_regularization;
-        ensure(l2 >= 0.0 && l2.is_finite(), "l2_regularization", || {
-            format!("must be >= 0, got {l2}")
-        })?;
+        ensure(l2 >= 0.0 && l2.is_finite(), "l2_regularization", || format!("must be >= 0, got {l2}"))?;
         ensure_max_bins(self.max_bins)?;
         let vf = self.validation_fraction;
-        ensure(vf > 0.0 && vf < 1.0, "validation_fraction", || {
-            format!("must be in (0, 1), got {vf}")
-        })?;
+        ensure(vf > 0.0 && vf < 1.0, "validation_fraction", || format!("must be in (0, 1), got {vf}"))?;
         ensure(self.n_iter_no_change >= 1, "n_iter_no_change", || {
             format!("must be >= 1, got {}", self.n_iter_no_change)
         })?;
-        ensure(self.tol >= 0.0 && self.tol.is_finite(), "tol", || {
-            format!("must be >= 0, got {}", self.tol)
-        })
+        ensure(self.tol >= 0.0 && self.tol.is_finite(), "tol", || format!("must be >= 0, got {}", self.tol))
     }
 }
 
@@ -149,17 +134,14 @@ impl Boosted {
     pub fn predict_proba(&self, x: &Matrix) -> Matrix {
         let k = self.n_classes;
         let mut out = Matrix::zeros(x.rows(), k);
-        out.as_mut_slice()
-            .par_chunks_mut(k)
-            .enumerate()
-            .for_each(|(i, raw)| {
-                raw.copy_from_slice(&self.baseline);
-                let row = x.row(i);
-                for (t, tree) in self.trees.iter().enumerate() {
-                    raw[t % k] += tree.predict_row(row)[0];
-                }
-                softmax_in_place(raw);
-            });
+        out.as_mut_slice().par_chunks_mut(k).enumerate().for_each(|(i, raw)| {
+            raw.copy_from_slice(&self.baseline);
+            let row = x.row(i);
+            for (t, tree) in self.trees.iter().enumerate() {
+                raw[t % k] += tree.predict_row(row)[0];
+            }
+            softmax_in_place(raw);
+        });
         out
     }
 
@@ -200,11 +182,7 @@ pub fn fit_gradient_boosting(
         Some(p) => {
             let yt: Vec<u32> = p.train.iter().map(|&i| y[i]).collect();
             let yv: Vec<u32> = p.validation.iter().map(|&i| y[i]).collect();
-            (
-                x.select_rows(&p.train),
-                yt,
-                Some((x.select_rows(&p.validation), yv)),
-            )
+            (x.select_rows(&p.train), yt, Some((x.select_rows(&p.validation), yv)))
         }
         None => (x.clone(), y.to_vec(), None),
     };
@@ -213,10 +191,7 @@ pub fn fit_gradient_boosting(
 
     let mut counts = vec![0usize; k];
     y_train.iter().for_each(|&c| counts[c as usize] += 1);
-    let baseline: Vec<f64> = counts
-        .iter()
-        .map(|&c| ((c as f64 / n as f64).max(1e-15)).ln())
-        .collect();
+    let baseline: Vec<f64> = counts.iter().map(|&c| ((c as f64 / n as f64).max(1e-15)).ln()).collect();
     let mut raw_train: Vec<f64> = baseline.iter().copied().cycle().take(n * k).collect();
     let mut raw_val: Vec<f64> = validation
         .as_ref()
@@ -275,14 +250,7 @@ pub fn fit_gradient_boosting(
             break;
         }
     }
-    (
-        Boosted {
-            baseline,
-            trees,
-            n_classes: k,
-        },
-        recorder.finish(),
-    )
+    (Boosted { baseline, trees, n_classes: k }, recorder.finish())
 }
 
 fn loss_of(raw: &[f64], y: &[u32], k: usize) -> f64 {
@@ -366,20 +334,10 @@ fn grow_regressor(binned: &Binned, g: &[f64], h: &[f64], rules: &GrowRules) -> (
         let Some(split) = parent.split else { break };
         let column = binned.column(split.feature);
         let mid = parent.start
-            + partition(&mut rows[parent.start..parent.end], |r| {
-                column[r as usize] <= split.bin
-            });
-        let left = builder.split(
-            parent.node,
-            split.feature,
-            binned.threshold(split.feature, split.bin),
-        );
+            + partition(&mut rows[parent.start..parent.end], |r| column[r as usize] <= split.bin);
+        let left = builder.split(parent.node, split.feature, binned.threshold(split.feature, split.bin));
         let ranges = [(left, parent.start, mid), (left + 1, mid, parent.end)];
-        let small = if mid - parent.start <= parent.end - mid {
-            0
-        } else {
-            1
-        };
+        let small = if mid - parent.start <= parent.end - mid { 0 } else { 1 };
         let small_hist = histogram(binned, &rows[ranges[small].1..ranges[small].2], g, h);
         let mut large_hist = parent.hist;
         large_hist.iter_mut().zip(&small_hist).for_each(|(p, s)| {
@@ -393,19 +351,10 @@ fn grow_regressor(binned: &Binned, g: &[f64], h: &[f64], rules: &GrowRules) -> (
         }
         for ((node, start, end), hist) in ranges.into_iter().zip(hists) {
             let hist = hist.unwrap_or_default();
-            let (sg, sh) = hist[..binned.n_bins(0)]
-                .iter()
-                .fold((0.0, 0.0), |(a, b), bin| (a + bin.g, b + bin.h));
-            let mut child = Open {
-                node,
-                start,
-                end,
-                depth: parent.depth + 1,
-                g: sg,
-                h: sh,
-                hist,
-                split: None,
-            };
+            let (sg, sh) =
+                hist[..binned.n_bins(0)].iter().fold((0.0, 0.0), |(a, b), bin| (a + bin.g, b + bin.h));
+            let mut child =
+                Open { node, start, end, depth: parent.depth + 1, g: sg, h: sh, hist, split: None };
             child.split = best_split(binned, &child, rules);
             open.push(child);
         }
@@ -472,11 +421,7 @@ fn best_split(binned: &Binned, node: &Open, rules: &GrowRules) -> Option<Split> 
             }
             let gain = gl * gl / (hl + rules.l2) + gr * gr / (hr + rules.l2) - parent_score;
             if gain > 0.0 && best.as_ref().is_none_or(|s| gain > s.gain) {
-                best = Some(Split {
-                    gain,
-                    feature: f,
-                    bin: b as u8,
-                });
+                best = Some(Split { gain, feature: f, bin: b as u8 });
             }
         }
     }

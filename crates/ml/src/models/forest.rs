@@ -99,12 +99,8 @@ fn validate_tree_rules(
     ensure(max_depth.is_none_or(|d| d >= 1), "max_depth", || {
         format!("must be >= 1 or null, got {}", max_depth.unwrap_or_default())
     })?;
-    ensure(min_split >= 2, "min_samples_split", || {
-        format!("must be >= 2, got {min_split}")
-    })?;
-    ensure(min_leaf >= 1, "min_samples_leaf", || {
-        format!("must be >= 1, got {min_leaf}")
-    })
+    ensure(min_split >= 2, "min_samples_split", || format!("must be >= 2, got {min_split}"))?;
+    ensure(min_leaf >= 1, "min_samples_leaf", || format!("must be >= 1, got {min_leaf}"))
 }
 
 /// A fitted ensemble of probability trees (one tree for a decision tree).
@@ -120,15 +116,12 @@ impl Forest {
         let k = self.n_classes;
         let mut out = Matrix::zeros(x.rows(), k);
         let scale = 1.0 / self.trees.len() as f64;
-        out.as_mut_slice()
-            .par_chunks_mut(PREDICT_CHUNK * k)
-            .enumerate()
-            .for_each(|(chunk, block)| {
-                for tree in &self.trees {
-                    tree.accumulate(x, chunk * PREDICT_CHUNK, block);
-                }
-                block.iter_mut().for_each(|v| *v *= scale);
-            });
+        out.as_mut_slice().par_chunks_mut(PREDICT_CHUNK * k).enumerate().for_each(|(chunk, block)| {
+            for tree in &self.trees {
+                tree.accumulate(x, chunk * PREDICT_CHUNK, block);
+            }
+            block.iter_mut().for_each(|v| *v *= scale);
+        });
         out
     }
 
@@ -221,21 +214,18 @@ pub fn fit_random_forest(
 }
 
 fn add_out_of_bag(x: &Matrix, grown: &[(FlatTree, Vec<u32>)], k: usize, oob_sum: &mut [f64]) {
-    oob_sum
-        .par_chunks_mut(PREDICT_CHUNK * k)
-        .enumerate()
-        .for_each(|(chunk, block)| {
-            let first = chunk * PREDICT_CHUNK;
-            for (tree, weights) in grown {
-                for (i, acc) in block.chunks_mut(k).enumerate() {
-                    let row = first + i;
-                    if weights[row] == 0 {
-                        let leaf = tree.predict_row(x.row(row));
-                        acc.iter_mut().zip(leaf).for_each(|(a, v)| *a += v);
-                    }
+    oob_sum.par_chunks_mut(PREDICT_CHUNK * k).enumerate().for_each(|(chunk, block)| {
+        let first = chunk * PREDICT_CHUNK;
+        for (tree, weights) in grown {
+            for (i, acc) in block.chunks_mut(k).enumerate() {
+                let row = first + i;
+                if weights[row] == 0 {
+                    let leaf = tree.predict_row(x.row(row));
+                    acc.iter_mut().zip(leaf).for_each(|(a, v)| *a += v);
                 }
             }
-        });
+        }
+    });
 }
 
 fn out_of_bag_accuracy(oob_sum: &[f64], y: &[u32], k: usize) -> Option<f64> {

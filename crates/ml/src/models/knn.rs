@@ -35,19 +35,13 @@ pub struct KnnParams {
 
 impl Default for KnnParams {
     fn default() -> Self {
-        KnnParams {
-            n_neighbors: 5,
-            weights: Weights::Uniform,
-            n_jobs: None,
-        }
+        KnnParams { n_neighbors: 5, weights: Weights::Uniform, n_jobs: None }
     }
 }
 
 impl KnnParams {
     pub fn validate(&self) -> Result<(), ParamError> {
-        ensure(self.n_neighbors >= 1, "n_neighbors", || {
-            format!("must be >= 1, got {}", self.n_neighbors)
-        })?;
+        ensure(self.n_neighbors >= 1, "n_neighbors", || format!("must be >= 1, got {}", self.n_neighbors))?;
         ensure_n_jobs(self.n_jobs)
     }
 }
@@ -64,11 +58,7 @@ pub struct Knn {
 
 pub fn fit_knn(x: &Matrix, y: &[u32], n_classes: usize, params: &KnnParams) -> Result<Knn, ParamError> {
     ensure(params.n_neighbors <= x.rows(), "n_neighbors", || {
-        format!(
-            "must be at most the number of training rows ({}), got {}",
-            x.rows(),
-            params.n_neighbors
-        )
+        format!("must be at most the number of training rows ({}), got {}", x.rows(), params.n_neighbors)
     })?;
     Ok(Knn {
         x: x.clone(),
@@ -87,19 +77,16 @@ impl Knn {
         let query = centered_f32(queries, &means);
         let k = self.n_classes;
         let mut out = Matrix::zeros(queries.rows(), k);
-        out.as_mut_slice()
-            .par_chunks_mut(QUERY_BLOCK * k)
-            .enumerate()
-            .for_each(|(block, proba)| {
-                let first = block * QUERY_BLOCK;
-                let rows = proba.len() / k;
-                let q = query.slice(s![first..first + rows, ..]);
-                let candidates = self.candidates(q, train.view(), &train_norms);
-                for (i, mut candidates) in candidates.into_iter().enumerate() {
-                    let neighbours = self.exact_nearest(queries.row(first + i), &mut candidates);
-                    self.vote(&neighbours, &mut proba[i * k..(i + 1) * k]);
-                }
-            });
+        out.as_mut_slice().par_chunks_mut(QUERY_BLOCK * k).enumerate().for_each(|(block, proba)| {
+            let first = block * QUERY_BLOCK;
+            let rows = proba.len() / k;
+            let q = query.slice(s![first..first + rows, ..]);
+            let candidates = self.candidates(q, train.view(), &train_norms);
+            for (i, mut candidates) in candidates.into_iter().enumerate() {
+                let neighbours = self.exact_nearest(queries.row(first + i), &mut candidates);
+                self.vote(&neighbours, &mut proba[i * k..(i + 1) * k]);
+            }
+        });
         out
     }
 
@@ -125,11 +112,7 @@ impl Knn {
                 let Some(row) = row.as_slice_mut() else { continue };
                 row.iter_mut().zip(norms).for_each(|(d, n)| *d += n);
                 for (chunk_index, chunk) in row.chunks(16).enumerate() {
-                    let worst = if heap.len() < m {
-                        f32::INFINITY
-                    } else {
-                        heap[m - 1].0
-                    };
+                    let worst = if heap.len() < m { f32::INFINITY } else { heap[m - 1].0 };
                     // Most chunks hold nothing closer than the current worst.
                     if chunk.iter().fold(f32::INFINITY, |a, &b| a.min(b)) >= worst {
                         continue;

@@ -61,35 +61,21 @@ pub type SvmParams = LinearParams<SvmBudget>;
 
 impl<B: IterationBudget> Default for LinearParams<B> {
     fn default() -> Self {
-        LinearParams {
-            c: 1.0,
-            max_iter: B::MAX_ITER,
-            tol: 1e-4,
-            fit_intercept: true,
-            budget: PhantomData,
-        }
+        LinearParams { c: 1.0, max_iter: B::MAX_ITER, tol: 1e-4, fit_intercept: true, budget: PhantomData }
     }
 }
 
 impl<B: IterationBudget> LinearParams<B> {
     pub fn validate(&self) -> Result<(), ParamError> {
-        ensure(self.c > 0.0 && self.c.is_finite(), "C", || {
-            format!("must be > 0, got {}", self.c)
-        })?;
+        ensure(self.c > 0.0 && self.c.is_finite(), "C", || format!("must be > 0, got {}", self.c))?;
         ensure((1..=1_000_000).contains(&self.max_iter), "max_iter", || {
             format!("must be between 1 and 1000000, got {}", self.max_iter)
         })?;
-        ensure(self.tol > 0.0 && self.tol.is_finite(), "tol", || {
-            format!("must be > 0, got {}", self.tol)
-        })
+        ensure(self.tol > 0.0 && self.tol.is_finite(), "tol", || format!("must be > 0, got {}", self.tol))
     }
 
     fn options(&self) -> Options {
-        Options {
-            max_iter: self.max_iter,
-            gtol: self.tol,
-            memory: 10,
-        }
+        Options { max_iter: self.max_iter, gtol: self.tol, memory: 10 }
     }
 }
 
@@ -133,19 +119,16 @@ impl Linear {
     pub fn predict_proba(&self, x: &Matrix) -> Matrix {
         let mut out = Matrix::zeros(x.rows(), self.n_classes);
         let binary = self.outputs() == 1;
-        out.as_mut_slice()
-            .par_chunks_mut(self.n_classes)
-            .enumerate()
-            .for_each(|(i, p)| {
-                let z = linear(&self.weights, x.row(i));
-                if binary {
-                    p[1] = 1.0 / (1.0 + (-z).exp());
-                    p[0] = 1.0 - p[1];
-                } else {
-                    self.scores_into(x.row(i), p);
-                    softmax_in_place(p);
-                }
-            });
+        out.as_mut_slice().par_chunks_mut(self.n_classes).enumerate().for_each(|(i, p)| {
+            let z = linear(&self.weights, x.row(i));
+            if binary {
+                p[1] = 1.0 / (1.0 + (-z).exp());
+                p[0] = 1.0 - p[1];
+            } else {
+                self.scores_into(x.row(i), p);
+                softmax_in_place(p);
+            }
+        });
         out
     }
 
@@ -271,14 +254,7 @@ pub fn fit_logistic(
             outcome.iterations
         ));
     }
-    (
-        Linear {
-            weights: outcome.x,
-            n_features: d,
-            n_classes,
-        },
-        recorder.finish(),
-    )
+    (Linear { weights: outcome.x, n_features: d, n_classes }, recorder.finish())
 }
 
 pub fn fit_linear_svm(
@@ -290,11 +266,7 @@ pub fn fit_linear_svm(
 ) -> (Linear, History) {
     let d = x.cols();
     let width = d + 1;
-    let problems: Vec<u32> = if n_classes == 2 {
-        vec![1]
-    } else {
-        (0..n_classes as u32).collect()
-    };
+    let problems: Vec<u32> = if n_classes == 2 { vec![1] } else { (0..n_classes as u32).collect() };
     let mut recorder = Recorder::new(progress, params.max_iter as u64, "iterations");
     let solved: Vec<(Vec<f64>, Vec<f64>, bool)> = problems
         .par_iter()
@@ -347,12 +319,5 @@ pub fn fit_linear_svm(
         }
         weights.extend(w);
     }
-    (
-        Linear {
-            weights,
-            n_features: d,
-            n_classes,
-        },
-        recorder.finish(),
-    )
+    (Linear { weights, n_features: d, n_classes }, recorder.finish())
 }

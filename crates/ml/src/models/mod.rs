@@ -48,11 +48,7 @@ fn typed<P: serde::de::DeserializeOwned>(params: serde_json::Value) -> Result<P,
     serde_path_to_error::deserialize(params).map_err(|e| {
         let path = e.path().to_string();
         ParamError {
-            key: if path == "." {
-                "params".into()
-            } else {
-                format!("params.{path}")
-            },
+            key: if path == "." { "params".into() } else { format!("params.{path}") },
             message: e.into_inner().to_string(),
         }
     })
@@ -73,10 +69,7 @@ impl ModelSpec {
             other => {
                 return Err(ParamError {
                     key: "model".into(),
-                    message: format!(
-                        "unknown model '{other}'; expected one of {}",
-                        MODEL_NAMES.join(", ")
-                    ),
+                    message: format!("unknown model '{other}'; expected one of {}", MODEL_NAMES.join(", ")),
                 });
             }
         };
@@ -162,9 +155,9 @@ impl ModelSpec {
                 let (m, h) = forest::fit_random_forest(x, y, n_classes, p, seed, progress);
                 (Estimator::Forest(m), h)
             }
-            ModelSpec::DecisionTree(p) => single(Estimator::Forest(forest::fit_decision_tree(
-                x, y, n_classes, p, seed,
-            ))),
+            ModelSpec::DecisionTree(p) => {
+                single(Estimator::Forest(forest::fit_decision_tree(x, y, n_classes, p, seed)))
+            }
             ModelSpec::GradientBoosting(p) => {
                 let (m, h) = boosting::fit_gradient_boosting(x, y, n_classes, p, seed, progress);
                 (Estimator::Boosted(m), h)
@@ -174,9 +167,9 @@ impl ModelSpec {
                 (Estimator::Logistic(m), h)
             }
             ModelSpec::Knn(p) => single(Estimator::Knn(knn::fit_knn(x, y, n_classes, p)?)),
-            ModelSpec::GaussianNb(p) => single(Estimator::GaussianNb(naive_bayes::fit_gaussian_nb(
-                x, y, n_classes, p,
-            )?)),
+            ModelSpec::GaussianNb(p) => {
+                single(Estimator::GaussianNb(naive_bayes::fit_gaussian_nb(x, y, n_classes, p)?))
+            }
             ModelSpec::LinearSvm(p) => {
                 let (m, h) = linear::fit_linear_svm(x, y, n_classes, p, progress);
                 (Estimator::LinearSvm(m), h)

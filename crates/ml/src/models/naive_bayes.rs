@@ -22,26 +22,19 @@ pub struct GaussianNbParams {
 
 impl Default for GaussianNbParams {
     fn default() -> Self {
-        GaussianNbParams {
-            var_smoothing: 1e-9,
-            priors: None,
-        }
+        GaussianNbParams { var_smoothing: 1e-9, priors: None }
     }
 }
 
 impl GaussianNbParams {
     pub fn validate(&self) -> Result<(), ParamError> {
         let v = self.var_smoothing;
-        ensure(v >= 0.0 && v.is_finite(), "var_smoothing", || {
-            format!("must be >= 0, got {v}")
-        })?;
+        ensure(v >= 0.0 && v.is_finite(), "var_smoothing", || format!("must be >= 0, got {v}"))?;
         if let Some(p) = &self.priors {
             let sum: f64 = p.iter().sum();
-            ensure(
-                p.iter().all(|&v| v >= 0.0) && (sum - 1.0).abs() < 1e-6,
-                "priors",
-                || format!("must be non-negative and sum to 1, got {p:?}"),
-            )?;
+            ensure(p.iter().all(|&v| v >= 0.0) && (sum - 1.0).abs() < 1e-6, "priors", || {
+                format!("must be non-negative and sum to 1, got {p:?}")
+            })?;
         }
         Ok(())
     }
@@ -98,12 +91,7 @@ pub fn fit_gaussian_nb(
         Some(p) => p.iter().map(|v| v.ln()).collect(),
         None => counts.iter().map(|&c| (c as f64 / n).ln()).collect(),
     };
-    Ok(GaussianNb {
-        log_prior,
-        means,
-        variances,
-        n_features: d,
-    })
+    Ok(GaussianNb { log_prior, means, variances, n_features: d })
 }
 
 fn max_feature_variance(x: &Matrix) -> f64 {

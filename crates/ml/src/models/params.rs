@@ -24,20 +24,11 @@ pub(crate) fn ensure(
     key: &'static str,
     message: impl FnOnce() -> String,
 ) -> Result<(), ParamError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(ParamError {
-            key: format!("params.{key}"),
-            message: message(),
-        })
-    }
+    if ok { Ok(()) } else { Err(ParamError { key: format!("params.{key}"), message: message() }) }
 }
 
 pub(crate) fn ensure_max_bins(max_bins: usize) -> Result<(), ParamError> {
-    ensure((2..=255).contains(&max_bins), "max_bins", || {
-        format!("must be between 2 and 255, got {max_bins}")
-    })
+    ensure((2..=255).contains(&max_bins), "max_bins", || format!("must be between 2 and 255, got {max_bins}"))
 }
 
 /// How many features a split examines, as in scikit-learn:
@@ -111,23 +102,13 @@ impl From<MaxFeatures> for serde_json::Value {
 /// for every core), or `None` to use the global pool.
 pub(crate) fn thread_pool(n_jobs: Option<i64>) -> Option<rayon::ThreadPool> {
     match n_jobs {
-        Some(n) if n >= 1 => rayon::ThreadPoolBuilder::new()
-            .num_threads(n as usize)
-            .build()
-            .ok(),
+        Some(n) if n >= 1 => rayon::ThreadPoolBuilder::new().num_threads(n as usize).build().ok(),
         _ => None,
     }
 }
 
 pub(crate) fn ensure_n_jobs(n_jobs: Option<i64>) -> Result<(), ParamError> {
-    ensure(
-        matches!(n_jobs, None | Some(-1)) || n_jobs.is_some_and(|n| n >= 1),
-        "n_jobs",
-        || {
-            format!(
-                "must be -1 (all cores), null or >= 1, got {}",
-                n_jobs.unwrap_or_default()
-            )
-        },
-    )
+    ensure(matches!(n_jobs, None | Some(-1)) || n_jobs.is_some_and(|n| n >= 1), "n_jobs", || {
+        format!("must be -1 (all cores), null or >= 1, got {}", n_jobs.unwrap_or_default())
+    })
 }

@@ -40,11 +40,7 @@ impl FlatTree {
     pub fn predict_row(&self, row: &[f64]) -> &[f64] {
         let mut node = self.nodes[0];
         while node.feature != LEAF {
-            let next = if row[node.feature as usize] <= node.threshold {
-                node.left
-            } else {
-                node.left + 1
-            };
+            let next = if row[node.feature as usize] <= node.threshold { node.left } else { node.left + 1 };
             node = self.nodes[next as usize];
         }
         let at = node.left as usize * self.width;
@@ -69,11 +65,7 @@ impl FlatTree {
                     if node.feature != LEAF {
                         moving = true;
                         let value = x.get(start + lane, node.feature as usize);
-                        *index = if value <= node.threshold {
-                            node.left
-                        } else {
-                            node.left + 1
-                        };
+                        *index = if value <= node.threshold { node.left } else { node.left + 1 };
                     }
                 }
                 if !moving {
@@ -82,9 +74,7 @@ impl FlatTree {
             }
             for (lane, acc) in out.chunks_mut(width).enumerate() {
                 let leaf = self.nodes[at[lane] as usize].left as usize * width;
-                acc.iter_mut()
-                    .zip(&self.values[leaf..leaf + width])
-                    .for_each(|(a, v)| *a += v);
+                acc.iter_mut().zip(&self.values[leaf..leaf + width]).for_each(|(a, v)| *a += v);
             }
         }
     }
@@ -95,11 +85,7 @@ impl FlatTree {
 
     /// The largest feature index the tree tests, for consistency checks.
     pub fn max_feature(&self) -> Option<usize> {
-        self.nodes
-            .iter()
-            .filter(|n| n.feature != LEAF)
-            .map(|n| n.feature as usize)
-            .max()
+        self.nodes.iter().filter(|n| n.feature != LEAF).map(|n| n.feature as usize).max()
     }
 
     /// Checks that every child index and leaf index points inside the tree,
@@ -130,11 +116,7 @@ pub(crate) struct TreeBuilder {
 impl TreeBuilder {
     pub fn new(width: usize) -> Self {
         TreeBuilder {
-            nodes: vec![Node {
-                threshold: 0.0,
-                feature: LEAF,
-                left: 0,
-            }],
+            nodes: vec![Node { threshold: 0.0, feature: LEAF, left: 0 }],
             values: Vec::new(),
             width,
         }
@@ -143,18 +125,10 @@ impl TreeBuilder {
     /// Turns `node` into a split and returns the index of its left child.
     pub fn split(&mut self, node: usize, feature: usize, threshold: f64) -> usize {
         let left = self.nodes.len();
-        let leaf = Node {
-            threshold: 0.0,
-            feature: LEAF,
-            left: 0,
-        };
+        let leaf = Node { threshold: 0.0, feature: LEAF, left: 0 };
         self.nodes.push(leaf);
         self.nodes.push(leaf);
-        self.nodes[node] = Node {
-            threshold,
-            feature: feature as u32,
-            left: left as u32,
-        };
+        self.nodes[node] = Node { threshold, feature: feature as u32, left: left as u32 };
         left
     }
 
@@ -163,20 +137,12 @@ impl TreeBuilder {
         debug_assert_eq!(values.len(), self.width);
         let index = self.values.len() / self.width;
         self.values.extend_from_slice(values);
-        self.nodes[node] = Node {
-            threshold: 0.0,
-            feature: LEAF,
-            left: index as u32,
-        };
+        self.nodes[node] = Node { threshold: 0.0, feature: LEAF, left: index as u32 };
         index
     }
 
     pub fn finish(self) -> FlatTree {
-        FlatTree {
-            nodes: self.nodes,
-            values: self.values,
-            width: self.width,
-        }
+        FlatTree { nodes: self.nodes, values: self.values, width: self.width }
     }
 }
 
@@ -321,11 +287,7 @@ fn best_split(
                         }
                         let score = sq_left / w_left + sq_right / w_right;
                         if best.as_ref().is_none_or(|b| score > b.score) {
-                            best = Some(Candidate {
-                                score,
-                                feature,
-                                bin: previous as u8,
-                            });
+                            best = Some(Candidate { score, feature, bin: previous as u8 });
                         }
                     }
                 }

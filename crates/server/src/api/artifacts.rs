@@ -1,0 +1,92 @@
+//! Artifacts: the proxied artifact service under
+//! `/api/2.0/mlflow-artifacts/artifacts/…` (upload, download, list,
+//! delete), through which runs with `mlflow-artifacts:/` URIs store files,
+//! and the tracking API's `artifacts/list` for a run.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiResult, Message, decode, empty};
+use crate::AppState;
+
+pub async fn upload(
+    State(app): State<AppState>,
+    Path(path): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    app.artifacts.put(&path, body).await?;
+    Ok(().into_response())
+}
+
+pub async fn download(State(app): State<AppState>, Path(path): Path<String>) -> ApiResult<Response> {
+    let bytes = app.artifacts.get(&path).await?;
+    let name = path.rsplit('/').next().unwrap_or("artifact").replace('"', "");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+pub async fn delete(State(app): State<AppState>, Path(path): Path<String>) -> ApiResult<Json<Value>> {
+    app.artifacts.delete(&path).await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    path: Option<String>,
+}
+
+/// `GET …/mlflow-artifacts/artifacts?path=DIR`: entries named relative to DIR.
+pub async fn list(State(app): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Json<Value>> {
+    let fields = super::query_to_json(query.as_deref().unwrap_or(""));
+    let req: ListQuery = decode(fields)?;
+    let dir = req.path.unwrap_or_default();
+    let files = app.artifacts.list(&dir, &dir).await?;
+    Ok(Json(if files.is_empty() { json!({}) } else { json!({"files": files}) }))
+}
+
+#[derive(Deserialize)]
+pub struct RunArtifacts {
+    #[serde(default)]
+    run_id: Option<String>,
+    #[serde(default)]
+    run_uuid: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+}
+
+/// `artifacts/list` of the tracking API: entries under a run's artifact
+/// root, named relative to that root.
+pub async fn list_run_artifacts(
+    State(app): State<AppState>,
+    Message(req): Message<RunArtifacts>,
+) -> ApiResult<Json<Value>> {
+    let run_id = req
+        .run_id
+        .or(req.run_uuid)
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ApiError::invalid("Missing value for required parameter 'run_id'."))?;
+    let run = app.store.get_run(&run_id).await?;
+    let root_uri = run.info.artifact_uri;
+    let Some(root) = root_uri.strip_prefix(crate::ARTIFACT_ROOT) else {
+        // Artifacts stored elsewhere (an experiment with its own location)
+        // are not visible to this server.
+        return Ok(Json(json!({"root_uri": root_uri, "files": []})));
+    };
+    let root = root.trim_start_matches('/');
+    let sub = req.path.unwrap_or_default();
+    let dir = if sub.is_empty() { root.to_string() } else { format!("{root}/{}", sub.trim_matches('/')) };
+    let files = app.artifacts.list(&dir, root).await?;
+    Ok(Json(json!({"root_uri": root_uri, "files": files})))
+}

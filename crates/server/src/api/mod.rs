@@ -1,0 +1,165 @@
+//! The MLflow REST API: request decoding, error responses, and the routes
+//! under `/api/2.0/mlflow/` (also served as `/ajax-api/2.0/mlflow/`).
+//!
+//! MLflow's client sends GET parameters as a query string (repeated keys
+//! for lists) and everything else as a JSON body; both are decoded into
+//! the same typed request, so one handler serves either. Anything a client
+//! can get wrong (malformed JSON, a missing or mistyped field, an unknown
+//! id, a bad filter) is a 4xx in MLflow's error shape, never a 500.
+
+pub mod artifacts;
+pub mod tracking;
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use retrain_registry::{ErrorCode, StoreError};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+/// An error answered in MLflow's shape with the status its code maps to.
+#[derive(Debug)]
+pub struct ApiError(pub StoreError);
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl ApiError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ApiError(StoreError::invalid(message))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if self.0.code == ErrorCode::InternalError {
+            tracing::error!(message = %self.0.message, "internal error");
+        }
+        (status, Json(json!({"error_code": self.0.code.as_str(), "message": self.0.message}))).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A request message decoded from the query string (GET, DELETE without
+/// body) or the JSON body.
+pub struct Message<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Message<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let query = req.uri().query().map(str::to_string);
+        let method = req.method().clone();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::invalid(format!("cannot read the request body: {e}")))?;
+        let value = if method == Method::GET || body.iter().all(u8::is_ascii_whitespace) {
+            query_to_json(query.as_deref().unwrap_or(""))
+        } else {
+            serde_json::from_slice::<Value>(&body)
+                .map_err(|e| ApiError::invalid(format!("malformed JSON in the request body: {e}")))?
+        };
+        if !value.is_object() {
+            return Err(ApiError::invalid("the request body must be a JSON object"));
+        }
+        decode(value).map(Message)
+    }
+}
+
+/// Decodes a JSON object into a request message, naming the field at fault.
+pub fn decode<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if let Some(field) = inner.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+            return ApiError::invalid(format!("Missing value for required parameter '{field}'."));
+        }
+        if path == "." {
+            ApiError::invalid(format!("Invalid request: {inner}"))
+        } else {
+            ApiError::invalid(format!("Invalid value for parameter '{path}': {inner}"))
+        }
+    })
+}
+
+/// `a=1&b=x&b=y` → `{"a": "1", "b": ["x", "y"]}`; values stay strings
+/// and the lenient field decoders below accept numbers written as text.
+pub(crate) fn query_to_json(query: &str) -> Value {
+    let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        fields.entry(key.into_owned()).or_default().push(value.into_owned());
+    }
+    let mut map = Map::new();
+    for (key, mut values) in fields {
+        let value = if values.len() == 1 && !key.ends_with("_ids") && key != "order_by" && key != "stages" {
+            Value::String(values.remove(0))
+        } else {
+            Value::Array(values.into_iter().map(Value::String).collect())
+        };
+        map.insert(key, value);
+    }
+    Value::Object(map)
+}
+
+/// Field decoders that accept a JSON number or a number in a string
+/// (query strings and proto3 JSON's int64 encoding).
+pub mod lenient {
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    fn to_i64(v: &Value) -> Option<i64> {
+        match v {
+            Value::Number(n) => {
+                n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+            }
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        match Option::<Value>::deserialize(d)? {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => to_i64(&v)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom(format!("expected an integer, got {v}"))),
+        }
+    }
+
+    pub use retrain_registry::entities::proto_float::deserialize as f64;
+}
+
+/// The JSON answer `{}` of mutations with nothing to return.
+pub fn empty() -> Json<Value> {
+    Json(json!({}))
+}
+
+/// The answer for an unknown route under the API prefix.
+pub async fn endpoint_not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError(StoreError::new(ErrorCode::EndpointNotFound, format!("No API endpoint {method} {}", uri.path())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_become_json_messages() {
+        let v =
+            query_to_json("run_id=abc&experiment_ids=1&experiment_ids=2&filter=metrics.a%20%3E%200.5&x=a+b");
+        assert_eq!(v["run_id"], "abc");
+        assert_eq!(v["experiment_ids"], json!(["1", "2"]));
+        assert_eq!(v["filter"], "metrics.a > 0.5");
+        assert_eq!(v["x"], "a b");
+    }
+}

@@ -1,0 +1,390 @@
+//! Tracking endpoints: experiments, runs, metrics, params, tags, inputs.
+
+use axum::Json;
+use axum::extract::State;
+use retrain_registry::entities::{DatasetInput, Metric, Param, Tag, ViewType};
+use retrain_registry::now_ms;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiResult, Message, empty, lenient};
+use crate::AppState;
+
+type Reply = ApiResult<Json<Value>>;
+
+fn to_json<T: serde::Serialize>(value: T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// `run_id`, or the legacy `run_uuid` the client also sends.
+#[derive(Deserialize)]
+pub struct RunRef {
+    #[serde(default)]
+    run_id: Option<String>,
+    #[serde(default)]
+    run_uuid: Option<String>,
+}
+
+impl RunRef {
+    fn id(&self) -> ApiResult<&str> {
+        self.run_id
+            .as_deref()
+            .or(self.run_uuid.as_deref())
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| ApiError::invalid("Missing value for required parameter 'run_id'."))
+    }
+}
+
+fn view_type(value: Option<String>) -> ApiResult<ViewType> {
+    match value.as_deref() {
+        None | Some("") | Some("ACTIVE_ONLY") => Ok(ViewType::ActiveOnly),
+        Some("DELETED_ONLY") => Ok(ViewType::DeletedOnly),
+        Some("ALL") => Ok(ViewType::All),
+        Some(other) => Err(ApiError::invalid(format!(
+            "Invalid view type '{other}'; expected ACTIVE_ONLY, DELETED_ONLY or ALL"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CreateExperiment {
+    name: String,
+    #[serde(default)]
+    artifact_location: Option<String>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+pub async fn create_experiment(
+    State(app): State<AppState>,
+    Message(req): Message<CreateExperiment>,
+) -> Reply {
+    let id = app.store.create_experiment(&req.name, req.artifact_location.as_deref(), &req.tags).await?;
+    Ok(Json(json!({"experiment_id": id})))
+}
+
+#[derive(Deserialize)]
+pub struct ExperimentRef {
+    experiment_id: String,
+}
+
+pub async fn get_experiment(State(app): State<AppState>, Message(req): Message<ExperimentRef>) -> Reply {
+    let experiment = app.store.get_experiment(&req.experiment_id).await?;
+    Ok(Json(json!({"experiment": experiment})))
+}
+
+#[derive(Deserialize)]
+pub struct ExperimentByName {
+    experiment_name: String,
+}
+
+pub async fn get_experiment_by_name(
+    State(app): State<AppState>,
+    Message(req): Message<ExperimentByName>,
+) -> Reply {
+    let experiment = app.store.get_experiment_by_name(&req.experiment_name).await?;
+    Ok(Json(json!({"experiment": experiment})))
+}
+
+#[derive(Deserialize)]
+pub struct SearchExperiments {
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default)]
+    page_token: Option<String>,
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(default)]
+    order_by: Vec<String>,
+    #[serde(default)]
+    view_type: Option<String>,
+}
+
+pub async fn search_experiments(
+    State(app): State<AppState>,
+    Message(req): Message<SearchExperiments>,
+) -> Reply {
+    let view = view_type(req.view_type)?;
+    let (experiments, next) = app
+        .store
+        .search_experiments(
+            view,
+            req.filter.as_deref(),
+            req.max_results,
+            &req.order_by,
+            req.page_token.as_deref(),
+        )
+        .await?;
+    let mut answer = json!({"experiments": experiments});
+    if let Some(token) = next {
+        answer["next_page_token"] = token.into();
+    }
+    Ok(Json(answer))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateExperiment {
+    experiment_id: String,
+    new_name: String,
+}
+
+pub async fn update_experiment(
+    State(app): State<AppState>,
+    Message(req): Message<UpdateExperiment>,
+) -> Reply {
+    app.store.update_experiment(&req.experiment_id, &req.new_name).await?;
+    Ok(empty())
+}
+
+pub async fn delete_experiment(State(app): State<AppState>, Message(req): Message<ExperimentRef>) -> Reply {
+    app.store.set_experiment_lifecycle(&req.experiment_id, "deleted").await?;
+    Ok(empty())
+}
+
+pub async fn restore_experiment(State(app): State<AppState>, Message(req): Message<ExperimentRef>) -> Reply {
+    app.store.set_experiment_lifecycle(&req.experiment_id, "active").await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+pub struct ExperimentTag {
+    experiment_id: String,
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+pub async fn set_experiment_tag(State(app): State<AppState>, Message(req): Message<ExperimentTag>) -> Reply {
+    app.store.set_experiment_tag(&req.experiment_id, &Tag { key: req.key, value: req.value }).await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+pub struct CreateRun {
+    #[serde(default)]
+    experiment_id: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    run_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    start_time: Option<i64>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+pub async fn create_run(State(app): State<AppState>, Message(req): Message<CreateRun>) -> Reply {
+    let experiment = req.experiment_id.unwrap_or_else(|| "0".into());
+    let run = app
+        .store
+        .create_run(
+            &experiment,
+            req.user_id.as_deref().unwrap_or(""),
+            req.run_name.as_deref(),
+            req.start_time,
+            &req.tags,
+        )
+        .await?;
+    Ok(Json(json!({"run": run})))
+}
+
+pub async fn get_run(State(app): State<AppState>, Message(req): Message<RunRef>) -> Reply {
+    let run = app.store.get_run(req.id()?).await?;
+    Ok(Json(json!({"run": run})))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateRun {
+    #[serde(flatten)]
+    run: RunRef,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    end_time: Option<i64>,
+    #[serde(default)]
+    run_name: Option<String>,
+}
+
+pub async fn update_run(State(app): State<AppState>, Message(req): Message<UpdateRun>) -> Reply {
+    let info = app
+        .store
+        .update_run(req.run.id()?, req.status.as_deref(), req.end_time, req.run_name.as_deref())
+        .await?;
+    Ok(Json(json!({"run_info": info})))
+}
+
+pub async fn delete_run(State(app): State<AppState>, Message(req): Message<RunRef>) -> Reply {
+    app.store.set_run_lifecycle(req.id()?, "deleted").await?;
+    Ok(empty())
+}
+
+pub async fn restore_run(State(app): State<AppState>, Message(req): Message<RunRef>) -> Reply {
+    app.store.set_run_lifecycle(req.id()?, "active").await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+pub struct SearchRuns {
+    #[serde(default)]
+    experiment_ids: Vec<String>,
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(default)]
+    run_view_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default)]
+    order_by: Vec<String>,
+    #[serde(default)]
+    page_token: Option<String>,
+}
+
+pub async fn search_runs(State(app): State<AppState>, Message(req): Message<SearchRuns>) -> Reply {
+    let view = view_type(req.run_view_type)?;
+    let (runs, next) = app
+        .store
+        .search_runs(
+            &req.experiment_ids,
+            req.filter.as_deref(),
+            view,
+            req.max_results,
+            &req.order_by,
+            req.page_token.as_deref(),
+        )
+        .await?;
+    let mut answer = json!({"runs": runs});
+    if let Some(token) = next {
+        answer["next_page_token"] = token.into();
+    }
+    Ok(Json(answer))
+}
+
+#[derive(Deserialize)]
+pub struct LogMetric {
+    #[serde(flatten)]
+    run: RunRef,
+    key: String,
+    #[serde(deserialize_with = "lenient::f64")]
+    value: f64,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    timestamp: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    step: Option<i64>,
+}
+
+pub async fn log_metric(State(app): State<AppState>, Message(req): Message<LogMetric>) -> Reply {
+    let metric = Metric {
+        key: req.key,
+        value: req.value,
+        timestamp: req.timestamp.unwrap_or_else(now_ms),
+        step: req.step.unwrap_or(0),
+    };
+    app.store.log_metric(req.run.id()?, &metric).await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+pub struct KeyValue {
+    #[serde(flatten)]
+    run: RunRef,
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+pub async fn log_param(State(app): State<AppState>, Message(req): Message<KeyValue>) -> Reply {
+    app.store.log_param(req.run.id()?, &Param { key: req.key, value: req.value }).await?;
+    Ok(empty())
+}
+
+pub async fn set_tag(State(app): State<AppState>, Message(req): Message<KeyValue>) -> Reply {
+    app.store.set_tag(req.run.id()?, &Tag { key: req.key, value: req.value }).await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+pub struct DeleteTag {
+    #[serde(flatten)]
+    run: RunRef,
+    key: String,
+}
+
+pub async fn delete_tag(State(app): State<AppState>, Message(req): Message<DeleteTag>) -> Reply {
+    app.store.delete_tag(req.run.id()?, &req.key).await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+struct BatchMetric {
+    key: String,
+    #[serde(deserialize_with = "lenient::f64")]
+    value: f64,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    timestamp: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    step: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct LogBatch {
+    #[serde(flatten)]
+    run: RunRef,
+    #[serde(default)]
+    metrics: Vec<BatchMetric>,
+    #[serde(default)]
+    params: Vec<Param>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+pub async fn log_batch(State(app): State<AppState>, Message(req): Message<LogBatch>) -> Reply {
+    let now = now_ms();
+    let metrics: Vec<Metric> = req
+        .metrics
+        .into_iter()
+        .map(|m| Metric {
+            key: m.key,
+            value: m.value,
+            timestamp: m.timestamp.unwrap_or(now),
+            step: m.step.unwrap_or(0),
+        })
+        .collect();
+    app.store.log_batch(req.run.id()?, &metrics, &req.params, &req.tags).await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+pub struct LogInputs {
+    #[serde(flatten)]
+    run: RunRef,
+    #[serde(default)]
+    datasets: Vec<DatasetInput>,
+}
+
+pub async fn log_inputs(State(app): State<AppState>, Message(req): Message<LogInputs>) -> Reply {
+    app.store.log_inputs(req.run.id()?, &req.datasets).await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+pub struct MetricHistory {
+    #[serde(flatten)]
+    run: RunRef,
+    metric_key: String,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default)]
+    page_token: Option<String>,
+}
+
+pub async fn get_metric_history(State(app): State<AppState>, Message(req): Message<MetricHistory>) -> Reply {
+    let (metrics, next) = app
+        .store
+        .get_metric_history(req.run.id()?, &req.metric_key, req.max_results, req.page_token.as_deref())
+        .await?;
+    let mut answer = json!({"metrics": to_json(metrics)});
+    if let Some(token) = next {
+        answer["next_page_token"] = token.into();
+    }
+    Ok(Json(answer))
+}

@@ -1,0 +1,277 @@
+//! The REST API over real HTTP: a server on a free 127.0.0.1 port with a
+//! temporary SQLite store and artifact directory, driven by reqwest.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use retrain_registry::{ArtifactStore, SqlStore};
+use retrain_server::AppState;
+use serde_json::{Value, json};
+
+struct Server {
+    base: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite:///{}", dir.path().join("t.db").display());
+    let store = SqlStore::connect(&uri, retrain_server::ARTIFACT_ROOT).await.unwrap();
+    let artifacts = ArtifactStore::open(dir.path().join("artifacts").to_str().unwrap()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let state = AppState { store: Arc::new(store), artifacts: Arc::new(artifacts) };
+    tokio::spawn(retrain_server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    Server { base, client: reqwest::Client::new(), _dir: dir, stop: Some(stop) }
+}
+
+impl Server {
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .post(format!("{}/api/2.0/mlflow/{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, &str)]) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .get(format!("{}/api/2.0/mlflow/{path}", self.base))
+            .query(query)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_version_and_server_info() {
+    let s = start().await;
+    let health = s.client.get(format!("{}/health", s.base)).send().await.unwrap();
+    assert_eq!(health.text().await.unwrap(), "OK");
+    let version = s.client.get(format!("{}/version", s.base)).send().await.unwrap();
+    assert_eq!(version.text().await.unwrap(), retrain_server::VERSION);
+    let info: Value = s
+        .client
+        .get(format!("{}/api/3.0/mlflow/server-info", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["store_type"], "SqlStore");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tracking_workflow_over_http() {
+    let s = start().await;
+    let (status, body) =
+        s.post("experiments/create", json!({"name": "iris", "tags": [{"key": "team", "value": "ml"}]})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let exp = body["experiment_id"].as_str().unwrap().to_string();
+    let (status, body) = s.post("experiments/create", json!({"name": "iris"})).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("RESOURCE_ALREADY_EXISTS"))
+    );
+    let (_, body) = s.get("experiments/get-by-name", &[("experiment_name", "iris")]).await;
+    assert_eq!(body["experiment"]["artifact_location"], format!("mlflow-artifacts:/{exp}"));
+    let (status, body) = s.get("experiments/get", &[("experiment_id", "999")]).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("RESOURCE_DOES_NOT_EXIST"))
+    );
+
+    let (status, body) = s
+        .post("runs/create", json!({"experiment_id": exp, "run_name": "rf", "start_time": 1, "user_id": "ana", "tags": [{"key": "k", "value": "v"}]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    assert_eq!(body["run"]["info"]["run_uuid"], run_id.as_str());
+    assert_eq!(body["run"]["info"]["status"], "RUNNING");
+
+    for step in 0..3 {
+        let (status, _) = s
+            .post("runs/log-metric", json!({"run_id": run_id, "run_uuid": run_id, "key": "loss", "value": 1.0 / (step as f64 + 1.0), "timestamp": 100 + step, "step": step}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    s.post("runs/log-parameter", json!({"run_id": run_id, "key": "n_estimators", "value": "100"})).await;
+    let (status, body) = s
+        .post("runs/log-batch", json!({"run_id": run_id, "metrics": [{"key": "acc", "value": 0.97, "timestamp": 5, "step": 0}, {"key": "odd", "value": "NaN", "timestamp": 5}], "params": [{"key": "max_depth", "value": "8"}], "tags": [{"key": "stage", "value": "dev"}]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) =
+        s.post("runs/log-parameter", json!({"run_id": run_id, "key": "n_estimators", "value": "5"})).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("INVALID_PARAMETER_VALUE"))
+    );
+    s.post("runs/set-tag", json!({"run_id": run_id, "key": "note", "value": "x"})).await;
+    let (status, _) = s.post("runs/delete-tag", json!({"run_id": run_id, "key": "note"})).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (_, body) = s.get("runs/get", &[("run_id", &run_id), ("run_uuid", &run_id)]).await;
+    let metrics = body["run"]["data"]["metrics"].as_array().unwrap();
+    let loss = metrics.iter().find(|m| m["key"] == "loss").unwrap();
+    assert_eq!((loss["step"].as_i64(), loss["value"].as_f64()), (Some(2), Some(1.0 / 3.0)));
+    assert_eq!(metrics.iter().find(|m| m["key"] == "odd").unwrap()["value"], "NaN");
+    assert_eq!(body["run"]["data"]["params"].as_array().unwrap().len(), 2);
+
+    let (_, body) = s
+        .get("metrics/get-history", &[("run_id", &run_id), ("metric_key", "loss"), ("max_results", "2")])
+        .await;
+    assert_eq!(body["metrics"].as_array().unwrap().len(), 2);
+    let token = body["next_page_token"].as_str().unwrap().to_string();
+    let (_, body) = s
+        .get("metrics/get-history", &[("run_id", &run_id), ("metric_key", "loss"), ("page_token", &token)])
+        .await;
+    assert_eq!(body["metrics"].as_array().unwrap().len(), 1);
+
+    let (status, body) = s
+        .post("runs/search", json!({"experiment_ids": [exp], "filter": "metrics.acc > 0.9 and params.max_depth = '8'", "order_by": ["metrics.acc DESC"], "max_results": 10}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["runs"].as_array().unwrap().len(), 1);
+    let (status, body) =
+        s.post("runs/search", json!({"experiment_ids": [exp], "filter": "metrics.acc >>> 1"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["message"].as_str().unwrap().contains("invalid comparator"), "{body}");
+
+    let (_, body) =
+        s.post("runs/update", json!({"run_id": run_id, "status": "FINISHED", "end_time": 9})).await;
+    assert_eq!(body["run_info"]["status"], "FINISHED");
+    s.post("runs/delete", json!({"run_id": run_id})).await;
+    let (_, body) = s.post("runs/search", json!({"experiment_ids": [exp]})).await;
+    assert!(body["runs"].as_array().unwrap().is_empty());
+    let (_, body) = s.post("runs/search", json!({"experiment_ids": [exp], "run_view_type": "ALL"})).await;
+    assert_eq!(body["runs"].as_array().unwrap().len(), 1);
+
+    // The UI's alias prefix serves the same API.
+    let resp = s
+        .client
+        .get(format!("{}/ajax-api/2.0/mlflow/experiments/get", s.base))
+        .query(&[("experiment_id", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_are_4xx_in_mlflow_shape() {
+    let s = start().await;
+    let raw = |body: &'static str| {
+        s.client
+            .post(format!("{}/api/2.0/mlflow/experiments/create", s.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let resp = raw("{\"name\": ").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error_code"], "INVALID_PARAMETER_VALUE");
+    assert!(body["message"].as_str().unwrap().contains("malformed JSON"));
+    let body: Value = raw("{}").await.unwrap().json().await.unwrap();
+    assert_eq!(body["message"], "Missing value for required parameter 'name'.");
+    let body: Value = raw("[1, 2]").await.unwrap().json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("must be a JSON object"));
+    let (status, body) = s.post("runs/log-metric", json!({"run_id": "x", "key": "a", "value": "high"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["message"].as_str().unwrap().contains("value"), "{body}");
+    let (status, body) = s.post("runs/log-metric", json!({"key": "a", "value": 1})).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("Missing value for required parameter 'run_id'."))
+    );
+    let (status, body) = s.post("runs/log-metric", json!({"run_id": "nope", "key": "a", "value": 1})).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("RESOURCE_DOES_NOT_EXIST"))
+    );
+    let (status, body) = s.get("runs/get", &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) =
+        s.get("metrics/get-history", &[("run_id", "x"), ("metric_key", "m"), ("max_results", "many")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = s.post("no/such/endpoint", json!({})).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::NOT_FOUND, Some("ENDPOINT_NOT_FOUND")));
+    let (status, _) = s.post("experiments/search", json!({"max_results": 0})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proxied_artifacts_round_trip() {
+    let s = start().await;
+    let (_, body) = s.post("runs/create", json!({"experiment_id": "0"})).await;
+    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    let root = format!("{}/api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts", s.base);
+    for (path, content) in
+        [("model/MLmodel", "flavors: {}"), ("model/model.bin", "bytes"), ("notes.txt", "hello")]
+    {
+        let resp = s.client.put(format!("{root}/{path}")).body(content).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let got = s.client.get(format!("{root}/notes.txt")).send().await.unwrap();
+    assert_eq!(got.headers()["content-disposition"], "attachment; filename=\"notes.txt\"");
+    assert_eq!(got.text().await.unwrap(), "hello");
+
+    let listing: Value = s
+        .client
+        .get(format!("{}/api/2.0/mlflow-artifacts/artifacts", s.base))
+        .query(&[("path", format!("0/{run_id}/artifacts/model"))])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> =
+        listing["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(names, ["MLmodel", "model.bin"]);
+
+    let (_, body) = s.get("artifacts/list", &[("run_id", &run_id)]).await;
+    assert_eq!(body["root_uri"], format!("mlflow-artifacts:/0/{run_id}/artifacts"));
+    let files = body["files"].as_array().unwrap();
+    assert_eq!(files[0], json!({"path": "model", "is_dir": true}));
+    assert_eq!(files[1], json!({"path": "notes.txt", "is_dir": false, "file_size": 5}));
+    let (_, body) = s.get("artifacts/list", &[("run_id", &run_id), ("path", "model")]).await;
+    assert_eq!(body["files"][0]["path"], "model/MLmodel");
+
+    let resp = s.client.delete(format!("{root}/model")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let missing = s.client.get(format!("{root}/model/MLmodel")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["error_code"], "RESOURCE_DOES_NOT_EXIST");
+    let traversal = s
+        .client
+        .put(format!("{}/api/2.0/mlflow-artifacts/artifacts/0/a%2F..%2F..%2F..%2Fescape", s.base))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(traversal.status(), StatusCode::BAD_REQUEST);
+}
