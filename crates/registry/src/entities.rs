@@ -132,3 +132,103 @@ pub mod proto_float {
         .ok_or_else(|| serde::de::Error::custom(format!("expected a number, got {v}")))
     }
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedModelInfo {
+    pub model_id: String,
+    pub experiment_id: String,
+    pub name: String,
+    pub artifact_uri: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_run_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_type: Option<String>,
+    pub creation_timestamp_ms: i64,
+    pub last_updated_timestamp_ms: i64,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoggedModelData {
+    #[serde(default)]
+    pub params: Vec<Param>,
+    #[serde(default)]
+    pub metrics: Vec<Metric>,
+}
+
+/// An MLflow 3 logged model: what `log_model` creates before any registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedModel {
+    pub info: LoggedModelInfo,
+    pub data: LoggedModelData,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alias {
+    pub alias: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelVersion {
+    pub name: String,
+    pub version: String,
+    pub creation_timestamp: i64,
+    pub last_updated_timestamp: i64,
+    #[serde(default)]
+    pub user_id: String,
+    pub current_stage: String,
+    #[serde(default)]
+    pub description: String,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_link: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisteredModel {
+    pub name: String,
+    pub creation_timestamp: i64,
+    pub last_updated_timestamp: i64,
+    #[serde(default)]
+    pub description: String,
+    /// The newest version in each stage.
+    #[serde(default)]
+    pub latest_versions: Vec<ModelVersion>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    #[serde(default)]
+    pub aliases: Vec<Alias>,
+}
+
+/// Model version stages, as MLflow spells them.
+pub const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
+
+/// One change in the registry's audit trail: a stage or an alias moved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegistryEvent {
+    /// Epoch milliseconds.
+    pub at: i64,
+    pub name: String,
+    /// "stage" or "alias".
+    pub kind: String,
+    /// The stage (for a stage event, the stage entered or left) or the alias.
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_version: Option<String>,
+    pub actor: String,
+    pub reason: String,
+}

@@ -6,13 +6,15 @@
 //! - [`error`]: MLflow's error codes and their HTTP statuses, in one table;
 //! - [`filter`]: MLflow's search-filter grammar;
 //! - [`sql`]: parameterised SQL that runs on both engines;
-//! - [`store`]: [`SqlStore`], the store itself;
+//! - [`store`]: [`SqlStore`], the store itself (tracking);
+//! - [`models`]: logged models and the model registry with its audit trail;
 //! - [`artifacts`]: [`artifacts::ArtifactStore`], files behind the artifact API.
 
 pub mod artifacts;
 pub mod entities;
 pub mod error;
 pub mod filter;
+pub mod models;
 pub mod sql;
 pub mod store;
 

@@ -16,7 +16,10 @@ pub enum Arg {
     Text(String),
     Int(i64),
     Float(f64),
-    Null,
+    /// SQL NULL, typed so PostgreSQL can infer the parameter's type.
+    NullText,
+    NullInt,
+    NullFloat,
 }
 
 /// SQL text with its arguments.
@@ -86,7 +89,9 @@ impl Sql {
                 Arg::Text(s) => args.add(s.clone()),
                 Arg::Int(i) => args.add(*i),
                 Arg::Float(f) => args.add(*f),
-                Arg::Null => args.add(Option::<f64>::None),
+                Arg::NullText => args.add(Option::<String>::None),
+                Arg::NullInt => args.add(Option::<i64>::None),
+                Arg::NullFloat => args.add(Option::<f64>::None),
             };
         }
         sqlx::query_with(sqlx::AssertSqlSafe(self.text.clone()), args)

@@ -18,7 +18,10 @@ use crate::error::{Result, StoreError};
 use crate::filter;
 use crate::sql::{Arg, AttributeColumns, Sql, runs_where};
 
-const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("../migrations/0001_tracking.sql"))];
+const MIGRATIONS: [(i64, &str); 2] = [
+    (1, include_str!("../migrations/0001_tracking.sql")),
+    (2, include_str!("../migrations/0002_models.sql")),
+];
 
 /// MLflow's limits on one `log-batch` request.
 pub const MAX_BATCH_METRICS: usize = 1000;
@@ -46,7 +49,7 @@ pub enum Backend {
 }
 
 pub struct SqlStore {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     backend: Backend,
     /// Where new experiments put artifacts, e.g. `mlflow-artifacts:`.
     artifact_root: String,
@@ -80,11 +83,11 @@ fn database_url(uri: &str) -> Result<(String, Backend)> {
     )))
 }
 
-fn encode_page_token(offset: i64) -> String {
+pub(crate) fn encode_page_token(offset: i64) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{{\"offset\": {offset}}}"))
 }
 
-fn parse_page_token(token: Option<&str>) -> Result<i64> {
+pub(crate) fn parse_page_token(token: Option<&str>) -> Result<i64> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Ok(0);
     };
@@ -100,7 +103,7 @@ fn parse_page_token(token: Option<&str>) -> Result<i64> {
         .ok_or_else(|| StoreError::invalid(format!("invalid page_token '{token}'")))
 }
 
-fn check_max_results(max_results: Option<i64>, default: i64) -> Result<i64> {
+pub(crate) fn check_max_results(max_results: Option<i64>, default: i64) -> Result<i64> {
     let n = max_results.unwrap_or(default);
     if !(1..=MAX_RESULTS_LIMIT).contains(&n) {
         return Err(StoreError::invalid(format!(
@@ -110,25 +113,25 @@ fn check_max_results(max_results: Option<i64>, default: i64) -> Result<i64> {
     Ok(n)
 }
 
-fn parse_experiment_id(id: &str) -> Result<i64> {
+pub(crate) fn parse_experiment_id(id: &str) -> Result<i64> {
     id.parse::<i64>()
         .ok()
         .filter(|v| *v >= 0)
         .ok_or_else(|| StoreError::not_found(format!("No Experiment with id={id} exists")))
 }
 
-fn check_key(kind: &str, key: &str) -> Result<()> {
+pub(crate) fn check_key(kind: &str, key: &str) -> Result<()> {
     if key.is_empty() || key.len() > 250 {
         return Err(StoreError::invalid(format!("{kind} key must be 1 to 250 characters, got '{key}'")));
     }
     Ok(())
 }
 
-fn stored_value(v: f64) -> (Option<f64>, i64) {
+pub(crate) fn stored_value(v: f64) -> (Option<f64>, i64) {
     if v.is_nan() { (None, 1) } else { (Some(v), 0) }
 }
 
-fn metric_from_row(row: &AnyRow) -> Result<Metric> {
+pub(crate) fn metric_from_row(row: &AnyRow) -> Result<Metric> {
     let value: Option<f64> = row.try_get("value")?;
     let is_nan: i64 = row.try_get("is_nan")?;
     Ok(Metric {
@@ -772,7 +775,7 @@ impl SqlStore {
                 vec![
                     Arg::Text(run_id.into()),
                     Arg::Text(m.key.clone()),
-                    value.map_or(Arg::Null, Arg::Float),
+                    value.map_or(Arg::NullFloat, Arg::Float),
                     Arg::Int(is_nan),
                     Arg::Int(m.timestamp),
                     Arg::Int(m.step),
@@ -932,7 +935,11 @@ fn insert_experiment(id: i64, name: &str, location: &str) -> Sql {
     Sql::insert("experiments", &columns, values)
 }
 
-async fn upsert_tag(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, tag: &Tag) -> Result<()> {
+pub(crate) async fn upsert_tag(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    run_id: &str,
+    tag: &Tag,
+) -> Result<()> {
     let values = vec![Arg::Text(run_id.into()), Arg::Text(tag.key.clone()), Arg::Text(tag.value.clone())];
     Sql::insert("tags", &["run_id", "key", "value"], values)
         .push(" ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
@@ -951,7 +958,7 @@ async fn upsert_tag(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, tag
     Ok(())
 }
 
-fn lifecycle_condition(sql: &mut Sql, column: &str, view: ViewType) {
+pub(crate) fn lifecycle_condition(sql: &mut Sql, column: &str, view: ViewType) {
     match view {
         ViewType::ActiveOnly => sql.push(&format!(" AND {column} = 'active'")),
         ViewType::DeletedOnly => sql.push(&format!(" AND {column} = 'deleted'")),
@@ -977,7 +984,7 @@ fn run_info_from_row(row: &AnyRow) -> Result<RunInfo> {
 }
 
 /// Splits `"metrics.acc DESC"` into the key and whether it descends.
-fn parse_order_item(item: &str) -> Result<(String, bool)> {
+pub(crate) fn parse_order_item(item: &str) -> Result<(String, bool)> {
     let item = item.trim();
     let (key, direction) = match item.rsplit_once(char::is_whitespace) {
         Some((k, d)) if d.eq_ignore_ascii_case("asc") => (k.trim(), false),

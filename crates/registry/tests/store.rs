@@ -342,3 +342,187 @@ async fn bad_backend_uris_are_clear_errors() {
     let err = SqlStore::connect("sqlite:///", "mlflow-artifacts:").await.err().unwrap();
     assert!(err.message.contains("needs a file path"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logged_models_and_run_outputs() {
+    for (backend, store, _dir) in stores().await {
+        let run = store.create_run("0", "u", None, None, &[]).await.unwrap();
+        let params = [Param { key: "C".into(), value: "1.0".into() }];
+        let model = store
+            .create_logged_model(
+                "0",
+                Some("model"),
+                Some(&run.info.run_id),
+                Some("sklearn"),
+                &params,
+                &[tag("a", "b")],
+            )
+            .await
+            .unwrap();
+        let id = model.info.model_id.clone();
+        assert!(id.starts_with("m-"), "{backend}");
+        assert_eq!(model.info.status, "LOGGED_MODEL_PENDING");
+        assert_eq!(model.info.artifact_uri, format!("mlflow-artifacts:/0/models/{id}/artifacts"));
+        assert_eq!(model.data.params, params);
+        let ready = store.finalize_logged_model(&id, "LOGGED_MODEL_READY").await.unwrap();
+        assert_eq!(ready.info.status, "LOGGED_MODEL_READY");
+        assert!(store.finalize_logged_model(&id, "DONE").await.is_err());
+        store.set_logged_model_tags(&id, &[tag("mlflow.modelVersions", "[]")]).await.unwrap();
+        store.log_outputs(&run.info.run_id, &[(id.clone(), 0)]).await.unwrap();
+        let (found, _) =
+            store.search_logged_models(&["0".into()], Some("name = 'model'"), None, None).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].info.tags.len(), 2);
+        let (none, _) =
+            store.search_logged_models(&["0".into()], Some("name = 'other'"), None, None).await.unwrap();
+        assert!(none.is_empty());
+        assert_eq!(store.get_logged_model("m-nope").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registry_versions_stages_aliases_and_audit_trail() {
+    for (backend, store, _dir) in stores().await {
+        let run = store.create_run("0", "u", None, None, &[]).await.unwrap();
+        let run_id = run.info.run_id.clone();
+        let model =
+            store.create_logged_model("0", Some("model"), Some(&run_id), None, &[], &[]).await.unwrap();
+        let model_id = model.info.model_id.clone();
+        store.create_registered_model("iris-rf", "", &[tag("team", "ml")]).await.unwrap();
+        let err = store.create_registered_model("iris-rf", "", &[]).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::ResourceAlreadyExists, "{backend}");
+        assert_eq!(err.message, "Registered Model (name=iris-rf) already exists.");
+
+        let source = format!("models:/{model_id}");
+        let v1 = store
+            .create_model_version("iris-rf", &source, Some(&run_id), Some(&model_id), &[], None, "", "ana")
+            .await
+            .unwrap();
+        let v2 = store
+            .create_model_version(
+                "iris-rf",
+                &format!("runs:/{run_id}/model"),
+                Some(&run_id),
+                None,
+                &[tag("k", "v")],
+                None,
+                "second",
+                "ana",
+            )
+            .await
+            .unwrap();
+        assert_eq!((v1.version.as_str(), v2.version.as_str()), ("1", "2"), "{backend}");
+        assert_eq!((v1.current_stage.as_str(), v1.status.as_str()), ("None", "READY"));
+        assert_eq!(store.model_version_download_uri("iris-rf", "1").await.unwrap(), model.info.artifact_uri);
+        assert_eq!(
+            store.model_version_download_uri("iris-rf", "2").await.unwrap(),
+            format!("mlflow-artifacts:/0/{run_id}/artifacts/model")
+        );
+        assert_eq!(
+            store.get_model_version("iris-rf", "3").await.unwrap_err().code,
+            ErrorCode::ResourceDoesNotExist
+        );
+        assert_eq!(
+            store.get_model_version("iris-rf", "x").await.unwrap_err().code,
+            ErrorCode::InvalidParameterValue
+        );
+
+        let before_any = retrain_registry::now_ms();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        store.set_alias("iris-rf", "champion", "1", "ana", "first model").await.unwrap();
+        store.transition_stage("iris-rf", "1", "production", false, "ana", "first model").await.unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let with_v1 = retrain_registry::now_ms();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        store.set_alias("iris-rf", "champion", "2", "bot", "beats v1 on validation").await.unwrap();
+        let moved =
+            store.transition_stage("iris-rf", "2", "Production", true, "bot", "beats v1").await.unwrap();
+        assert_eq!(moved.current_stage, "Production");
+        assert_eq!(
+            store.get_model_version("iris-rf", "1").await.unwrap().current_stage,
+            "Archived",
+            "{backend}"
+        );
+        assert!(store.transition_stage("iris-rf", "2", "Live", false, "x", "").await.is_err());
+        assert!(
+            store.set_alias("iris-rf", "v3", "1", "x", "").await.is_err(),
+            "version-like aliases are refused"
+        );
+
+        let champion = store.get_version_by_alias("iris-rf", "champion").await.unwrap();
+        assert_eq!(
+            (champion.version.as_str(), champion.aliases.clone()),
+            ("2", vec!["champion".to_string()])
+        );
+        let latest = store.get_latest_versions("iris-rf", &["Production".into()]).await.unwrap();
+        assert_eq!(latest.iter().map(|v| v.version.as_str()).collect::<Vec<_>>(), ["2"]);
+        let registered = store.get_registered_model("iris-rf").await.unwrap();
+        assert_eq!(registered.aliases.len(), 1);
+        assert_eq!(registered.latest_versions.len(), 2, "one per stage: Archived and Production");
+
+        // Which version was in Production, and champion, at each moment.
+        let (stages, aliases) = store.registry_state_at("iris-rf", with_v1).await.unwrap();
+        assert_eq!(stages.get("Production"), Some(&vec!["1".to_string()]), "{backend}");
+        assert_eq!(aliases.get("champion").map(String::as_str), Some("1"));
+        let (stages, aliases) = store.registry_state_at("iris-rf", retrain_registry::now_ms()).await.unwrap();
+        assert_eq!(stages.get("Production"), Some(&vec!["2".to_string()]));
+        assert_eq!(stages.get("Archived"), Some(&vec!["1".to_string()]));
+        assert_eq!(aliases.get("champion").map(String::as_str), Some("2"));
+        let (stages, aliases) = store.registry_state_at("iris-rf", before_any).await.unwrap();
+        assert!(stages.is_empty() && aliases.is_empty());
+        let events = store.registry_events("iris-rf", None).await.unwrap();
+        let last_alias = events.iter().rev().find(|e| e.kind == "alias").unwrap();
+        assert_eq!(
+            (last_alias.from_version.as_deref(), last_alias.to_version.as_deref()),
+            (Some("1"), Some("2"))
+        );
+        assert_eq!(
+            (last_alias.actor.as_str(), last_alias.reason.as_str()),
+            ("bot", "beats v1 on validation")
+        );
+
+        let (found, _) =
+            store.search_model_versions(Some("name = 'iris-rf' and tags.k = 'v'"), None, None).await.unwrap();
+        assert_eq!(found.iter().map(|v| v.version.as_str()).collect::<Vec<_>>(), ["2"]);
+        let (found, _) =
+            store.search_model_versions(Some(&format!("run_id = '{run_id}'")), None, None).await.unwrap();
+        assert_eq!(found.len(), 2);
+        store.set_model_version_tag("iris-rf", "1", &tag("validated", "yes")).await.unwrap();
+        store.delete_model_version_tag("iris-rf", "1", "validated").await.unwrap();
+        store.update_model_version("iris-rf", "1", "the first").await.unwrap();
+        assert_eq!(store.get_model_version("iris-rf", "1").await.unwrap().description, "the first");
+
+        store.create_registered_model("wine-gb", "", &[]).await.unwrap();
+        let (models, _) =
+            store.search_registered_models(Some("name LIKE 'iris%'"), None, &[], None).await.unwrap();
+        assert_eq!(models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["iris-rf"]);
+        let (models, _) =
+            store.search_registered_models(None, None, &["name DESC".into()], None).await.unwrap();
+        assert_eq!(models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["wine-gb", "iris-rf"]);
+
+        let renamed = store.rename_registered_model("iris-rf", "iris-forest").await.unwrap();
+        assert_eq!(renamed.aliases[0].version, "2");
+        assert_eq!(store.get_version_by_alias("iris-forest", "champion").await.unwrap().version, "2");
+        assert!(
+            !store.registry_events("iris-forest", None).await.unwrap().is_empty(),
+            "the trail follows a rename"
+        );
+        assert_eq!(
+            store.rename_registered_model("iris-forest", "wine-gb").await.unwrap_err().code,
+            ErrorCode::ResourceAlreadyExists
+        );
+
+        store.delete_alias("iris-forest", "champion", "ana", "retired").await.unwrap();
+        assert_eq!(
+            store.get_version_by_alias("iris-forest", "champion").await.unwrap_err().code,
+            ErrorCode::ResourceDoesNotExist
+        );
+        store.delete_model_version("iris-forest", "1", "ana").await.unwrap();
+        assert!(store.get_model_version("iris-forest", "1").await.is_err());
+        store.delete_registered_model("iris-forest").await.unwrap();
+        assert_eq!(
+            store.get_registered_model("iris-forest").await.unwrap_err().code,
+            ErrorCode::ResourceDoesNotExist
+        );
+    }
+}
