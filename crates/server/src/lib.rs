@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use retrain_registry::{ArtifactStore, SqlStore};
 use serde_json::json;
 
-use api::{artifacts, tracking};
+use api::{artifacts, models, tracking};
 
 /// The version `/version` reports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -59,6 +59,48 @@ fn mlflow_routes() -> Router<AppState> {
         .route("/runs/delete-tag", post(tracking::delete_tag))
         .route("/metrics/get-history", get(tracking::get_metric_history))
         .route("/artifacts/list", get(artifacts::list_run_artifacts))
+        .route("/runs/outputs", post(models::log_outputs))
+        .route("/logged-models", post(models::create_logged_model))
+        .route("/logged-models/search", post(models::search_logged_models))
+        .route(
+            "/logged-models/{model_id}",
+            get(models::get_logged_model)
+                .patch(models::finalize_logged_model)
+                .delete(models::delete_logged_model),
+        )
+        .route("/logged-models/{model_id}/tags", patch(models::set_logged_model_tags))
+        .route("/registered-models/create", post(models::create_registered_model))
+        .route("/registered-models/get", get(models::get_registered_model))
+        .route("/registered-models/rename", post(models::rename_registered_model))
+        .route("/registered-models/update", patch(models::update_registered_model))
+        .route("/registered-models/delete", delete(models::delete_registered_model))
+        .route(
+            "/registered-models/search",
+            get(models::search_registered_models).post(models::search_registered_models),
+        )
+        .route(
+            "/registered-models/get-latest-versions",
+            post(models::get_latest_versions).get(models::get_latest_versions),
+        )
+        .route("/registered-models/set-tag", post(models::set_registered_model_tag))
+        .route("/registered-models/delete-tag", delete(models::delete_registered_model_tag))
+        .route(
+            "/registered-models/alias",
+            post(models::set_alias).delete(models::delete_alias).get(models::get_version_by_alias),
+        )
+        .route("/registered-models/audit", get(models::registry_audit))
+        .route("/model-versions/create", post(models::create_model_version))
+        .route("/model-versions/get", get(models::get_model_version))
+        .route("/model-versions/update", patch(models::update_model_version))
+        .route("/model-versions/delete", delete(models::delete_model_version))
+        .route(
+            "/model-versions/search",
+            get(models::search_model_versions).post(models::search_model_versions),
+        )
+        .route("/model-versions/transition-stage", post(models::transition_stage))
+        .route("/model-versions/get-download-uri", get(models::get_download_uri))
+        .route("/model-versions/set-tag", post(models::set_model_version_tag))
+        .route("/model-versions/delete-tag", delete(models::delete_model_version_tag))
         .fallback(api::endpoint_not_found)
 }
 

@@ -275,3 +275,105 @@ async fn proxied_artifacts_round_trip() {
         .unwrap();
     assert_eq!(traversal.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registry_over_http_with_audit_trail() {
+    let s = start().await;
+    let (_, body) = s.post("runs/create", json!({"experiment_id": "0"})).await;
+    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    let (status, body) = s
+        .post("logged-models", json!({"experiment_id": "0", "name": "model", "source_run_id": run_id, "params": [{"key": "C", "value": "1"}]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let model_id = body["model"]["info"]["model_id"].as_str().unwrap().to_string();
+    let resp = s
+        .client
+        .patch(format!("{}/api/2.0/mlflow/logged-models/{model_id}", s.base))
+        .json(&json!({"model_id": model_id, "status": "LOGGED_MODEL_READY"}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["model"]["info"]["status"], "LOGGED_MODEL_READY");
+    let (_, body) =
+        s.post("logged-models/search", json!({"experiment_ids": ["0"], "filter": "name = 'model'"})).await;
+    assert_eq!(body["models"].as_array().unwrap().len(), 1);
+
+    let (status, _) = s.post("registered-models/create", json!({"name": "iris"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = s.post("registered-models/create", json!({"name": "iris"})).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("RESOURCE_ALREADY_EXISTS"))
+    );
+    for _ in 0..2 {
+        let (status, body) = s
+            .post("model-versions/create", json!({"name": "iris", "source": format!("models:/{model_id}"), "model_id": model_id, "run_id": run_id}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (_, body) = s.get("model-versions/get", &[("name", "iris"), ("version", "2")]).await;
+    assert_eq!(
+        (body["model_version"]["current_stage"].as_str(), body["model_version"]["status"].as_str()),
+        (Some("None"), Some("READY"))
+    );
+    let (_, body) = s.get("model-versions/get-download-uri", &[("name", "iris"), ("version", "1")]).await;
+    assert_eq!(body["artifact_uri"], format!("mlflow-artifacts:/0/models/{model_id}/artifacts"));
+
+    let actor = |builder: reqwest::RequestBuilder| builder.header("x-retrain-actor", "ana");
+    let set_alias = actor(s.client.post(format!("{}/api/2.0/mlflow/registered-models/alias", s.base)))
+        .json(&json!({"name": "iris", "alias": "champion", "version": "1", "reason": "first"}));
+    assert_eq!(set_alias.send().await.unwrap().status(), StatusCode::OK);
+    let transition = actor(
+        s.client.post(format!("{}/api/2.0/mlflow/model-versions/transition-stage", s.base)),
+    )
+    .json(
+        &json!({"name": "iris", "version": "2", "stage": "Production", "archive_existing_versions": "true"}),
+    );
+    let body: Value = transition.send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["model_version"]["current_stage"], "Production");
+    let (_, body) = s.get("registered-models/alias", &[("name", "iris"), ("alias", "champion")]).await;
+    assert_eq!(body["model_version"]["version"], "1");
+    assert_eq!(body["model_version"]["aliases"], json!(["champion"]));
+    let (_, body) = s
+        .post("registered-models/get-latest-versions", json!({"name": "iris", "stages": ["Production"]}))
+        .await;
+    assert_eq!(body["model_versions"][0]["version"], "2");
+    let (_, body) = s.get("registered-models/get", &[("name", "iris")]).await;
+    assert_eq!(body["registered_model"]["aliases"], json!([{"alias": "champion", "version": "1"}]));
+    let (_, body) = s.get("model-versions/search", &[("filter", "name='iris'")]).await;
+    assert_eq!(body["model_versions"].as_array().unwrap().len(), 2);
+    let (_, body) = s.get("registered-models/search", &[("filter", "name LIKE 'ir%'")]).await;
+    assert_eq!(body["registered_models"].as_array().unwrap().len(), 1);
+
+    let (status, body) = s.get("registered-models/audit", &[("name", "iris")]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["stages"], json!({"Production": ["2"]}));
+    assert_eq!(body["aliases"], json!({"champion": "1"}));
+    let events = body["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!((events[0]["actor"].as_str(), events[0]["reason"].as_str()), (Some("ana"), Some("first")));
+    let (_, body) = s.get("registered-models/audit", &[("name", "iris"), ("at", "2000-01-01")]).await;
+    assert_eq!((body["stages"].clone(), body["events"].clone()), (json!({}), json!([])));
+    let (status, _) = s.get("registered-models/audit", &[("name", "iris"), ("at", "yesterday")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, body) = s
+        .post("model-versions/transition-stage", json!({"name": "iris", "version": "1", "stage": "Live"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = s.get("model-versions/get", &[("name", "iris"), ("version", "7")]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = s.get("registered-models/get", &[("name", "nope")]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let resp = s
+        .client
+        .delete(format!("{}/api/2.0/mlflow/registered-models/delete", s.base))
+        .json(&json!({"name": "iris"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (status, _) = s.get("registered-models/get", &[("name", "iris")]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -8,6 +8,7 @@
 //! id, a bad filter) is a 4xx in MLflow's error shape, never a 500.
 
 pub mod artifacts;
+pub mod models;
 pub mod tracking;
 
 use std::collections::BTreeMap;
@@ -137,6 +138,33 @@ pub mod lenient {
     }
 
     pub use retrain_registry::entities::proto_float::deserialize as f64;
+
+    pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        match Option::<Value>::deserialize(d)? {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(b)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(v) => Err(serde::de::Error::custom(format!("expected true or false, got {v}"))),
+        }
+    }
+}
+
+/// The paging fields every search request carries.
+#[derive(serde::Deserialize)]
+pub struct Paging {
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub max_results: Option<i64>,
+    #[serde(default)]
+    pub page_token: Option<String>,
+}
+
+/// Adds `next_page_token` to a search answer when there is a next page.
+pub fn paged(mut answer: Value, next: Option<String>) -> Json<Value> {
+    if let Some(token) = next {
+        answer["next_page_token"] = token.into();
+    }
+    Json(answer)
 }
 
 /// The JSON answer `{}` of mutations with nothing to return.

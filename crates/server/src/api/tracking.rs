@@ -7,7 +7,7 @@ use retrain_registry::now_ms;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, Message, empty, lenient};
+use super::{ApiError, ApiResult, Message, Paging, empty, lenient, paged};
 use crate::AppState;
 
 type Reply = ApiResult<Json<Value>>;
@@ -88,10 +88,8 @@ pub async fn get_experiment_by_name(
 
 #[derive(Deserialize)]
 pub struct SearchExperiments {
-    #[serde(default, deserialize_with = "lenient::opt_i64")]
-    max_results: Option<i64>,
-    #[serde(default)]
-    page_token: Option<String>,
+    #[serde(flatten)]
+    page: Paging,
     #[serde(default)]
     filter: Option<String>,
     #[serde(default)]
@@ -110,16 +108,12 @@ pub async fn search_experiments(
         .search_experiments(
             view,
             req.filter.as_deref(),
-            req.max_results,
+            req.page.max_results,
             &req.order_by,
-            req.page_token.as_deref(),
+            req.page.page_token.as_deref(),
         )
         .await?;
-    let mut answer = json!({"experiments": experiments});
-    if let Some(token) = next {
-        answer["next_page_token"] = token.into();
-    }
-    Ok(Json(answer))
+    Ok(paged(json!({"experiments": experiments}), next))
 }
 
 #[derive(Deserialize)]
@@ -231,12 +225,10 @@ pub struct SearchRuns {
     filter: Option<String>,
     #[serde(default)]
     run_view_type: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_i64")]
-    max_results: Option<i64>,
     #[serde(default)]
     order_by: Vec<String>,
-    #[serde(default)]
-    page_token: Option<String>,
+    #[serde(flatten)]
+    page: Paging,
 }
 
 pub async fn search_runs(State(app): State<AppState>, Message(req): Message<SearchRuns>) -> Reply {
@@ -247,16 +239,12 @@ pub async fn search_runs(State(app): State<AppState>, Message(req): Message<Sear
             &req.experiment_ids,
             req.filter.as_deref(),
             view,
-            req.max_results,
+            req.page.max_results,
             &req.order_by,
-            req.page_token.as_deref(),
+            req.page.page_token.as_deref(),
         )
         .await?;
-    let mut answer = json!({"runs": runs});
-    if let Some(token) = next {
-        answer["next_page_token"] = token.into();
-    }
-    Ok(Json(answer))
+    Ok(paged(json!({"runs": runs}), next))
 }
 
 #[derive(Deserialize)]
@@ -371,20 +359,19 @@ pub struct MetricHistory {
     #[serde(flatten)]
     run: RunRef,
     metric_key: String,
-    #[serde(default, deserialize_with = "lenient::opt_i64")]
-    max_results: Option<i64>,
-    #[serde(default)]
-    page_token: Option<String>,
+    #[serde(flatten)]
+    page: Paging,
 }
 
 pub async fn get_metric_history(State(app): State<AppState>, Message(req): Message<MetricHistory>) -> Reply {
     let (metrics, next) = app
         .store
-        .get_metric_history(req.run.id()?, &req.metric_key, req.max_results, req.page_token.as_deref())
+        .get_metric_history(
+            req.run.id()?,
+            &req.metric_key,
+            req.page.max_results,
+            req.page.page_token.as_deref(),
+        )
         .await?;
-    let mut answer = json!({"metrics": to_json(metrics)});
-    if let Some(token) = next {
-        answer["next_page_token"] = token.into();
-    }
-    Ok(Json(answer))
+    Ok(paged(json!({"metrics": to_json(metrics)}), next))
 }

@@ -1,0 +1,536 @@
+//! Model endpoints: MLflow 3's logged models (what `log_model` creates)
+//! and the model registry (registered models, versions, stages, aliases),
+//! plus retrain's audit-trail queries.
+//!
+//! Stage and alias changes record who made them: the `X-Retrain-Actor`
+//! header when a client sends it, else the client's `User-Agent`; and why:
+//! an optional `reason` field in the request body.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use retrain_registry::entities::{Param, Tag};
+use retrain_registry::now_ms;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiResult, Message, Paging, empty, lenient, paged};
+use crate::AppState;
+
+type Reply = ApiResult<Json<Value>>;
+
+/// Who is changing the registry, for the audit trail.
+fn actor(headers: &HeaderMap) -> String {
+    headers
+        .get("x-retrain-actor")
+        .or_else(|| headers.get("user-agent"))
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+// ----- logged models ------------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct CreateLoggedModel {
+    experiment_id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    source_run_id: Option<String>,
+    #[serde(default)]
+    model_type: Option<String>,
+    #[serde(default)]
+    params: Vec<Param>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+pub async fn create_logged_model(
+    State(app): State<AppState>,
+    Message(req): Message<CreateLoggedModel>,
+) -> Reply {
+    let model = app
+        .store
+        .create_logged_model(
+            &req.experiment_id,
+            req.name.as_deref(),
+            req.source_run_id.as_deref(),
+            req.model_type.as_deref(),
+            &req.params,
+            &req.tags,
+        )
+        .await?;
+    Ok(Json(json!({"model": model})))
+}
+
+pub async fn get_logged_model(State(app): State<AppState>, Path(model_id): Path<String>) -> Reply {
+    Ok(Json(json!({"model": app.store.get_logged_model(&model_id).await?})))
+}
+
+#[derive(Deserialize)]
+pub struct FinalizeLoggedModel {
+    status: String,
+}
+
+pub async fn finalize_logged_model(
+    State(app): State<AppState>,
+    Path(model_id): Path<String>,
+    Message(req): Message<FinalizeLoggedModel>,
+) -> Reply {
+    Ok(Json(json!({"model": app.store.finalize_logged_model(&model_id, &req.status).await?})))
+}
+
+pub async fn delete_logged_model(State(app): State<AppState>, Path(model_id): Path<String>) -> Reply {
+    app.store.delete_logged_model(&model_id).await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+pub struct LoggedModelTags {
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+pub async fn set_logged_model_tags(
+    State(app): State<AppState>,
+    Path(model_id): Path<String>,
+    Message(req): Message<LoggedModelTags>,
+) -> Reply {
+    app.store.set_logged_model_tags(&model_id, &req.tags).await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+pub struct SearchLoggedModels {
+    #[serde(default)]
+    experiment_ids: Vec<String>,
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(flatten)]
+    page: Paging,
+}
+
+pub async fn search_logged_models(
+    State(app): State<AppState>,
+    Message(req): Message<SearchLoggedModels>,
+) -> Reply {
+    let (models, next) = app
+        .store
+        .search_logged_models(
+            &req.experiment_ids,
+            req.filter.as_deref(),
+            req.page.max_results,
+            req.page.page_token.as_deref(),
+        )
+        .await?;
+    Ok(paged(json!({"models": models}), next))
+}
+
+#[derive(Deserialize)]
+struct ModelOutput {
+    model_id: String,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    step: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct LogOutputs {
+    run_id: String,
+    #[serde(default)]
+    models: Vec<ModelOutput>,
+}
+
+pub async fn log_outputs(State(app): State<AppState>, Message(req): Message<LogOutputs>) -> Reply {
+    let models: Vec<(String, i64)> =
+        req.models.into_iter().map(|m| (m.model_id, m.step.unwrap_or(0))).collect();
+    app.store.log_outputs(&req.run_id, &models).await?;
+    Ok(empty())
+}
+
+// ----- registered models ----------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct CreateRegisteredModel {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+pub async fn create_registered_model(
+    State(app): State<AppState>,
+    Message(req): Message<CreateRegisteredModel>,
+) -> Reply {
+    let model = app
+        .store
+        .create_registered_model(&req.name, req.description.as_deref().unwrap_or(""), &req.tags)
+        .await?;
+    Ok(Json(json!({"registered_model": model})))
+}
+
+#[derive(Deserialize)]
+pub struct ModelName {
+    name: String,
+}
+
+pub async fn get_registered_model(State(app): State<AppState>, Message(req): Message<ModelName>) -> Reply {
+    Ok(Json(json!({"registered_model": app.store.get_registered_model(&req.name).await?})))
+}
+
+#[derive(Deserialize)]
+pub struct RenameRegisteredModel {
+    name: String,
+    new_name: String,
+}
+
+pub async fn rename_registered_model(
+    State(app): State<AppState>,
+    Message(req): Message<RenameRegisteredModel>,
+) -> Reply {
+    Ok(Json(json!({"registered_model": app.store.rename_registered_model(&req.name, &req.new_name).await?})))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateRegisteredModel {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+pub async fn update_registered_model(
+    State(app): State<AppState>,
+    Message(req): Message<UpdateRegisteredModel>,
+) -> Reply {
+    let description = req.description.unwrap_or_default();
+    Ok(Json(json!({"registered_model": app.store.update_registered_model(&req.name, &description).await?})))
+}
+
+pub async fn delete_registered_model(State(app): State<AppState>, Message(req): Message<ModelName>) -> Reply {
+    app.store.delete_registered_model(&req.name).await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+pub struct SearchRegisteredModels {
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(default)]
+    order_by: Vec<String>,
+    #[serde(flatten)]
+    page: Paging,
+}
+
+pub async fn search_registered_models(
+    State(app): State<AppState>,
+    Message(req): Message<SearchRegisteredModels>,
+) -> Reply {
+    let (models, next) = app
+        .store
+        .search_registered_models(
+            req.filter.as_deref(),
+            req.page.max_results,
+            &req.order_by,
+            req.page.page_token.as_deref(),
+        )
+        .await?;
+    Ok(paged(json!({"registered_models": models}), next))
+}
+
+#[derive(Deserialize)]
+pub struct LatestVersions {
+    name: String,
+    #[serde(default)]
+    stages: Vec<String>,
+}
+
+pub async fn get_latest_versions(
+    State(app): State<AppState>,
+    Message(req): Message<LatestVersions>,
+) -> Reply {
+    Ok(Json(json!({"model_versions": app.store.get_latest_versions(&req.name, &req.stages).await?})))
+}
+
+#[derive(Deserialize)]
+pub struct ModelTag {
+    name: String,
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+pub async fn set_registered_model_tag(State(app): State<AppState>, Message(req): Message<ModelTag>) -> Reply {
+    app.store.set_registered_model_tag(&req.name, &Tag { key: req.key, value: req.value }).await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+pub struct ModelTagKey {
+    name: String,
+    key: String,
+}
+
+pub async fn delete_registered_model_tag(
+    State(app): State<AppState>,
+    Message(req): Message<ModelTagKey>,
+) -> Reply {
+    app.store.delete_registered_model_tag(&req.name, &req.key).await?;
+    Ok(empty())
+}
+
+// ----- aliases ----------------------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct SetAlias {
+    name: String,
+    alias: String,
+    version: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn set_alias(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Message(req): Message<SetAlias>,
+) -> Reply {
+    app.store.set_alias(&req.name, &req.alias, &req.version, &actor(&headers), &req.reason).await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+pub struct AliasRef {
+    name: String,
+    alias: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn delete_alias(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Message(req): Message<AliasRef>,
+) -> Reply {
+    app.store.delete_alias(&req.name, &req.alias, &actor(&headers), &req.reason).await?;
+    Ok(empty())
+}
+
+pub async fn get_version_by_alias(State(app): State<AppState>, Message(req): Message<AliasRef>) -> Reply {
+    Ok(Json(json!({"model_version": app.store.get_version_by_alias(&req.name, &req.alias).await?})))
+}
+
+// ----- model versions -----------------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct CreateModelVersion {
+    name: String,
+    source: String,
+    #[serde(default)]
+    run_id: Option<String>,
+    #[serde(default)]
+    model_id: Option<String>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+    #[serde(default)]
+    run_link: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+pub async fn create_model_version(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Message(req): Message<CreateModelVersion>,
+) -> Reply {
+    let version = app
+        .store
+        .create_model_version(
+            &req.name,
+            &req.source,
+            req.run_id.as_deref(),
+            req.model_id.as_deref(),
+            &req.tags,
+            req.run_link.as_deref(),
+            req.description.as_deref().unwrap_or(""),
+            &actor(&headers),
+        )
+        .await?;
+    Ok(Json(json!({"model_version": version})))
+}
+
+#[derive(Deserialize)]
+pub struct VersionRef {
+    name: String,
+    version: String,
+}
+
+pub async fn get_model_version(State(app): State<AppState>, Message(req): Message<VersionRef>) -> Reply {
+    Ok(Json(json!({"model_version": app.store.get_model_version(&req.name, &req.version).await?})))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateModelVersion {
+    name: String,
+    version: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+pub async fn update_model_version(
+    State(app): State<AppState>,
+    Message(req): Message<UpdateModelVersion>,
+) -> Reply {
+    let description = req.description.unwrap_or_default();
+    let version = app.store.update_model_version(&req.name, &req.version, &description).await?;
+    Ok(Json(json!({"model_version": version})))
+}
+
+pub async fn delete_model_version(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Message(req): Message<VersionRef>,
+) -> Reply {
+    app.store.delete_model_version(&req.name, &req.version, &actor(&headers)).await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+pub struct SearchModelVersions {
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(flatten)]
+    page: Paging,
+}
+
+pub async fn search_model_versions(
+    State(app): State<AppState>,
+    Message(req): Message<SearchModelVersions>,
+) -> Reply {
+    let (versions, next) = app
+        .store
+        .search_model_versions(req.filter.as_deref(), req.page.max_results, req.page.page_token.as_deref())
+        .await?;
+    Ok(paged(json!({"model_versions": versions}), next))
+}
+
+#[derive(Deserialize)]
+pub struct TransitionStage {
+    name: String,
+    version: String,
+    stage: String,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    archive_existing_versions: Option<bool>,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn transition_stage(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Message(req): Message<TransitionStage>,
+) -> Reply {
+    let version = app
+        .store
+        .transition_stage(
+            &req.name,
+            &req.version,
+            &req.stage,
+            req.archive_existing_versions.unwrap_or(false),
+            &actor(&headers),
+            &req.reason,
+        )
+        .await?;
+    Ok(Json(json!({"model_version": version})))
+}
+
+pub async fn get_download_uri(State(app): State<AppState>, Message(req): Message<VersionRef>) -> Reply {
+    Ok(Json(json!({"artifact_uri": app.store.model_version_download_uri(&req.name, &req.version).await?})))
+}
+
+#[derive(Deserialize)]
+pub struct VersionTag {
+    name: String,
+    version: String,
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+pub async fn set_model_version_tag(State(app): State<AppState>, Message(req): Message<VersionTag>) -> Reply {
+    app.store.set_model_version_tag(&req.name, &req.version, &Tag { key: req.key, value: req.value }).await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
+pub struct VersionTagKey {
+    name: String,
+    version: String,
+    key: String,
+}
+
+pub async fn delete_model_version_tag(
+    State(app): State<AppState>,
+    Message(req): Message<VersionTagKey>,
+) -> Reply {
+    app.store.delete_model_version_tag(&req.name, &req.version, &req.key).await?;
+    Ok(empty())
+}
+
+// ----- audit trail (retrain's addition) -------------------------------------------
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    name: String,
+    /// A moment: epoch milliseconds, an RFC 3339 time, or a date (its end,
+    /// UTC).
+    #[serde(default)]
+    at: Option<String>,
+}
+
+/// Parses `at`: epoch milliseconds, RFC 3339, or `YYYY-MM-DD` meaning the
+/// last millisecond of that UTC day.
+fn moment(at: &str) -> ApiResult<i64> {
+    if let Ok(ms) = at.parse::<i64>() {
+        return Ok(ms);
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(at) {
+        return Ok(t.timestamp_millis());
+    }
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(at, "%Y-%m-%d")
+        && let Some(next) = day.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0))
+    {
+        return Ok(next.and_utc().timestamp_millis() - 1);
+    }
+    Err(ApiError::invalid(format!(
+        "invalid moment '{at}': use epoch milliseconds, an RFC 3339 time or a date YYYY-MM-DD"
+    )))
+}
+
+/// `registered-models/audit?name=N[&at=T]`: the stage and alias changes of
+/// a model up to T (default now), and which versions held each stage and
+/// alias at T.
+pub async fn registry_audit(State(app): State<AppState>, Message(req): Message<AuditQuery>) -> Reply {
+    app.store.get_registered_model(&req.name).await?;
+    let at = match req.at.as_deref() {
+        Some(t) => moment(t)?,
+        None => now_ms(),
+    };
+    let events = app.store.registry_events(&req.name, Some(at)).await?;
+    let (stages, aliases) = app.store.registry_state_at(&req.name, at).await?;
+    Ok(Json(json!({"name": req.name, "at": at, "stages": stages, "aliases": aliases, "events": events})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::moment;
+
+    #[test]
+    fn moments_accept_millis_rfc3339_and_dates() {
+        assert_eq!(moment("1700000000000").unwrap(), 1_700_000_000_000);
+        assert_eq!(moment("2026-11-03T00:00:00Z").unwrap(), 1_793_664_000_000);
+        assert_eq!(moment("2026-11-03").unwrap(), 1_793_664_000_000 + 86_400_000 - 1);
+        assert!(moment("3 November").is_err());
+    }
+}
