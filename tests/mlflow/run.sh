@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# MLflow client tier: installs the official MLflow Python client into a
-# virtualenv, starts `retrain server` on a free 127.0.0.1 port with a
-# throwaway store, and runs test_mlflow_client.py against it.
+# MLflow tier: installs MLflow into a virtualenv, then
+#  1. starts `retrain server` on a free 127.0.0.1 port with a throwaway
+#     store and runs the official Python client (test_mlflow_client.py)
+#     against it;
+#  2. starts a real `mlflow server` the same way and runs retrain's own
+#     MLflow client (RestStore) against it.
 #   RETRAIN_BIN   the retrain binary (default: built with cargo)
 #   MLFLOW_VENV   virtualenv to reuse (default: bench/.venv-mlflow)
 set -euo pipefail
@@ -17,21 +20,33 @@ if [ -z "${RETRAIN_BIN:-}" ]; then
   RETRAIN_BIN="$(cd "$root" && cargo metadata --format-version 1 --no-deps | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/retrain"
 fi
 work=$(mktemp -d)
-port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$RETRAIN_BIN" server --host 127.0.0.1 --port "$port" \
-  --backend-store-uri "sqlite:///$work/store.db" --artifacts-destination "$work/artifacts" > "$work/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-"$venv/bin/python" - "$port" <<'PY'
+free_port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_for_health() {
+  "$venv/bin/python" - "$1" "$2" <<'PY'
 import sys, time, urllib.request
-for _ in range(100):
+deadline = time.time() + float(sys.argv[2])
+while time.time() < deadline:
     try:
         urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=1)
         sys.exit(0)
     except OSError:
-        time.sleep(0.1)
-sys.exit("retrain server did not answer /health")
+        time.sleep(0.2)
+sys.exit(f"no answer on /health of port {sys.argv[1]}")
 PY
+}
+port=$(free_port)
+"$RETRAIN_BIN" server --host 127.0.0.1 --port "$port" \
+  --backend-store-uri "sqlite:///$work/store.db" --artifacts-destination "$work/artifacts" > "$work/server.log" 2>&1 &
+server=$!
+mlflow_server=
+cleanup() {
+  kill $server 2>/dev/null || true
+  [ -n "$mlflow_server" ] && kill -- -"$mlflow_server" 2>/dev/null || true
+  wait $server $mlflow_server 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+wait_for_health "$port" 10
 export MLFLOW_TRACKING_URI="http://127.0.0.1:$port"
 cd "$work"
 if ! "$venv/bin/python" -m pytest -q -p no:cacheprovider "$here/test_mlflow_client.py"; then
@@ -39,3 +54,16 @@ if ! "$venv/bin/python" -m pytest -q -p no:cacheprovider "$here/test_mlflow_clie
   tail -50 "$work/server.log" >&2
   exit 1
 fi
+
+echo "--- RestStore against a real mlflow server"
+mlflow_port=$(free_port)
+# Its own process group: mlflow starts job consumers that must stop with it.
+setsid "$venv/bin/mlflow" server --host 127.0.0.1 --port "$mlflow_port" --workers 1 \
+  --backend-store-uri "sqlite:///$work/mlflow.db" --artifacts-destination "$work/mlflow-artifacts" > "$work/mlflow.log" 2>&1 &
+mlflow_server=$!
+if ! wait_for_health "$mlflow_port" 180; then
+  tail -30 "$work/mlflow.log" >&2
+  exit 1
+fi
+cd "$root"
+MLFLOW_SERVER_URL="http://127.0.0.1:$mlflow_port" cargo test -q -p retrain-server --test rest_store
