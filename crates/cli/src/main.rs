@@ -44,6 +44,20 @@ enum Command {
     Predict(commands::model::PredictArgs),
     /// Run the tracking server (MLflow's REST API and artifact proxy).
     Server(commands::server::ServerArgs),
+    /// Tracked runs on a tracking server.
+    Runs {
+        #[command(flatten)]
+        server: commands::registry::Server,
+        #[command(subcommand)]
+        command: commands::registry::RunsCommand,
+    },
+    /// Registered models: list, show, promote, alias, history.
+    Models {
+        #[command(flatten)]
+        server: commands::registry::Server,
+        #[command(subcommand)]
+        command: commands::registry::ModelsCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -57,6 +71,8 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => commands::model::evaluate(args),
         Command::Predict(args) => commands::model::predict(args),
         Command::Server(args) => commands::server::run(args),
+        Command::Runs { server, command } => commands::registry::runs(server, command),
+        Command::Models { server, command } => commands::registry::models(server, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -74,7 +90,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             || cause.downcast_ref::<commands::UsageError>().is_some()
             || cause
                 .downcast_ref::<retrain_registry::StoreError>()
-                .is_some_and(|e| e.code == retrain_registry::ErrorCode::InvalidParameterValue)
+                .is_some_and(|e| e.code != retrain_registry::ErrorCode::InternalError)
     });
     if user_error { 2 } else { 1 }
 }

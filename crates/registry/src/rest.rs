@@ -46,7 +46,14 @@ impl RestStore {
                 "tracking URI '{url}' must be an http:// or https:// URL of a tracking server"
             )));
         }
+        let actor = std::env::var("USER").unwrap_or_else(|_| "retrain".into());
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Ok(value) = reqwest::header::HeaderValue::from_str(&actor) {
+            headers.insert("x-retrain-actor", value);
+        }
         let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("retrain/", env!("CARGO_PKG_VERSION")))
             .timeout(std::time::Duration::from_secs(120))
             .build()
             .map_err(|e| StoreError::internal(format!("cannot build an HTTP client: {e}")))?;
@@ -340,9 +347,28 @@ impl RestStore {
         list(v, "model_versions")
     }
 
-    pub async fn set_alias(&self, name: &str, alias: &str, version: &str) -> Result<()> {
-        let body = json!({"name": name, "alias": alias, "version": version});
+    /// Points `alias` at `version`. A non-empty `reason` goes into
+    /// retrain's audit trail (MLflow's server has none and is not sent one).
+    pub async fn set_alias(&self, name: &str, alias: &str, version: &str, reason: &str) -> Result<()> {
+        let mut body = json!({"name": name, "alias": alias, "version": version});
+        with_reason(&mut body, reason);
         self.call(Method::POST, "registered-models/alias", body).await.map(drop)
+    }
+
+    pub async fn delete_alias(&self, name: &str, alias: &str, reason: &str) -> Result<()> {
+        let mut body = json!({"name": name, "alias": alias});
+        with_reason(&mut body, reason);
+        self.call(Method::DELETE, "registered-models/alias", body).await.map(drop)
+    }
+
+    /// retrain's audit trail of a model: stage and alias changes up to
+    /// `at` (epoch ms, RFC 3339 or a date), and who held what then.
+    pub async fn registry_audit(&self, name: &str, at: Option<&str>) -> Result<Value> {
+        let mut query = json!({"name": name});
+        if let Some(at) = at {
+            query["at"] = at.into();
+        }
+        self.call(Method::GET, "registered-models/audit", query).await
     }
 
     pub async fn get_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
@@ -357,9 +383,11 @@ impl RestStore {
         version: &str,
         stage: &str,
         archive: bool,
+        reason: &str,
     ) -> Result<ModelVersion> {
-        let body =
+        let mut body =
             json!({"name": name, "version": version, "stage": stage, "archive_existing_versions": archive});
+        with_reason(&mut body, reason);
         field(self.call(Method::POST, "model-versions/transition-stage", body).await?, "model_version")
     }
 
@@ -417,6 +445,12 @@ impl RestStore {
                 Ok((None, self.run_artifact_uri(&run_id, &path).await?))
             }
         }
+    }
+}
+
+fn with_reason(body: &mut Value, reason: &str) {
+    if !reason.is_empty() {
+        body["reason"] = reason.into();
     }
 }
 

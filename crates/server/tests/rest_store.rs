@@ -69,8 +69,8 @@ async fn log_register_resolve_download(store: &RestStore) {
     let v1 = store.create_model_version(&name, &source, Some(&run_id), &[]).await.unwrap();
     let v2 = store.create_model_version(&name, &source, Some(&run_id), &[]).await.unwrap();
     assert_eq!((v1.version.as_str(), v2.version.as_str()), ("1", "2"));
-    store.set_alias(&name, "champion", "2").await.unwrap();
-    store.transition_stage(&name, "2", "Production", true).await.unwrap();
+    store.set_alias(&name, "champion", "2", "").await.unwrap();
+    store.transition_stage(&name, "2", "Production", true, "").await.unwrap();
 
     let (version, location) = store.resolve(&format!("models:/{name}@champion")).await.unwrap();
     assert_eq!(version.unwrap().version, "2");

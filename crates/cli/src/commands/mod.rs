@@ -3,6 +3,7 @@
 pub mod data;
 pub mod datasets;
 pub mod model;
+pub mod registry;
 pub mod server;
 
 /// A mistake in how a command was called that clap cannot see (e.g. two
