@@ -80,7 +80,7 @@ impl SqlStore {
         let name = name.filter(|n| !n.is_empty()).unwrap_or("model").to_string();
         let artifact_location = format!("{}/models/{model_id}/artifacts", experiment.artifact_location);
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let values = vec![
             Arg::Text(model_id.clone()),
             Arg::Int(parse_experiment_id(experiment_id)?),
@@ -187,7 +187,7 @@ impl SqlStore {
 
     pub async fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> Result<()> {
         self.get_logged_model(model_id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for t in tags {
             check_key("tag", &t.key)?;
             upsert_model_tag(&mut tx, model_id, t).await?;
@@ -279,7 +279,7 @@ impl SqlStore {
     /// Records that a run produced logged models (`runs/outputs`).
     pub async fn log_outputs(&self, run_id: &str, models: &[(String, i64)]) -> Result<()> {
         self.get_run(run_id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for (model_id, step) in models {
             let values = vec![Arg::Text(run_id.into()), Arg::Text(model_id.clone()), Arg::Int(*step)];
             Sql::insert("run_outputs", &["run_id", "model_id", "step"], values)
@@ -302,7 +302,7 @@ impl SqlStore {
     ) -> Result<RegisteredModel> {
         check_name("name", name)?;
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let values =
             vec![Arg::Text(name.into()), Arg::Text(description.into()), Arg::Int(now), Arg::Int(now)];
         let inserted = Sql::insert(
@@ -392,7 +392,7 @@ impl SqlStore {
     pub async fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel> {
         check_name("new_name", new_name)?;
         self.require_registered_model(name).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let taken = Sql::new("SELECT name FROM registered_models WHERE name = ")
             .text_arg(new_name)
             .query()
@@ -439,7 +439,7 @@ impl SqlStore {
     /// audit trail is kept.
     pub async fn delete_registered_model(&self, name: &str) -> Result<()> {
         self.require_registered_model(name).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for table in [
             "registered_model_tags",
             "model_version_tags",
@@ -522,7 +522,7 @@ impl SqlStore {
     pub async fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()> {
         check_key("tag", &tag.key)?;
         self.require_registered_model(name).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         upsert_registered_tag(&mut tx, name, tag).await?;
         tx.commit().await?;
         Ok(())
@@ -560,7 +560,7 @@ impl SqlStore {
             self.get_logged_model(model_id).await?;
         }
         for _ in 0..5 {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write().await?;
             let row =
                 Sql::new("SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions WHERE name = ")
                     .text_arg(name)
@@ -709,7 +709,7 @@ impl SqlStore {
     pub async fn delete_model_version(&self, name: &str, version: &str, actor: &str) -> Result<()> {
         let existing = self.get_model_version(name, version).await?;
         let number = parse_version(version)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for alias in &existing.aliases {
             record_event(&mut tx, name, "alias", alias, Some(number), None, actor, "version deleted").await?;
         }
@@ -840,7 +840,7 @@ impl SqlStore {
         let current = self.get_model_version(name, version).await?;
         let number = parse_version(version)?;
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         if archive_existing && (stage == "Staging" || stage == "Production") {
             let others = Sql::new("SELECT version FROM model_versions WHERE name = ")
                 .text_arg(name)
@@ -882,7 +882,7 @@ impl SqlStore {
     pub async fn set_model_version_tag(&self, name: &str, version: &str, tag: &Tag) -> Result<()> {
         check_key("tag", &tag.key)?;
         self.get_model_version(name, version).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         upsert_version_tag(&mut tx, name, parse_version(version)?, tag).await?;
         tx.commit().await?;
         Ok(())
@@ -939,7 +939,7 @@ impl SqlStore {
         self.get_model_version(name, version).await?;
         let number = parse_version(version)?;
         let previous = self.aliases_of(name).await?.into_iter().find(|(a, _)| a == alias).map(|(_, v)| v);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let values = vec![Arg::Text(name.into()), Arg::Text(alias.into()), Arg::Int(number)];
         Sql::insert("registered_model_aliases", &["name", "alias", "version"], values)
             .push(" ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version")
@@ -959,7 +959,7 @@ impl SqlStore {
         let Some(previous) = previous else {
             return Err(StoreError::not_found(format!("Registered model alias {alias} not found.")));
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         Sql::new("DELETE FROM registered_model_aliases WHERE name = ")
             .text_arg(name)
             .push(" AND alias = ")

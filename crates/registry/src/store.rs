@@ -180,6 +180,17 @@ impl SqlStore {
         self.backend
     }
 
+    /// A write transaction. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`): concurrent writers then wait their turn
+    /// (`busy_timeout`) instead of failing when a transaction that has
+    /// read tries to upgrade to writing.
+    pub(crate) async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     async fn migrate(&self) -> Result<()> {
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS retrain_schema (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
@@ -187,7 +198,7 @@ impl SqlStore {
         .execute(&self.pool)
         .await?;
         for (version, script) in MIGRATIONS {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write().await?;
             let applied = Sql::new("SELECT version FROM retrain_schema WHERE version = ")
                 .int_arg(version)
                 .query()
@@ -255,7 +266,7 @@ impl SqlStore {
         // Allocate max + 1; a concurrent creator makes the insert fail on
         // the primary key and we try again.
         for _ in 0..5 {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write().await?;
             let taken = Sql::new("SELECT experiment_id FROM experiments WHERE name = ")
                 .text_arg(name)
                 .query()
@@ -467,7 +478,7 @@ impl SqlStore {
         if id == 0 && stage == DELETED {
             return Err(StoreError::invalid("Cannot delete the default experiment '0'"));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         Sql::new("UPDATE experiments SET lifecycle_stage = ")
             .text_arg(stage)
             .push(", last_update_time = ")
@@ -492,7 +503,7 @@ impl SqlStore {
         check_key("experiment tag", &tag.key)?;
         let id = parse_experiment_id(experiment_id)?;
         self.get_experiment(experiment_id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         Self::upsert_experiment_tag(&mut tx, id, tag).await?;
         tx.commit().await?;
         Ok(())
@@ -526,7 +537,7 @@ impl SqlStore {
             .or(tagged_name)
             .unwrap_or_else(|| format!("run-{}", &run_id[..8]));
         let artifact_uri = format!("{}/{run_id}/artifacts", experiment.artifact_location);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let values = vec![
             Arg::Text(run_id.clone()),
             Arg::Int(parse_experiment_id(experiment_id)?),
@@ -650,7 +661,7 @@ impl SqlStore {
                 RUN_STATUSES.join(", ")
             )));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE runs SET run_id = run_id");
         if let Some(s) = status {
             sql.push(", status = ").text_arg(s);
@@ -736,7 +747,7 @@ impl SqlStore {
             check_key("tag", &t.key)?;
         }
         self.require_active_run(run_id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for p in params {
             let existing = Sql::new("SELECT value FROM params WHERE run_id = ")
                 .text_arg(run_id)
@@ -813,7 +824,7 @@ impl SqlStore {
 
     pub async fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()> {
         self.require_active_run(run_id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let row = Sql::new("SELECT COALESCE(MAX(position), -1) + 1 AS next FROM run_inputs WHERE run_id = ")
             .text_arg(run_id)
             .query()

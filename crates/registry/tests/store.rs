@@ -314,10 +314,10 @@ async fn sixteen_concurrent_writers_lose_nothing() {
             writers.push(tokio::spawn(async move {
                 for step in 0..25 {
                     store.log_metric(&id, &metric(&format!("w{writer}"), step as f64, step)).await.unwrap();
-                    store
-                        .log_metric(&id, &metric("shared", (writer * 100 + step) as f64, step))
-                        .await
-                        .unwrap();
+                    // A batch that reads (the param check) before it writes.
+                    let param = Param { key: format!("p{writer}_{step}"), value: "x".into() };
+                    let shared = metric("shared", (writer * 100 + step) as f64, step);
+                    store.log_batch(&id, &[shared], &[param], &[]).await.unwrap();
                 }
             }));
         }
@@ -332,6 +332,7 @@ async fn sixteen_concurrent_writers_lose_nothing() {
         }
         let (shared, _) = store.get_metric_history(&id, "shared", None, None).await.unwrap();
         assert_eq!(total + shared.len(), 16 * 50, "{backend}");
+        assert_eq!(store.get_run(&id).await.unwrap().data.params.len(), 16 * 25, "{backend}");
     }
 }
 
