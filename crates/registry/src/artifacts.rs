@@ -1,17 +1,22 @@
-//! Artifact storage behind the proxied artifact API: a local directory by
-//! default, through `object_store` so other backends plug in behind the
-//! same calls. Keys are the paths after `mlflow-artifacts:/`, e.g.
-//! `1/<run_id>/artifacts/model/MLmodel`.
+//! Artifact storage behind the proxied artifact API, through
+//! `object_store`: a local directory by default, or an S3-compatible
+//! bucket (`s3://bucket/prefix`; the endpoint from
+//! `MLFLOW_S3_ENDPOINT_URL` or `AWS_ENDPOINT_URL`, credentials from the
+//! usual `AWS_*` variables, so MinIO works). Keys are the paths after
+//! `mlflow-artifacts:/`, e.g. `1/<run_id>/artifacts/model/MLmodel`.
 //!
-//! Writes go to a temporary file and are renamed into place by
-//! `object_store`'s local backend, so a reader never sees half a file.
+//! A reader never sees half a file: the local backend writes a temporary
+//! file and renames it into place, and an S3 object appears whole when its
+//! upload completes.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::Serialize;
 
@@ -62,13 +67,16 @@ pub fn checked_path(path: &str) -> Result<ObjectPath> {
 }
 
 impl ArtifactStore {
-    /// Opens the artifact destination: a local directory (created if
-    /// missing) given as a path or `file://` URI.
+    /// Opens the artifact destination: `s3://bucket[/prefix]`, or a local
+    /// directory (created if missing) given as a path or `file://` URI.
     pub fn open(destination: &str) -> Result<ArtifactStore> {
+        if let Some(rest) = destination.strip_prefix("s3://") {
+            return Self::open_s3(destination, rest);
+        }
         let dir = destination.strip_prefix("file://").unwrap_or(destination);
         if dir.contains("://") {
             return Err(StoreError::invalid(format!(
-                "unsupported artifact destination '{destination}': use a local directory"
+                "unsupported artifact destination '{destination}': use a local directory or s3://bucket/prefix"
             )));
         }
         std::fs::create_dir_all(dir)
@@ -78,6 +86,31 @@ impl ArtifactStore {
         let location =
             std::fs::canonicalize(dir).map(|p| p.display().to_string()).unwrap_or_else(|_| dir.to_string());
         Ok(ArtifactStore { store: Arc::new(store), location, local_root: Some(dir.into()) })
+    }
+
+    fn open_s3(destination: &str, rest: &str) -> Result<ArtifactStore> {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(StoreError::invalid(format!("artifact destination '{destination}' names no bucket")));
+        }
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let endpoint = std::env::var("MLFLOW_S3_ENDPOINT_URL").or_else(|_| std::env::var("AWS_ENDPOINT_URL"));
+        if let Ok(endpoint) = endpoint {
+            builder = builder
+                .with_allow_http(endpoint.starts_with("http://"))
+                .with_virtual_hosted_style_request(false)
+                .with_endpoint(endpoint);
+        }
+        if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+            builder = builder.with_region("us-east-1");
+        }
+        let s3 = builder.build().map_err(|e| {
+            StoreError::invalid(format!("cannot use artifact destination '{destination}': {e}"))
+        })?;
+        let prefix = prefix.trim_matches('/');
+        let store: Arc<dyn ObjectStore> =
+            if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
+        Ok(ArtifactStore { store, location: destination.to_string(), local_root: None })
     }
 
     pub async fn put(&self, path: &str, bytes: Bytes) -> Result<()> {
@@ -147,41 +180,5 @@ impl ArtifactStore {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn stores_lists_and_deletes_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ArtifactStore::open(dir.path().join("artifacts").to_str().unwrap()).unwrap();
-        store.put("1/run/artifacts/model/MLmodel", Bytes::from_static(b"flavors: {}")).await.unwrap();
-        store.put("1/run/artifacts/notes.txt", Bytes::from_static(b"hello")).await.unwrap();
-        assert_eq!(store.get("1/run/artifacts/notes.txt").await.unwrap(), Bytes::from_static(b"hello"));
-        let files = store.list("1/run/artifacts", "1/run/artifacts").await.unwrap();
-        assert_eq!(
-            files,
-            vec![
-                FileInfo { path: "model".into(), is_dir: true, file_size: None },
-                FileInfo { path: "notes.txt".into(), is_dir: false, file_size: Some(5) },
-            ]
-        );
-        let nested = store.list("1/run/artifacts/model", "1/run/artifacts").await.unwrap();
-        assert_eq!(nested[0].path, "model/MLmodel");
-        assert!(store.list("1/none", "1/none").await.unwrap().is_empty());
-        store.delete("1/run/artifacts/model").await.unwrap();
-        assert_eq!(store.list("1/run/artifacts", "1/run/artifacts").await.unwrap().len(), 1);
-        let missing = store.get("1/run/artifacts/model/MLmodel").await.unwrap_err();
-        assert_eq!(missing.code, crate::ErrorCode::ResourceDoesNotExist);
-        for bad in ["../etc/passwd", "1/../../x", "/etc/passwd", "a\\b"] {
-            assert_eq!(
-                store.put(bad, Bytes::new()).await.unwrap_err().code,
-                crate::ErrorCode::InvalidParameterValue,
-                "{bad}"
-            );
-        }
     }
 }

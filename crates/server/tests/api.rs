@@ -1,5 +1,6 @@
 //! The REST API over real HTTP: a server on a free 127.0.0.1 port with a
-//! temporary SQLite store and artifact directory, driven by reqwest.
+//! temporary SQLite store and artifact directory (or, in the S3 tier, a
+//! bucket named by `RETRAIN_TEST_S3_URI`), driven by reqwest.
 
 use std::sync::Arc;
 
@@ -27,7 +28,12 @@ async fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let uri = format!("sqlite:///{}", dir.path().join("t.db").display());
     let store = SqlStore::connect(&uri, retrain_server::ARTIFACT_ROOT).await.unwrap();
-    let artifacts = ArtifactStore::open(dir.path().join("artifacts").to_str().unwrap()).unwrap();
+    // The S3 tier runs these tests against an S3-compatible bucket.
+    let destination = match std::env::var("RETRAIN_TEST_S3_URI") {
+        Ok(bucket) => format!("{}/{}", bucket.trim_end_matches('/'), uuid::Uuid::new_v4().simple()),
+        Err(_) => dir.path().join("artifacts").to_string_lossy().into_owned(),
+    };
+    let artifacts = ArtifactStore::open(&destination).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel();
