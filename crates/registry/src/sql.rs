@@ -36,8 +36,18 @@ impl Sql {
 
     /// `INSERT INTO table (columns…) VALUES (…)` with every value bound.
     pub fn insert(table: &str, columns: &[&str], values: Vec<Arg>) -> Sql {
+        Self::insert_rows(table, columns, vec![values])
+    }
+
+    /// One `INSERT` of several rows: `VALUES (…), (…), …`.
+    pub fn insert_rows(table: &str, columns: &[&str], rows: Vec<Vec<Arg>>) -> Sql {
         let mut sql = Sql::new(&format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")));
-        sql.list(values);
+        for (i, row) in rows.into_iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.list(row);
+        }
         sql
     }
 

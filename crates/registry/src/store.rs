@@ -6,6 +6,7 @@
 //! `runs/get` shows the latest value of each metric (highest step, then
 //! latest timestamp) and searches compare those latest values.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -748,41 +749,21 @@ impl SqlStore {
         }
         self.require_active_run(run_id).await?;
         let mut tx = self.write().await?;
-        for p in params {
-            let existing = Sql::new("SELECT value FROM params WHERE run_id = ")
-                .text_arg(run_id)
-                .push(" AND key = ")
-                .text_arg(p.key.clone())
-                .query()
-                .fetch_optional(&mut *tx)
-                .await?;
-            match existing {
-                Some(row) => {
-                    let old: String = row.try_get("value")?;
-                    if old != p.value {
-                        return Err(StoreError::invalid(format!(
-                            "Changing param values is not allowed. Param with key='{}' was already logged with \
-                             value='{old}' for run ID='{run_id}'. Attempted logging new value '{}'.",
-                            p.key, p.value
-                        )));
-                    }
-                }
-                None => {
-                    let values =
-                        vec![Arg::Text(run_id.into()), Arg::Text(p.key.clone()), Arg::Text(p.value.clone())];
-                    Sql::insert("params", &["run_id", "key", "value"], values)
-                        .query()
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
+        if !params.is_empty() {
+            self.insert_new_params(&mut tx, run_id, params).await?;
         }
+        // Within a batch the last value of a tag wins.
+        let mut last_tags: BTreeMap<&str, &Tag> = BTreeMap::new();
         for t in tags {
+            last_tags.insert(&t.key, t);
+        }
+        for t in last_tags.values() {
             upsert_tag(&mut tx, run_id, t).await?;
         }
-        for m in metrics {
-            let (value, is_nan) = stored_value(m.value);
-            let values = || {
+        if !metrics.is_empty() {
+            const COLUMNS: [&str; 6] = ["run_id", "key", "value", "is_nan", "timestamp", "step"];
+            let row = |m: &Metric| {
+                let (value, is_nan) = stored_value(m.value);
                 vec![
                     Arg::Text(run_id.into()),
                     Arg::Text(m.key.clone()),
@@ -792,18 +773,76 @@ impl SqlStore {
                     Arg::Int(m.step),
                 ]
             };
-            const COLUMNS: [&str; 6] = ["run_id", "key", "value", "is_nan", "timestamp", "step"];
-            Sql::insert("metrics", &COLUMNS, values()).query().execute(&mut *tx).await?;
-            let mut latest = Sql::insert("latest_metrics", &COLUMNS, values());
-            latest.push(
+            Sql::insert_rows("metrics", &COLUMNS, metrics.iter().map(row).collect())
+                .query()
+                .execute(&mut *tx)
+                .await?;
+            // One upsert row per key (a statement may not touch a row
+            // twice): the batch's own latest point, then compared with the
+            // stored one.
+            let mut latest: BTreeMap<&str, &Metric> = BTreeMap::new();
+            for m in metrics {
+                let newer =
+                    latest.get(m.key.as_str()).is_none_or(|l| (m.step, m.timestamp) >= (l.step, l.timestamp));
+                if newer {
+                    latest.insert(&m.key, m);
+                }
+            }
+            let mut upsert =
+                Sql::insert_rows("latest_metrics", &COLUMNS, latest.values().map(|m| row(m)).collect());
+            upsert.push(
                 " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
                  timestamp = excluded.timestamp, step = excluded.step \
                  WHERE excluded.step > latest_metrics.step \
                  OR (excluded.step = latest_metrics.step AND excluded.timestamp >= latest_metrics.timestamp)",
             );
-            latest.query().execute(&mut *tx).await?;
+            upsert.query().execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Inserts the params not logged yet; a param logged before (or twice
+    /// in this batch) with another value is an error, as in MLflow.
+    async fn insert_new_params(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        run_id: &str,
+        params: &[Param],
+    ) -> Result<()> {
+        let changed = |key: &str, old: &str, new: &str| {
+            StoreError::invalid(format!(
+                "Changing param values is not allowed. Param with key='{key}' was already logged with \
+                 value='{old}' for run ID='{run_id}'. Attempted logging new value '{new}'."
+            ))
+        };
+        let mut sql = Sql::new("SELECT key, value FROM params WHERE run_id = ");
+        sql.text_arg(run_id).push(" AND key IN ").list(params.iter().map(|p| Arg::Text(p.key.clone())));
+        let mut known: BTreeMap<String, String> = BTreeMap::new();
+        for row in sql.query().fetch_all(&mut **tx).await? {
+            known.insert(row.try_get("key")?, row.try_get("value")?);
+        }
+        let mut new_rows = Vec::new();
+        for p in params {
+            match known.get(&p.key) {
+                Some(old) if *old != p.value => return Err(changed(&p.key, old, &p.value)),
+                Some(_) => {}
+                None => {
+                    known.insert(p.key.clone(), p.value.clone());
+                    new_rows.push(vec![
+                        Arg::Text(run_id.into()),
+                        Arg::Text(p.key.clone()),
+                        Arg::Text(p.value.clone()),
+                    ]);
+                }
+            }
+        }
+        if !new_rows.is_empty() {
+            Sql::insert_rows("params", &["run_id", "key", "value"], new_rows)
+                .query()
+                .execute(&mut **tx)
+                .await?;
+        }
         Ok(())
     }
 
@@ -894,19 +933,24 @@ impl SqlStore {
         if ids.is_empty() {
             return Ok((Vec::new(), None));
         }
-        let mut sql = Sql::new("SELECT r.* FROM runs r WHERE r.experiment_id IN ");
+        // Order values are computed once per run in an inner query (their
+        // arguments bound first, so placeholders stay in textual order).
+        let mut sql = Sql::new("SELECT * FROM (SELECT r.*");
+        let mut order = Vec::new();
+        for (index, item) in order_by.iter().enumerate() {
+            let (column, term) = run_order_term(&mut sql, item, index)?;
+            sql.push(&column);
+            order.push(term);
+        }
+        sql.push(" FROM runs r WHERE r.experiment_id IN ");
         sql.list(ids);
         lifecycle_condition(&mut sql, "r.lifecycle_stage", view);
         runs_where(&mut sql, &clauses, &RUN_ATTRIBUTES)?;
-        let mut order = Vec::new();
-        for item in order_by {
-            order.push(run_order_term(&mut sql, item)?);
-        }
-        sql.push(" ORDER BY ");
+        sql.push(") q ORDER BY ");
         for term in &order {
             sql.push(term).push(", ");
         }
-        sql.push("r.start_time DESC, r.run_id ASC LIMIT ")
+        sql.push("q.start_time DESC, q.run_id ASC LIMIT ")
             .int_arg(limit + 1)
             .push(" OFFSET ")
             .int_arg(offset);
@@ -1008,8 +1052,10 @@ pub(crate) fn parse_order_item(item: &str) -> Result<(String, bool)> {
     Ok((key.trim_matches('`').to_string(), direction))
 }
 
-/// An ORDER BY term for runs; missing values sort last either way.
-fn run_order_term(sql: &mut Sql, item: &str) -> Result<String> {
+/// For the `index`th order item: a column to add to the inner query
+/// (empty for attributes, already there) and the ORDER BY term over the
+/// inner query `q`. Missing values sort last either way.
+fn run_order_term(sql: &mut Sql, item: &str, index: usize) -> Result<(String, String)> {
     let (key, descending) = parse_order_item(item)?;
     let direction = if descending { "DESC" } else { "ASC" };
     let (entity, name) = match key.split_once('.') {
@@ -1029,7 +1075,10 @@ fn run_order_term(sql: &mut Sql, item: &str) -> Result<String> {
             format!("(SELECT x.value FROM {table} x WHERE x.run_id = r.run_id AND x.key = {key})")
         }
         "attribute" | "attributes" | "attr" | "run" => match RUN_ATTRIBUTES.lookup(&name) {
-            Some((column, _)) => column.to_string(),
+            Some((column, _)) => {
+                let column = column.replacen("r.", "q.", 1);
+                return Ok((String::new(), format!("({column} IS NULL), {column} {direction}")));
+            }
             None => {
                 return Err(StoreError::invalid(format!(
                     "cannot order runs by attribute '{name}'; use one of {}",
@@ -1041,5 +1090,6 @@ fn run_order_term(sql: &mut Sql, item: &str) -> Result<String> {
             return Err(StoreError::invalid(format!("invalid order_by '{item}': unknown entity '{other}'")));
         }
     };
-    Ok(format!("({expression} IS NULL), {expression} {direction}"))
+    let alias = format!("o{index}");
+    Ok((format!(", {expression} AS {alias}"), format!("({alias} IS NULL), {alias} {direction}")))
 }

@@ -197,6 +197,18 @@ async fn log_batch_is_all_or_nothing() {
         assert!(got.data.metrics.is_empty(), "{backend}: a failed batch left metrics behind");
         assert_eq!(got.data.params.len(), 1);
         assert!(!got.data.tags.iter().any(|t| t.key == "t"));
+        // One batch may carry many points of a key, and a param twice with one value.
+        let points: Vec<Metric> = [3, 1, 2].iter().map(|&s| metric("curve", s as f64, s)).collect();
+        let same = Param { key: "p".into(), value: "1".into() };
+        store.log_batch(&id, &points, &[same.clone(), same], &[tag("t", "a"), tag("t", "b")]).await.unwrap();
+        let got = store.get_run(&id).await.unwrap();
+        let curve = got.data.metrics.iter().find(|m| m.key == "curve").unwrap();
+        assert_eq!(curve.step, 3, "{backend}");
+        assert!(got.data.tags.contains(&tag("t", "b")), "the last value of a tag in a batch wins");
+        assert_eq!(store.get_metric_history(&id, "curve", None, None).await.unwrap().0.len(), 3);
+        let twice =
+            [Param { key: "q".into(), value: "1".into() }, Param { key: "q".into(), value: "2".into() }];
+        assert!(store.log_batch(&id, &[], &twice, &[]).await.is_err());
         let too_many: Vec<Metric> = (0..1001).map(|i| metric("m", 0.0, i)).collect();
         assert!(
             store.log_batch(&id, &too_many, &[], &[]).await.unwrap_err().message.contains("at most 1000")
