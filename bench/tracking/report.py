@@ -15,8 +15,9 @@ def line(label, key_path, unit, better="higher"):
     a, b = get(m), get(r)
     if a is None or b is None:
         return
-    ratio = (b / a) if better == "higher" else (a / b)
-    print(f"| {label} | {a:,.1f} {unit} | {b:,.1f} {unit} | {ratio:,.1f}x |")
+    denominator = a if better == "higher" else b
+    ratio = f"{(b / a if better == 'higher' else a / b):,.1f}x" if denominator else "n/a"
+    print(f"| {label} | {a:,.1f} {unit} | {b:,.1f} {unit} | {ratio} |")
 
 
 print("| measurement | mlflow server 3.17.2 | retrain server | retrain advantage |")

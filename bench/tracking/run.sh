@@ -29,13 +29,20 @@ cleanup() {
 }
 trap cleanup EXIT
 port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Seconds (to the millisecond) until the server on port $1 answers /health.
 wait_health() {
-  local started=$SECONDS
-  until "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$1/health', timeout=1)" 2>/dev/null; do
-    sleep 0.2
-    [ $((SECONDS - started)) -lt 300 ] || { echo "server on port $1 did not start" >&2; exit 1; }
-  done
-  echo $((SECONDS - started))
+  "$venv/bin/python" - "$1" <<'PY'
+import sys, time, urllib.request
+started = time.monotonic()
+while time.monotonic() - started < 300:
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=1)
+        print(f"{time.monotonic() - started:.3f}")
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.02)
+sys.exit(f"server on port {sys.argv[1]} did not start")
+PY
 }
 # Resident memory of a process group, in MiB.
 rss_mib() { ps -o rss= -g "$1" | awk '{s+=$1} END {printf "%.0f", s/1024}'; }
