@@ -13,10 +13,8 @@ use sqlx::any::AnyRow;
 use crate::entities::*;
 use crate::error::{ErrorCode, Result, StoreError};
 use crate::filter::{self, Entity};
-use crate::sql::{Arg, AttributeColumns, Sql, text_condition};
-use crate::store::{
-    SqlStore, check_key, check_max_results, encode_page_token, now_ms, parse_experiment_id, parse_page_token,
-};
+use crate::sql::{Arg, AttributeColumns, Page, Sql, text_condition};
+use crate::store::{SqlStore, check_key, now_ms, parse_experiment_id};
 
 /// Logged model statuses.
 pub const LOGGED_MODEL_STATUSES: [&str; 3] =
@@ -107,10 +105,8 @@ impl SqlStore {
         ];
         Sql::insert("logged_models", &columns, values).query().execute(&mut *tx).await?;
         for p in params {
-            let values =
-                vec![Arg::Text(model_id.clone()), Arg::Text(p.key.clone()), Arg::Text(p.value.clone())];
-            Sql::insert("logged_model_params", &["model_id", "key", "value"], values)
-                .push(" ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value")
+            let owner = [("model_id", Arg::Text(model_id.clone()))];
+            Sql::upsert_key_value("logged_model_params", &owner, &p.key, &p.value)
                 .query()
                 .execute(&mut *tx)
                 .await?;
@@ -223,8 +219,7 @@ impl SqlStore {
                 ("source_run_id", "l.source_run_id", false),
             ],
         };
-        let limit = check_max_results(max_results, 100)?;
-        let offset = parse_page_token(page_token)?;
+        let page = Page::new(max_results, 100, page_token)?;
         let mut ids = Vec::new();
         for id in experiment_ids {
             ids.push(Arg::Int(parse_experiment_id(id)?));
@@ -263,17 +258,14 @@ impl SqlStore {
                 }
             }
         }
-        sql.push(" ORDER BY l.creation_timestamp_ms DESC, l.model_id LIMIT ")
-            .int_arg(limit + 1)
-            .push(" OFFSET ")
-            .int_arg(offset);
+        sql.push(" ORDER BY l.creation_timestamp_ms DESC, l.model_id").page(&page);
         let rows = sql.query().fetch_all(&self.pool).await?;
-        let more = rows.len() as i64 > limit;
+        let (rows, next) = page.split(rows);
         let mut models = Vec::new();
-        for row in rows.iter().take(limit as usize) {
+        for row in rows.iter() {
             models.push(self.logged_model_from_row(row).await?);
         }
-        Ok((models, more.then(|| encode_page_token(offset + limit))))
+        Ok((models, next))
     }
 
     /// Records that a run produced logged models (`runs/outputs`).
@@ -466,8 +458,7 @@ impl SqlStore {
         page_token: Option<&str>,
     ) -> Result<(Vec<RegisteredModel>, Option<String>)> {
         const ATTRIBUTES: AttributeColumns = AttributeColumns { columns: &[("name", "m.name", false)] };
-        let limit = check_max_results(max_results, 100)?;
-        let offset = parse_page_token(page_token)?;
+        let page = Page::new(max_results, 100, page_token)?;
         let mut sql = Sql::new("SELECT m.* FROM registered_models m WHERE 1 = 1");
         for clause in filter::parse(filter.unwrap_or(""))? {
             sql.push(" AND ");
@@ -506,17 +497,14 @@ impl SqlStore {
             order.push(format!("{column} {}", if descending { "DESC" } else { "ASC" }));
         }
         order.push("m.name ASC".into());
-        sql.push(&format!(" ORDER BY {} LIMIT ", order.join(", ")))
-            .int_arg(limit + 1)
-            .push(" OFFSET ")
-            .int_arg(offset);
+        sql.push(&format!(" ORDER BY {}", order.join(", "))).page(&page);
         let rows = sql.query().fetch_all(&self.pool).await?;
-        let more = rows.len() as i64 > limit;
+        let (rows, next) = page.split(rows);
         let mut models = Vec::new();
-        for row in rows.iter().take(limit as usize) {
+        for row in rows.iter() {
             models.push(self.registered_model_from_row(row).await?);
         }
-        Ok((models, more.then(|| encode_page_token(offset + limit))))
+        Ok((models, next))
     }
 
     pub async fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()> {
@@ -757,8 +745,7 @@ impl SqlStore {
                 ("current_stage", "v.current_stage", false),
             ],
         };
-        let limit = check_max_results(max_results, 10_000)?;
-        let offset = parse_page_token(page_token)?;
+        let page = Page::new(max_results, 10_000, page_token)?;
         let mut sql = Sql::new("SELECT v.* FROM model_versions v WHERE 1 = 1");
         for clause in filter::parse(filter.unwrap_or(""))? {
             sql.push(" AND ");
@@ -799,17 +786,14 @@ impl SqlStore {
                 }
             }
         }
-        sql.push(" ORDER BY v.name, v.version DESC LIMIT ")
-            .int_arg(limit + 1)
-            .push(" OFFSET ")
-            .int_arg(offset);
+        sql.push(" ORDER BY v.name, v.version DESC").page(&page);
         let rows = sql.query().fetch_all(&self.pool).await?;
-        let more = rows.len() as i64 > limit;
+        let (rows, next) = page.split(rows);
         let mut versions = Vec::new();
-        for row in rows.iter().take(limit as usize) {
+        for row in rows.iter() {
             versions.push(self.model_version_from_row(row).await?);
         }
-        Ok((versions, more.then(|| encode_page_token(offset + limit))))
+        Ok((versions, next))
     }
 
     /// The newest version in each requested stage (all stages when empty).
@@ -1051,9 +1035,8 @@ async fn upsert_model_tag(
     model_id: &str,
     tag: &Tag,
 ) -> Result<()> {
-    let values = vec![Arg::Text(model_id.into()), Arg::Text(tag.key.clone()), Arg::Text(tag.value.clone())];
-    Sql::insert("logged_model_tags", &["model_id", "key", "value"], values)
-        .push(" ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value")
+    let owner = [("model_id", Arg::Text(model_id.into()))];
+    Sql::upsert_key_value("logged_model_tags", &owner, &tag.key, &tag.value)
         .query()
         .execute(&mut **tx)
         .await?;
@@ -1065,9 +1048,8 @@ async fn upsert_registered_tag(
     name: &str,
     tag: &Tag,
 ) -> Result<()> {
-    let values = vec![Arg::Text(name.into()), Arg::Text(tag.key.clone()), Arg::Text(tag.value.clone())];
-    Sql::insert("registered_model_tags", &["name", "key", "value"], values)
-        .push(" ON CONFLICT (name, key) DO UPDATE SET value = excluded.value")
+    let owner = [("name", Arg::Text(name.into()))];
+    Sql::upsert_key_value("registered_model_tags", &owner, &tag.key, &tag.value)
         .query()
         .execute(&mut **tx)
         .await?;
@@ -1080,14 +1062,8 @@ async fn upsert_version_tag(
     version: i64,
     tag: &Tag,
 ) -> Result<()> {
-    let values = vec![
-        Arg::Text(name.into()),
-        Arg::Int(version),
-        Arg::Text(tag.key.clone()),
-        Arg::Text(tag.value.clone()),
-    ];
-    Sql::insert("model_version_tags", &["name", "version", "key", "value"], values)
-        .push(" ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value")
+    let owner = [("name", Arg::Text(name.into())), ("version", Arg::Int(version))];
+    Sql::upsert_key_value("model_version_tags", &owner, &tag.key, &tag.value)
         .query()
         .execute(&mut **tx)
         .await?;

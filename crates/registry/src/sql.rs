@@ -3,6 +3,7 @@
 //! appearance (both engines accept that form), and every value supplied by
 //! a user travels as a bound argument, never as SQL text.
 
+use base64::Engine;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, Arguments};
@@ -49,6 +50,24 @@ impl Sql {
             sql.list(row);
         }
         sql
+    }
+
+    /// Sets one key/value pair (a tag, a param) of the thing `owner`
+    /// identifies: `INSERT … ON CONFLICT (owner…, key) DO UPDATE`.
+    pub fn upsert_key_value(table: &str, owner: &[(&str, Arg)], key: &str, value: &str) -> Sql {
+        let mut columns: Vec<&str> = owner.iter().map(|(c, _)| *c).collect();
+        let conflict = columns.join(", ");
+        columns.extend(["key", "value"]);
+        let mut values: Vec<Arg> = owner.iter().map(|(_, v)| v.clone()).collect();
+        values.extend([Arg::Text(key.into()), Arg::Text(value.into())]);
+        let mut sql = Sql::insert(table, &columns, values);
+        sql.push(&format!(" ON CONFLICT ({conflict}, key) DO UPDATE SET value = excluded.value"));
+        sql
+    }
+
+    /// Appends ` LIMIT … OFFSET …` for `page` (one row more than the page).
+    pub fn page(&mut self, page: &Page) -> &mut Self {
+        self.push(" LIMIT ").int_arg(page.limit + 1).push(" OFFSET ").int_arg(page.offset)
     }
 
     pub fn push(&mut self, text: &str) -> &mut Self {
@@ -105,6 +124,46 @@ impl Sql {
             };
         }
         sqlx::query_with(sqlx::AssertSqlSafe(self.text.clone()), args)
+    }
+}
+
+/// The most results one search page may ask for.
+const MAX_RESULTS_LIMIT: i64 = 50_000;
+
+/// One page of a search: `limit` rows from `offset`. The query asks for one
+/// row more, whose presence means there is a next page; page tokens are
+/// base64 of `{"offset": N}`, as MLflow's.
+pub struct Page {
+    limit: i64,
+    offset: i64,
+}
+
+impl Page {
+    pub fn new(max_results: Option<i64>, default: i64, token: Option<&str>) -> Result<Page> {
+        let limit = max_results.unwrap_or(default);
+        if !(1..=MAX_RESULTS_LIMIT).contains(&limit) {
+            return Err(StoreError::invalid(format!(
+                "max_results must be between 1 and {MAX_RESULTS_LIMIT}, got {limit}"
+            )));
+        }
+        let offset = match token.filter(|t| !t.is_empty()) {
+            None => 0,
+            Some(token) => {
+                let invalid = || StoreError::invalid(format!("invalid page_token '{token}'"));
+                let bytes = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| invalid())?;
+                let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+                value.get("offset").and_then(|o| o.as_i64()).filter(|o| *o >= 0).ok_or_else(invalid)?
+            }
+        };
+        Ok(Page { limit, offset })
+    }
+
+    /// Keeps this page's rows; returns them with the next page's token.
+    pub fn split<T>(&self, mut rows: Vec<T>) -> (Vec<T>, Option<String>) {
+        let more = rows.len() as i64 > self.limit;
+        rows.truncate(self.limit as usize);
+        let next = format!("{{\"offset\": {}}}", self.offset + self.limit);
+        (rows, more.then(|| base64::engine::general_purpose::STANDARD.encode(next)))
     }
 }
 

@@ -10,14 +10,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 use crate::entities::*;
 use crate::error::{Result, StoreError};
 use crate::filter;
-use crate::sql::{Arg, AttributeColumns, Sql, runs_where};
+use crate::sql::{Arg, AttributeColumns, Page, Sql, runs_where};
 
 const MIGRATIONS: [(i64, &str); 2] = [
     (1, include_str!("../migrations/0001_tracking.sql")),
@@ -28,7 +27,6 @@ const MIGRATIONS: [(i64, &str); 2] = [
 pub const MAX_BATCH_METRICS: usize = 1000;
 pub const MAX_BATCH_PARAMS: usize = 100;
 pub const MAX_BATCH_TAGS: usize = 100;
-const MAX_RESULTS_LIMIT: i64 = 50_000;
 
 const RUN_ATTRIBUTES: AttributeColumns = AttributeColumns {
     columns: &[
@@ -82,36 +80,6 @@ fn database_url(uri: &str) -> Result<(String, Backend)> {
     Err(StoreError::invalid(format!(
         "unsupported backend store URI '{uri}'; use sqlite:///PATH or postgresql://USER@HOST/DB"
     )))
-}
-
-pub(crate) fn encode_page_token(offset: i64) -> String {
-    base64::engine::general_purpose::STANDARD.encode(format!("{{\"offset\": {offset}}}"))
-}
-
-pub(crate) fn parse_page_token(token: Option<&str>) -> Result<i64> {
-    let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return Ok(0);
-    };
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(token)
-        .map_err(|_| StoreError::invalid(format!("invalid page_token '{token}'")))?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|_| StoreError::invalid(format!("invalid page_token '{token}'")))?;
-    value
-        .get("offset")
-        .and_then(|o| o.as_i64())
-        .filter(|o| *o >= 0)
-        .ok_or_else(|| StoreError::invalid(format!("invalid page_token '{token}'")))
-}
-
-pub(crate) fn check_max_results(max_results: Option<i64>, default: i64) -> Result<i64> {
-    let n = max_results.unwrap_or(default);
-    if !(1..=MAX_RESULTS_LIMIT).contains(&n) {
-        return Err(StoreError::invalid(format!(
-            "max_results must be between 1 and {MAX_RESULTS_LIMIT}, got {n}"
-        )));
-    }
-    Ok(n)
 }
 
 pub(crate) fn parse_experiment_id(id: &str) -> Result<i64> {
@@ -309,9 +277,8 @@ impl SqlStore {
         id: i64,
         tag: &Tag,
     ) -> Result<()> {
-        let values = vec![Arg::Int(id), Arg::Text(tag.key.clone()), Arg::Text(tag.value.clone())];
-        Sql::insert("experiment_tags", &["experiment_id", "key", "value"], values)
-            .push(" ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value")
+        let owner = [("experiment_id", Arg::Int(id))];
+        Sql::upsert_key_value("experiment_tags", &owner, &tag.key, &tag.value)
             .query()
             .execute(&mut **tx)
             .await?;
@@ -379,8 +346,7 @@ impl SqlStore {
                 ("last_update_time", "e.last_update_time", true),
             ],
         };
-        let limit = check_max_results(max_results, 1000)?;
-        let offset = parse_page_token(page_token)?;
+        let page = Page::new(max_results, 1000, page_token)?;
         let mut sql = Sql::new("SELECT e.* FROM experiments e WHERE 1 = 1");
         lifecycle_condition(&mut sql, "e.lifecycle_stage", view);
         for clause in filter::parse(filter.unwrap_or(""))? {
@@ -437,17 +403,14 @@ impl SqlStore {
             order.push(format!("{column} {}", if descending { "DESC" } else { "ASC" }));
         }
         order.push("e.experiment_id ASC".into());
-        sql.push(&format!(" ORDER BY {} LIMIT ", order.join(", ")))
-            .int_arg(limit + 1)
-            .push(" OFFSET ")
-            .int_arg(offset);
+        sql.push(&format!(" ORDER BY {}", order.join(", "))).page(&page);
         let rows = sql.query().fetch_all(&self.pool).await?;
-        let more = rows.len() as i64 > limit;
+        let (rows, next) = page.split(rows);
         let mut experiments = Vec::new();
-        for row in rows.iter().take(limit as usize) {
+        for row in rows.iter() {
             experiments.push(self.experiment_from_row(row).await?);
         }
-        Ok((experiments, more.then(|| encode_page_token(offset + limit))))
+        Ok((experiments, next))
     }
 
     pub async fn update_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
@@ -891,22 +854,19 @@ impl SqlStore {
         page_token: Option<&str>,
     ) -> Result<(Vec<Metric>, Option<String>)> {
         self.run_info(run_id).await?;
-        let limit = check_max_results(max_results, 25_000)?;
-        let offset = parse_page_token(page_token)?;
+        let page = Page::new(max_results, 25_000, page_token)?;
         let rows = Sql::new("SELECT key, value, is_nan, timestamp, step FROM metrics WHERE run_id = ")
             .text_arg(run_id)
             .push(" AND key = ")
             .text_arg(key)
-            .push(" ORDER BY step, timestamp, value LIMIT ")
-            .int_arg(limit + 1)
-            .push(" OFFSET ")
-            .int_arg(offset)
+            .push(" ORDER BY step, timestamp, value")
+            .page(&page)
             .query()
             .fetch_all(&self.pool)
             .await?;
-        let more = rows.len() as i64 > limit;
-        let metrics = rows.iter().take(limit as usize).map(metric_from_row).collect::<Result<Vec<_>>>()?;
-        Ok((metrics, more.then(|| encode_page_token(offset + limit))))
+        let (rows, next) = page.split(rows);
+        let metrics = rows.iter().map(metric_from_row).collect::<Result<Vec<_>>>()?;
+        Ok((metrics, next))
     }
 
     /// Runs of the given experiments matching an MLflow filter, ordered by
@@ -921,8 +881,7 @@ impl SqlStore {
         order_by: &[String],
         page_token: Option<&str>,
     ) -> Result<(Vec<Run>, Option<String>)> {
-        let limit = check_max_results(max_results, 1000)?;
-        let offset = parse_page_token(page_token)?;
+        let page = Page::new(max_results, 1000, page_token)?;
         let clauses = filter::parse(filter.unwrap_or(""))?;
         let mut ids = Vec::new();
         for id in experiment_ids {
@@ -950,13 +909,10 @@ impl SqlStore {
         for term in &order {
             sql.push(term).push(", ");
         }
-        sql.push("q.start_time DESC, q.run_id ASC LIMIT ")
-            .int_arg(limit + 1)
-            .push(" OFFSET ")
-            .int_arg(offset);
+        sql.push("q.start_time DESC, q.run_id ASC").page(&page);
         let rows = sql.query().fetch_all(&self.pool).await?;
-        let more = rows.len() as i64 > limit;
-        let infos = rows.iter().take(limit as usize).map(run_info_from_row).collect::<Result<Vec<_>>>()?;
+        let (rows, next) = page.split(rows);
+        let infos = rows.iter().map(run_info_from_row).collect::<Result<Vec<_>>>()?;
         let run_ids: Vec<String> = infos.iter().map(|i| i.run_id.clone()).collect();
         let data = self.runs_data(&run_ids).await?;
         let runs = infos
@@ -964,7 +920,7 @@ impl SqlStore {
             .zip(data)
             .map(|(info, (_, data))| Run { info, data, inputs: RunInputs::default() })
             .collect();
-        Ok((runs, more.then(|| encode_page_token(offset + limit))))
+        Ok((runs, next))
     }
 }
 
@@ -995,12 +951,8 @@ pub(crate) async fn upsert_tag(
     run_id: &str,
     tag: &Tag,
 ) -> Result<()> {
-    let values = vec![Arg::Text(run_id.into()), Arg::Text(tag.key.clone()), Arg::Text(tag.value.clone())];
-    Sql::insert("tags", &["run_id", "key", "value"], values)
-        .push(" ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
-        .query()
-        .execute(&mut **tx)
-        .await?;
+    let owner = [("run_id", Arg::Text(run_id.into()))];
+    Sql::upsert_key_value("tags", &owner, &tag.key, &tag.value).query().execute(&mut **tx).await?;
     if tag.key == "mlflow.runName" && !tag.value.is_empty() {
         Sql::new("UPDATE runs SET run_name = ")
             .text_arg(tag.value.clone())
