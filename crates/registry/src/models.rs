@@ -14,7 +14,7 @@ use crate::entities::*;
 use crate::error::{ErrorCode, Result, StoreError};
 use crate::filter::{self, Entity};
 use crate::sql::{Arg, AttributeColumns, Page, Sql, text_condition};
-use crate::store::{SqlStore, check_key, now_ms, parse_experiment_id};
+use crate::store::{SqlStore, check_key, now_ms, parse_experiment_id, set_tag_in};
 
 /// Logged model statuses.
 pub const LOGGED_MODEL_STATUSES: [&str; 3] =
@@ -112,7 +112,7 @@ impl SqlStore {
                 .await?;
         }
         for t in tags {
-            upsert_model_tag(&mut tx, &model_id, t).await?;
+            set_tag_in(&mut tx, "logged_model_tags", &[("model_id", Arg::Text(model_id.clone()))], t).await?;
         }
         tx.commit().await?;
         self.get_logged_model(&model_id).await
@@ -186,7 +186,7 @@ impl SqlStore {
         let mut tx = self.write().await?;
         for t in tags {
             check_key("tag", &t.key)?;
-            upsert_model_tag(&mut tx, model_id, t).await?;
+            set_tag_in(&mut tx, "logged_model_tags", &[("model_id", Arg::Text(model_id.into()))], t).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -315,7 +315,7 @@ impl SqlStore {
         }
         for t in tags {
             check_key("tag", &t.key)?;
-            upsert_registered_tag(&mut tx, name, t).await?;
+            set_tag_in(&mut tx, "registered_model_tags", &[("name", Arg::Text(name.into()))], t).await?;
         }
         tx.commit().await?;
         self.get_registered_model(name).await
@@ -511,7 +511,7 @@ impl SqlStore {
         check_key("tag", &tag.key)?;
         self.require_registered_model(name).await?;
         let mut tx = self.write().await?;
-        upsert_registered_tag(&mut tx, name, tag).await?;
+        set_tag_in(&mut tx, "registered_model_tags", &[("name", Arg::Text(name.into()))], tag).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -597,7 +597,7 @@ impl SqlStore {
             }
             for t in tags {
                 check_key("tag", &t.key)?;
-                upsert_version_tag(&mut tx, name, version, t).await?;
+                set_tag_in(&mut tx, "model_version_tags", &version_owner(name, version), t).await?;
             }
             Sql::new("UPDATE registered_models SET last_updated_timestamp = ")
                 .int_arg(now)
@@ -867,7 +867,7 @@ impl SqlStore {
         check_key("tag", &tag.key)?;
         self.get_model_version(name, version).await?;
         let mut tx = self.write().await?;
-        upsert_version_tag(&mut tx, name, parse_version(version)?, tag).await?;
+        set_tag_in(&mut tx, "model_version_tags", &version_owner(name, parse_version(version)?), tag).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1030,44 +1030,8 @@ impl SqlStore {
     }
 }
 
-async fn upsert_model_tag(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    model_id: &str,
-    tag: &Tag,
-) -> Result<()> {
-    let owner = [("model_id", Arg::Text(model_id.into()))];
-    Sql::upsert_key_value("logged_model_tags", &owner, &tag.key, &tag.value)
-        .query()
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-async fn upsert_registered_tag(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    name: &str,
-    tag: &Tag,
-) -> Result<()> {
-    let owner = [("name", Arg::Text(name.into()))];
-    Sql::upsert_key_value("registered_model_tags", &owner, &tag.key, &tag.value)
-        .query()
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-async fn upsert_version_tag(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    name: &str,
-    version: i64,
-    tag: &Tag,
-) -> Result<()> {
-    let owner = [("name", Arg::Text(name.into())), ("version", Arg::Int(version))];
-    Sql::upsert_key_value("model_version_tags", &owner, &tag.key, &tag.value)
-        .query()
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+fn version_owner(name: &str, version: i64) -> [(&'static str, Arg); 2] {
+    [("name", Arg::Text(name.into())), ("version", Arg::Int(version))]
 }
 
 async fn set_stage(

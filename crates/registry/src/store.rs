@@ -264,25 +264,12 @@ impl SqlStore {
                 }
             }
             for tag in tags {
-                Self::upsert_experiment_tag(&mut tx, id, tag).await?;
+                set_tag_in(&mut tx, "experiment_tags", &[("experiment_id", Arg::Int(id))], tag).await?;
             }
             tx.commit().await?;
             return Ok(id.to_string());
         }
         Err(StoreError::internal("could not allocate an experiment id under concurrent creation"))
-    }
-
-    async fn upsert_experiment_tag(
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        id: i64,
-        tag: &Tag,
-    ) -> Result<()> {
-        let owner = [("experiment_id", Arg::Int(id))];
-        Sql::upsert_key_value("experiment_tags", &owner, &tag.key, &tag.value)
-            .query()
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
     }
 
     async fn experiment_from_row(&self, row: &AnyRow) -> Result<Experiment> {
@@ -468,7 +455,7 @@ impl SqlStore {
         let id = parse_experiment_id(experiment_id)?;
         self.get_experiment(experiment_id).await?;
         let mut tx = self.write().await?;
-        Self::upsert_experiment_tag(&mut tx, id, tag).await?;
+        set_tag_in(&mut tx, "experiment_tags", &[("experiment_id", Arg::Int(id))], tag).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -946,13 +933,20 @@ fn insert_experiment(id: i64, name: &str, location: &str) -> Sql {
     Sql::insert("experiments", &columns, values)
 }
 
-pub(crate) async fn upsert_tag(
+/// Sets `tag` on what `owner` identifies, in a `(owner…, key, value)` table.
+pub(crate) async fn set_tag_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    run_id: &str,
+    table: &str,
+    owner: &[(&str, Arg)],
     tag: &Tag,
 ) -> Result<()> {
-    let owner = [("run_id", Arg::Text(run_id.into()))];
-    Sql::upsert_key_value("tags", &owner, &tag.key, &tag.value).query().execute(&mut **tx).await?;
+    Sql::upsert_key_value(table, owner, &tag.key, &tag.value).query().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Sets a run's tag; `mlflow.runName` also renames the run.
+async fn upsert_tag(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, tag: &Tag) -> Result<()> {
+    set_tag_in(tx, "tags", &[("run_id", Arg::Text(run_id.into()))], tag).await?;
     if tag.key == "mlflow.runName" && !tag.value.is_empty() {
         Sql::new("UPDATE runs SET run_name = ")
             .text_arg(tag.value.clone())
