@@ -8,6 +8,8 @@
 //! are kept and re-ranked by exact double-precision distance, so float32
 //! rounding never changes the answer.
 
+use std::sync::OnceLock;
+
 use ndarray::{Array2, ArrayView2, s};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -54,6 +56,18 @@ pub struct Knn {
     n_classes: usize,
     n_neighbors: usize,
     weights: Weights,
+    /// The training rows in the form the distance search uses, built on
+    /// first use and kept, so each prediction does not redo it.
+    #[serde(skip)]
+    search: OnceLock<SearchData>,
+}
+
+/// Training rows centred and in single precision, with their squared norms.
+#[derive(Debug, Clone)]
+struct SearchData {
+    means: Vec<f64>,
+    train: Array2<f32>,
+    norms: Vec<f32>,
 }
 
 pub fn fit_knn(x: &Matrix, y: &[u32], n_classes: usize, params: &KnnParams) -> Result<Knn, ParamError> {
@@ -66,22 +80,27 @@ pub fn fit_knn(x: &Matrix, y: &[u32], n_classes: usize, params: &KnnParams) -> R
         n_classes,
         n_neighbors: params.n_neighbors,
         weights: params.weights,
+        search: OnceLock::new(),
     })
 }
 
 impl Knn {
     pub fn predict_proba(&self, queries: &Matrix) -> Matrix {
-        let means = column_means(&self.x);
-        let train = centered_f32(&self.x, &means);
-        let train_norms: Vec<f32> = train.rows().into_iter().map(|r| r.dot(&r)).collect();
-        let query = centered_f32(queries, &means);
+        let search = self.search.get_or_init(|| {
+            let means = column_means(&self.x);
+            let train = centered_f32(&self.x, &means);
+            let norms = train.rows().into_iter().map(|r| r.dot(&r)).collect();
+            SearchData { means, train, norms }
+        });
+        let (train, train_norms) = (&search.train, &search.norms);
+        let query = centered_f32(queries, &search.means);
         let k = self.n_classes;
         let mut out = Matrix::zeros(queries.rows(), k);
         out.as_mut_slice().par_chunks_mut(QUERY_BLOCK * k).enumerate().for_each(|(block, proba)| {
             let first = block * QUERY_BLOCK;
             let rows = proba.len() / k;
             let q = query.slice(s![first..first + rows, ..]);
-            let candidates = self.candidates(q, train.view(), &train_norms);
+            let candidates = self.candidates(q, train.view(), train_norms);
             for (i, mut candidates) in candidates.into_iter().enumerate() {
                 let neighbours = self.exact_nearest(queries.row(first + i), &mut candidates);
                 self.vote(&neighbours, &mut proba[i * k..(i + 1) * k]);
