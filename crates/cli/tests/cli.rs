@@ -147,15 +147,7 @@ fn builtin_iris_gives_labels_back_as_trained() {
 fn every_model_trains_from_its_config() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    for model in [
-        "random_forest",
-        "decision_tree",
-        "gradient_boosting",
-        "logistic_regression",
-        "knn",
-        "gaussian_nb",
-        "linear_svm",
-    ] {
+    for model in retrain_ml::models::MODEL_NAMES {
         write(d, &format!("{model}.yaml"), &format!("model: {model}\n"));
         retrain(d)
             .args(["train", "--config", &format!("{model}.yaml"), "--data", "breast_cancer", "--out", model])
