@@ -350,16 +350,13 @@ impl SqlStore {
             .into_iter()
             .map(|(alias, version)| Alias { alias, version: version.to_string() })
             .collect();
-        let versions = self.versions_where(&name, None).await?;
-        let mut latest: BTreeMap<String, ModelVersion> = BTreeMap::new();
-        for v in versions {
-            let newer = latest
-                .get(&v.current_stage)
-                .is_none_or(|l| parse_version(&l.version).ok() < parse_version(&v.version).ok());
-            if newer {
-                latest.insert(v.current_stage.clone(), v);
-            }
-        }
+        // One per stage, ordered by stage name.
+        let latest: BTreeMap<String, ModelVersion> = self
+            .versions_where(&name, Which::NewestPerStage)
+            .await?
+            .into_iter()
+            .map(|v| (v.current_stage.clone(), v))
+            .collect();
         Ok(RegisteredModel {
             creation_timestamp: row.try_get("creation_timestamp")?,
             last_updated_timestamp: row.try_get("last_updated_timestamp")?,
@@ -612,12 +609,16 @@ impl SqlStore {
         Err(StoreError::internal("could not allocate a model version under concurrent registration"))
     }
 
-    async fn versions_where(&self, name: &str, version: Option<i64>) -> Result<Vec<ModelVersion>> {
+    async fn versions_where(&self, name: &str, which: Which) -> Result<Vec<ModelVersion>> {
         let mut sql = Sql::new("SELECT * FROM model_versions WHERE name = ");
         sql.text_arg(name);
-        if let Some(v) = version {
-            sql.push(" AND version = ").int_arg(v);
-        }
+        match which {
+            Which::Version(v) => sql.push(" AND version = ").int_arg(v),
+            Which::NewestPerStage => sql
+                .push(" AND version IN (SELECT MAX(version) FROM model_versions WHERE name = ")
+                .text_arg(name)
+                .push(" GROUP BY current_stage)"),
+        };
         sql.push(" ORDER BY version");
         let rows = sql.query().fetch_all(&self.pool).await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -666,7 +667,7 @@ impl SqlStore {
     pub async fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
         let number = parse_version(version)?;
         self.require_registered_model(name).await?;
-        self.versions_where(name, Some(number)).await?.pop().ok_or_else(|| {
+        self.versions_where(name, Which::Version(number)).await?.pop().ok_or_else(|| {
             StoreError::not_found(format!("Model Version (name={name}, version={version}) not found"))
         })
     }
@@ -1028,6 +1029,14 @@ impl SqlStore {
         stages.retain(|_, v| !v.is_empty());
         Ok((stages, aliases))
     }
+}
+
+/// Which versions of a model to read.
+enum Which {
+    Version(i64),
+    /// The newest version in each stage (a registered model's
+    /// `latest_versions`), without reading every version.
+    NewestPerStage,
 }
 
 fn version_owner(name: &str, version: i64) -> [(&'static str, Arg); 2] {
