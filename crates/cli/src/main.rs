@@ -44,6 +44,19 @@ enum Command {
     Predict(commands::model::PredictArgs),
     /// Run the tracking server (MLflow's REST API and artifact proxy).
     Server(commands::server::ServerArgs),
+    /// Scaffold a project: pipelines/, configs/, retrain.yaml (never overwrites).
+    Init(commands::flow::InitArgs),
+    /// The whole system: scheduler, executor and tracking server on one port.
+    Up(commands::flow::UpArgs),
+    /// Pipelines: list, check, run, trigger, backfill, pause, unpause, runs.
+    #[command(subcommand)]
+    Pipelines(commands::flow::PipelinesCommand),
+    /// Variables templates read as `var.NAME`.
+    #[command(subcommand)]
+    Variables(commands::flow::VariablesCommand),
+    /// One task instance.
+    #[command(subcommand)]
+    Task(commands::flow::TaskCommand),
     /// Tracked runs on a tracking server.
     Runs {
         #[command(flatten)]
@@ -71,6 +84,11 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => commands::model::evaluate(args),
         Command::Predict(args) => commands::model::predict(args),
         Command::Server(args) => commands::server::run(args),
+        Command::Init(args) => commands::flow::init(args),
+        Command::Up(args) => commands::flow::up(args),
+        Command::Pipelines(command) => commands::flow::pipelines(command),
+        Command::Variables(command) => commands::flow::variables(command),
+        Command::Task(command) => commands::flow::task(command),
         Command::Runs { server, command } => commands::registry::runs(server, command),
         Command::Models { server, command } => commands::registry::models(server, command),
     };
@@ -85,9 +103,17 @@ fn main() -> ExitCode {
 
 /// 2 when the user can fix the input, 1 when the system failed.
 fn exit_code(err: &anyhow::Error) -> u8 {
+    if let Some(commands::Exit(code, _)) = err.downcast_ref::<commands::Exit>() {
+        return *code;
+    }
     let user_error = err.chain().any(|cause| {
         cause.downcast_ref::<retrain_ml::Error>().is_some_and(retrain_ml::Error::is_user_error)
             || cause.downcast_ref::<commands::UsageError>().is_some()
+            || cause.downcast_ref::<retrain_flow::project::ProjectError>().is_some()
+            || cause.downcast_ref::<retrain_flow::spec::SpecError>().is_some()
+            || cause.downcast_ref::<retrain_flow::task::InvocationError>().is_some_and(|e| {
+                !matches!(e, retrain_flow::task::InvocationError::Store(s) if s.code == retrain_registry::ErrorCode::InternalError)
+            })
             || cause
                 .downcast_ref::<retrain_registry::StoreError>()
                 .is_some_and(|e| e.code != retrain_registry::ErrorCode::InternalError)

@@ -27,6 +27,38 @@ use crate::error::{Error, Result};
 pub const BUILTIN: [&str; 3] = ["iris", "wine", "breast_cancer"];
 
 /// A built-in dataset by name, or `None` for an unknown name.
+/// Loads labelled data named by the user: a path (a directory with
+/// data.csv + target.csv, or a CSV whose label column is `target`, the
+/// last column by default) or the name of a built-in dataset.
+pub fn load_named(spec: &str, target: Option<&str>) -> Result<Dataset> {
+    let path = Path::new(spec);
+    if path.exists() {
+        return data::load_labelled(path, target);
+    }
+    builtin(spec).ok_or_else(|| {
+        Error::Invalid(format!(
+            "'{spec}' is neither a file, a directory nor a built-in dataset ({})",
+            BUILTIN.join(", ")
+        ))
+    })
+}
+
+/// Writes labels to `dir/target.csv` and features to `dir/data.csv`, each
+/// atomically and in that order: whoever waits for data.csv finds its
+/// labels already there.
+pub fn write_dir(dataset: &Dataset, dir: &Path) -> Result<()> {
+    if let Some(target) = &dataset.target {
+        let labels =
+            data::to_csv(std::slice::from_ref(&target.name), target.labels.iter().map(|l| vec![l.clone()]));
+        crate::atomic::write_file(&dir.join("target.csv"), &labels)?;
+    }
+    let features = data::to_csv(
+        &dataset.features,
+        (0..dataset.rows()).map(|i| dataset.x.row(i).iter().map(data::format_value).collect()),
+    );
+    crate::atomic::write_file(&dir.join("data.csv"), &features)
+}
+
 pub fn builtin(name: &str) -> Option<Dataset> {
     let (text, target) = match name {
         "iris" => (include_str!("../datasets/iris.csv"), "species"),

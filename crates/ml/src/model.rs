@@ -284,18 +284,25 @@ impl Model {
 }
 
 impl Predictions {
-    /// CSV with a `prediction` column of labels and, with `proba`, a
-    /// `proba_<class>` column per class.
-    pub fn to_csv(&self, model: &Model, proba: bool) -> Vec<u8> {
+    /// CSV with a `prediction` column of labels, with `proba` a
+    /// `proba_<class>` column per class, and with `model_version` a column
+    /// naming the model that made each prediction.
+    pub fn to_csv(&self, model: &Model, proba: bool, model_version: Option<&str>) -> Vec<u8> {
         let mut header = vec!["prediction".to_string()];
         let with_proba = proba && self.has_proba;
         if with_proba {
             header.extend(model.metadata.classes.iter().map(|c| format!("proba_{c}")));
         }
+        if model_version.is_some() {
+            header.push("model_version".into());
+        }
         let rows = self.class_index.iter().enumerate().map(|(i, &c)| {
             let mut row = vec![model.label(c).to_string()];
             if with_proba {
                 row.extend(self.scores.row(i).iter().map(|p| p.to_string()));
+            }
+            if let Some(version) = model_version {
+                row.push(version.to_string());
             }
             row
         });

@@ -8,6 +8,9 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use std::path::{Path, PathBuf};
+
+use crate::data::{self, Dataset};
 use crate::error::{Error, Result};
 
 /// Row indices of each part, in shuffled order.
@@ -16,6 +19,33 @@ pub struct Split {
     pub train: Vec<usize>,
     pub validation: Vec<usize>,
     pub test: Vec<usize>,
+}
+
+/// Splits a labelled dataset and writes `train.csv`, `val.csv` (and
+/// `test.csv` when `test` > 0) into `dir`; returns each part's name, path
+/// and row count.
+pub fn write_parts(
+    dataset: &Dataset,
+    dir: &Path,
+    validation: f64,
+    test: f64,
+    seed: u64,
+) -> Result<Vec<(&'static str, PathBuf, usize)>> {
+    let target = dataset.require_target()?;
+    let classes = data::classes_of(&target.labels);
+    let y = target.encode(&classes)?;
+    let parts = stratified(&y, validation, test, seed)?;
+    let mut named = vec![("train", &parts.train), ("val", &parts.validation)];
+    if test > 0.0 {
+        named.push(("test", &parts.test));
+    }
+    let mut written = Vec::new();
+    for (name, rows) in named {
+        let path = dir.join(format!("{name}.csv"));
+        crate::atomic::write_file(&path, &data::dataset_to_csv(&dataset.select_rows(rows)))?;
+        written.push((name, path, rows.len()));
+    }
+    Ok(written)
 }
 
 /// Splits rows labelled `y` (class indices) into parts holding

@@ -46,7 +46,10 @@ impl RestStore {
                 "tracking URI '{url}' must be an http:// or https:// URL of a tracking server"
             )));
         }
-        let actor = std::env::var("USER").unwrap_or_else(|_| "retrain".into());
+        // Who the audit trail names: a pipeline task says which one it is.
+        let actor = std::env::var("RETRAIN_ACTOR")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "retrain".into());
         let mut headers = reqwest::header::HeaderMap::new();
         if let Ok(value) = reqwest::header::HeaderValue::from_str(&actor) {
             headers.insert("x-retrain-actor", value);
@@ -340,6 +343,11 @@ impl RestStore {
         let v =
             self.call(Method::GET, "model-versions/get", json!({"name": name, "version": version})).await?;
         field(v, "model_version")
+    }
+
+    pub async fn set_model_version_tag(&self, name: &str, version: &str, tag: &Tag) -> Result<()> {
+        let body = json!({"name": name, "version": version, "key": tag.key, "value": tag.value});
+        self.call(Method::POST, "model-versions/set-tag", body).await.map(drop)
     }
 
     pub async fn search_model_versions(&self, filter: &str) -> Result<Vec<ModelVersion>> {

@@ -18,9 +18,10 @@ use crate::error::{Result, StoreError};
 use crate::filter;
 use crate::sql::{Arg, AttributeColumns, Page, Sql, runs_where};
 
-const MIGRATIONS: [(i64, &str); 2] = [
+const MIGRATIONS: [(i64, &str); 3] = [
     (1, include_str!("../migrations/0001_tracking.sql")),
     (2, include_str!("../migrations/0002_models.sql")),
+    (3, include_str!("../migrations/0003_pipelines.sql")),
 ];
 
 /// MLflow's limits on one `log-batch` request.
@@ -149,11 +150,17 @@ impl SqlStore {
         self.backend
     }
 
+    /// The connection pool, for the other parts of the system that keep
+    /// their state in the same database (the pipeline scheduler).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// A write transaction. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`): concurrent writers then wait their turn
     /// (`busy_timeout`) instead of failing when a transaction that has
     /// read tries to upgrade to writing.
-    pub(crate) async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    pub async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,

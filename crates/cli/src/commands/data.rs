@@ -53,19 +53,9 @@ pub fn prepare(args: PrepareArgs) -> Result<()> {
 
 pub fn split(args: SplitArgs) -> Result<()> {
     let dataset = load_labelled(&args.input, args.target.as_deref())?;
-    let target = dataset.require_target()?;
-    let classes = data::classes_of(&target.labels);
-    let y = target.encode(&classes)?;
-    let parts = split::stratified(&y, args.validation, args.test, args.seed)?;
-    let mut written = vec![("train.csv", &parts.train), ("val.csv", &parts.validation)];
-    if args.test > 0.0 {
-        written.push(("test.csv", &parts.test));
-    }
-    for (name, rows) in written {
-        let part = dataset.select_rows(rows);
-        let path = args.out_dir.join(name);
-        atomic::write_file(&path, &data::dataset_to_csv(&part))?;
-        println!("wrote {} rows to {}", rows.len(), path.display());
+    for (_, path, rows) in split::write_parts(&dataset, &args.out_dir, args.validation, args.test, args.seed)?
+    {
+        println!("wrote {rows} rows to {}", path.display());
     }
     Ok(())
 }

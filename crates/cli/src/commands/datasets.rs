@@ -117,18 +117,9 @@ fn date_from_dir(dir: &Path) -> Option<NaiveDate> {
     dir.file_name()?.to_str()?.parse().ok()
 }
 
-/// Writes features to data.csv and labels to target.csv, each atomically.
+/// Writes data.csv and target.csv into `dir` and says so.
 pub fn write_dataset(dataset: &data::Dataset, dir: &Path) -> Result<()> {
-    let features = data::to_csv(
-        &dataset.features,
-        (0..dataset.rows()).map(|i| dataset.x.row(i).iter().map(data::format_value).collect()),
-    );
-    retrain_ml::atomic::write_file(&dir.join("data.csv"), &features)?;
-    if let Some(target) = &dataset.target {
-        let labels =
-            data::to_csv(std::slice::from_ref(&target.name), target.labels.iter().map(|l| vec![l.clone()]));
-        retrain_ml::atomic::write_file(&dir.join("target.csv"), &labels)?;
-    }
+    datasets::write_dir(dataset, dir)?;
     println!("wrote {} rows to {}", dataset.rows(), dir.display());
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 pub mod data;
 pub mod datasets;
+pub mod flow;
 pub mod model;
 pub mod registry;
 pub mod server;
@@ -12,24 +13,17 @@ pub mod server;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-use std::path::Path;
+/// Ends the command with a given exit code and message (e.g. a task
+/// instance that was skipped exits 99, like Airflow's skip code).
+#[derive(Debug, thiserror::Error)]
+#[error("{1}")]
+pub struct Exit(pub u8, pub String);
 
-use retrain_ml::Dataset;
-
-/// Loads labelled data named on the command line: a path (directory with
-/// data.csv + target.csv, or a CSV whose label column is `target`, the
-/// last column by default) or the name of a built-in dataset.
-pub fn load_labelled(spec: &str, target: Option<&str>) -> anyhow::Result<Dataset> {
-    let path = Path::new(spec);
-    if path.exists() {
-        return Ok(retrain_ml::data::load_labelled(path, target)?);
-    }
-    if let Some(dataset) = retrain_ml::datasets::builtin(spec) {
-        return Ok(dataset);
-    }
-    Err(UsageError(format!(
-        "'{spec}' is neither a file, a directory nor a built-in dataset ({})",
-        retrain_ml::datasets::BUILTIN.join(", ")
-    ))
-    .into())
+/// Loads labelled data named on the command line (a path or a built-in
+/// dataset); a name that is neither is a usage error.
+pub fn load_labelled(spec: &str, target: Option<&str>) -> anyhow::Result<retrain_ml::Dataset> {
+    retrain_ml::datasets::load_named(spec, target).map_err(|e| match e {
+        retrain_ml::Error::Invalid(message) => UsageError(message).into(),
+        other => other.into(),
+    })
 }

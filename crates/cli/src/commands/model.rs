@@ -127,7 +127,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     if args.proba && !predictions.has_proba {
         tracing::warn!("{} has no class probabilities; writing labels only", model.metadata.algorithm);
     }
-    atomic::write_file(&args.output, &predictions.to_csv(&model, args.proba))?;
+    atomic::write_file(&args.output, &predictions.to_csv(&model, args.proba, None))?;
     println!("wrote {} predictions to {}", input.rows(), args.output.display());
     Ok(())
 }

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use retrain_registry::{ArtifactStore, SqlStore};
 use retrain_server::AppState;
+use tokio::sync::watch;
 
 #[derive(Args)]
 pub struct ServerArgs {
@@ -29,26 +30,63 @@ pub fn run(args: ServerArgs) -> Result<()> {
 }
 
 async fn serve(args: ServerArgs) -> Result<()> {
-    let store = SqlStore::connect(&args.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?;
-    let artifacts = ArtifactStore::open(&args.artifacts_destination)?;
-    let address = format!("{}:{}", args.host, args.port);
-    let listener = tokio::net::TcpListener::bind(&address)
-        .await
-        .with_context(|| format!("cannot listen on {address}"))?;
-    tracing::info!(
-        backend = %args.backend_store_uri,
-        artifacts = %artifacts.location,
-        "tracking server listening on http://{}",
-        listener.local_addr().map(|a| a.to_string()).unwrap_or(address)
-    );
-    let state = AppState { store: Arc::new(store), artifacts: Arc::new(artifacts) };
-    retrain_server::serve(listener, state, shutdown_signal()).await.context("server failed")?;
+    let store = Arc::new(SqlStore::connect(&args.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?);
+    let artifacts = Arc::new(ArtifactStore::open(&args.artifacts_destination)?);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let server = TrackingServer::start(&args.host, args.port, store, artifacts, stop_rx).await?;
+    tracing::info!(backend = %args.backend_store_uri, "tracking server listening on {}", server.url);
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    server.stopped().await;
     tracing::info!("tracking server stopped");
     Ok(())
 }
 
+/// The HTTP server running in the background of a command.
+pub struct TrackingServer {
+    /// `http://HOST:PORT`, with a wildcard host replaced by 127.0.0.1 so
+    /// local clients can use it.
+    pub url: String,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl TrackingServer {
+    /// Binds `host:port` (0 for any free port) and serves until `stop` turns true.
+    pub async fn start(
+        host: &str,
+        port: u16,
+        store: Arc<SqlStore>,
+        artifacts: Arc<ArtifactStore>,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<TrackingServer> {
+        let address = format!("{host}:{port}");
+        let listener = tokio::net::TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("cannot listen on {address}"))?;
+        let local = listener.local_addr().context("cannot read the listening address")?;
+        let shown_host =
+            if local.ip().is_unspecified() { "127.0.0.1".to_string() } else { local.ip().to_string() };
+        let url = format!("http://{shown_host}:{}", local.port());
+        let state = AppState { store, artifacts };
+        let handle = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            };
+            if let Err(e) = retrain_server::serve(listener, state, shutdown).await {
+                tracing::error!("server failed: {e}");
+            }
+        });
+        Ok(TrackingServer { url, handle })
+    }
+
+    /// Waits until the server has stopped (after its stop signal).
+    pub async fn stopped(self) {
+        let _ = self.handle.await;
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };

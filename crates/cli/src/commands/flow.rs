@@ -1,0 +1,556 @@
+//! `retrain init`, `retrain up`, `retrain pipelines …`, `retrain
+//! variables …` and `retrain task run`: the orchestration commands. They
+//! work in the project directory (the current one, or `--project`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::{Duration as Days, Utc};
+use clap::{Args, Subcommand};
+use retrain_flow::executor::Launcher;
+use retrain_flow::project::{self, CONFIG_FILE, Project};
+use retrain_flow::scheduler::{Options, Scheduler, SystemClock, UP_OWNER};
+use retrain_flow::spec::parse_date;
+use retrain_flow::state::{RUN_SUCCESS, State};
+use retrain_flow::task::{self, EXIT_NOT_YET, EXIT_SKIPPED, Invocation, OUTPUT_FILE_ENV};
+use retrain_flow::{Pipeline, ops::Outcome, redact};
+use retrain_registry::{ArtifactStore, SqlStore};
+use serde_json::{Map, Value};
+use tokio::sync::watch;
+
+use super::server::{TrackingServer, shutdown_signal};
+use super::{Exit, UsageError};
+
+/// Days of `generate_data` that the first `retrain up` backfills, so the
+/// other pipelines have data to work on at once.
+const BOOTSTRAP_DAYS: i64 = 14;
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Directory to scaffold (created if missing).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct UpArgs {
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+}
+
+#[derive(Subcommand)]
+pub enum PipelinesCommand {
+    /// Every pipeline with its schedule, state and last run.
+    List,
+    /// Load every pipeline and report every mistake (exit 2 if any).
+    Check,
+    /// One run to completion in the foreground; exit 0 only on success.
+    Run {
+        name: String,
+        /// The data interval's start (YYYY-MM-DD); the last complete interval by default.
+        #[arg(long)]
+        ds: Option<String>,
+        /// JSON object laid over the pipeline's params.
+        #[arg(long)]
+        conf: Option<String>,
+    },
+    /// Queue a run for the running `retrain up`.
+    Trigger {
+        name: String,
+        #[arg(long)]
+        conf: Option<String>,
+    },
+    /// Run every interval between two dates (inclusive), in the foreground.
+    Backfill {
+        name: String,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
+    Pause {
+        name: String,
+    },
+    Unpause {
+        name: String,
+    },
+    /// Recent runs and their task states.
+    Runs {
+        name: String,
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum VariablesCommand {
+    Set { key: String, value: String },
+    Get { key: String },
+    List,
+    Delete { key: String },
+}
+
+#[derive(Subcommand)]
+pub enum TaskCommand {
+    /// Run one task instance (what the scheduler and Airflow call).
+    Run {
+        pipeline: String,
+        task: String,
+        /// A recorded run to take the interval, conf and upstream outputs from.
+        #[arg(long)]
+        run_id: Option<String>,
+        /// The data interval's start, for a run that is not recorded.
+        #[arg(long)]
+        ds: Option<String>,
+        #[arg(long)]
+        conf: Option<String>,
+    },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("cannot start the async runtime")
+}
+
+fn current_dir() -> Result<PathBuf> {
+    std::env::current_dir().context("cannot read the current directory")
+}
+
+fn parse_conf(conf: Option<&str>) -> Result<Map<String, Value>> {
+    match conf {
+        None => Ok(Map::new()),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err(UsageError("--conf must be a JSON object, e.g. '{\"rows\": 500}'".into()).into()),
+            Err(e) => Err(UsageError(format!("--conf is not valid JSON: {e}")).into()),
+        },
+    }
+}
+
+async fn open_state(project: &Project) -> Result<State> {
+    let store = SqlStore::connect(&project.config.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?;
+    Ok(State::new(Arc::new(store)))
+}
+
+pub fn init(args: InitArgs) -> Result<()> {
+    let written = project::init(&args.dir)?;
+    if written.is_empty() {
+        println!("{} already holds every scaffold file; nothing written", args.dir.display());
+    }
+    for file in written {
+        let shown = if args.dir == Path::new(".") { file } else { args.dir.join(file) };
+        println!("created {}", shown.display());
+    }
+    Ok(())
+}
+
+/// Loads the pipelines, printing those that fail to load.
+fn load_pipelines(project: &Project) -> Vec<Pipeline> {
+    let (pipelines, errors) = project.load_pipelines();
+    for e in errors {
+        tracing::error!("{e}");
+    }
+    pipelines
+}
+
+/// The tracking server tasks use: `MLFLOW_TRACKING_URI`, retrain.yaml's
+/// `tracking_uri`, or `fallback` (our own server).
+fn tracking_uri(project: &Project, fallback: &str) -> String {
+    std::env::var("MLFLOW_TRACKING_URI")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| project.config.tracking_uri.clone())
+        .unwrap_or_else(|| fallback.to_string())
+}
+
+fn launcher(project: &Project, tracking: String) -> Result<Launcher> {
+    Ok(Launcher {
+        program: std::env::current_exe().context("cannot find the retrain executable")?,
+        root: project.root.clone(),
+        logs: project.logs_dir(),
+        env: vec![("MLFLOW_TRACKING_URI".into(), tracking)],
+    })
+}
+
+pub fn up(args: UpArgs) -> Result<()> {
+    runtime()?.block_on(async {
+        let root = current_dir()?;
+        if !root.join(CONFIG_FILE).exists() {
+            for file in project::init(&root)? {
+                println!("created {}", file.display());
+            }
+        }
+        let project = Project::open(&root)?;
+        let store = Arc::new(
+            SqlStore::connect(&project.config.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?,
+        );
+        let artifacts = Arc::new(ArtifactStore::open(&project.config.artifacts_destination)?);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let server =
+            TrackingServer::start(&args.host, args.port, store.clone(), artifacts, stop_rx.clone()).await?;
+        println!("retrain is up on {} (tracking API at {}/api/2.0/mlflow/)", server.url, server.url);
+        let pipelines = load_pipelines(&project);
+        let state = State::new(store);
+        bootstrap(&state, &pipelines).await?;
+        let mut scheduler = Scheduler::new(
+            &project,
+            pipelines,
+            state,
+            launcher(&project, tracking_uri(&project, &server.url))?,
+            Arc::new(SystemClock),
+            Options {
+                owner: UP_OWNER.into(),
+                create_scheduled_runs: true,
+                parallelism: project.config.parallelism,
+            },
+        )
+        .reloading_from(project.clone());
+        let recovered = scheduler.recover().await?;
+        if recovered > 0 {
+            tracing::warn!(
+                "{recovered} task instance(s) were interrupted by the last stop; retried by their policy"
+            );
+        }
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("stopping: running tasks are put back for a retry");
+            let _ = stop_tx.send(true);
+        });
+        scheduler.run(false, stop_rx).await?;
+        server.stopped().await;
+        Ok(())
+    })
+}
+
+/// On the first start, backfills the last days of `generate_data` so the
+/// shipped pipelines have data at once.
+async fn bootstrap(state: &State, pipelines: &[Pipeline]) -> Result<()> {
+    let Some(generate) = pipelines.iter().find(|p| p.name == "generate_data") else { return Ok(()) };
+    if state.has_runs(&generate.name).await? {
+        return Ok(());
+    }
+    let today = Utc::now().date_naive().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let scheduler_owner = UP_OWNER.to_string();
+    for days_back in (1..=BOOTSTRAP_DAYS).rev() {
+        let interval = generate.schedule.interval_at(today - Days::days(days_back));
+        let run = retrain_flow::state::PipelineRun {
+            pipeline: generate.name.clone(),
+            run_id: format!(
+                "backfill__{}",
+                interval.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            run_type: "backfill".into(),
+            state: retrain_flow::state::RUN_QUEUED.into(),
+            interval_start: interval.start,
+            interval_end: interval.end,
+            conf: Map::new(),
+            owner: scheduler_owner.clone(),
+            created_at: retrain_registry::now_ms(),
+            started_at: None,
+            ended_at: None,
+        };
+        state.insert_run(&run).await?;
+    }
+    tracing::info!("first start: backfilling the last {BOOTSTRAP_DAYS} days of {}", generate.name);
+    Ok(())
+}
+
+pub fn pipelines(command: PipelinesCommand) -> Result<()> {
+    let project = Project::open(&current_dir()?)?;
+    runtime()?.block_on(async {
+        match command {
+            PipelinesCommand::List => list(&project).await,
+            PipelinesCommand::Check => check(&project),
+            PipelinesCommand::Run { name, ds, conf } => {
+                let pipeline = project.pipeline(&name)?;
+                let conf = parse_conf(conf.as_deref())?;
+                let interval = match ds {
+                    Some(ds) => pipeline.schedule.interval_at(parse_date(&ds).map_err(|m| UsageError(format!("--ds: {m}")))?),
+                    None => pipeline.schedule.interval_for_manual(Utc::now()),
+                };
+                run_foreground(&project, &pipeline, vec![("manual", interval)], conf).await
+            }
+            PipelinesCommand::Trigger { name, conf } => {
+                let pipeline = project.pipeline(&name)?;
+                let state = open_state(&project).await?;
+                let conf = parse_conf(conf.as_deref())?;
+                let now = Utc::now();
+                let run_id = format!("manual__{}", now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+                let interval = pipeline.schedule.interval_for_manual(now);
+                let run = retrain_flow::state::PipelineRun {
+                    pipeline: pipeline.name.clone(),
+                    run_id: run_id.clone(),
+                    run_type: "manual".into(),
+                    state: retrain_flow::state::RUN_QUEUED.into(),
+                    interval_start: interval.start,
+                    interval_end: interval.end,
+                    conf,
+                    owner: UP_OWNER.into(),
+                    created_at: retrain_registry::now_ms(),
+                    started_at: None,
+                    ended_at: None,
+                };
+                state.insert_run(&run).await?;
+                println!("queued run {run_id} of {}; `retrain up` runs it", pipeline.name);
+                Ok(())
+            }
+            PipelinesCommand::Backfill { name, from, to } => {
+                let pipeline = project.pipeline(&name)?;
+                let from = parse_date(&from).map_err(|m| UsageError(format!("--from: {m}")))?;
+                let to = parse_date(&to).map_err(|m| UsageError(format!("--to: {m}")))?;
+                if to < from {
+                    return Err(UsageError("--to is before --from".into()).into());
+                }
+                let mut intervals = Vec::new();
+                let mut cursor = from;
+                while let Some(interval) = pipeline.schedule.interval_from(cursor) {
+                    if interval.start > to || intervals.len() >= 10_000 {
+                        break;
+                    }
+                    intervals.push(("backfill", interval));
+                    if interval.end <= cursor {
+                        break;
+                    }
+                    cursor = interval.end;
+                }
+                if intervals.is_empty() {
+                    return Err(UsageError(format!(
+                        "pipeline '{}' has no schedule ({}) to cut {}..{} into intervals; use `pipelines run --ds`",
+                        pipeline.name,
+                        pipeline.schedule.describe(),
+                        from.date_naive(),
+                        to.date_naive()
+                    ))
+                    .into());
+                }
+                run_foreground(&project, &pipeline, intervals, Map::new()).await
+            }
+            PipelinesCommand::Pause { name } => set_paused(&project, &name, true).await,
+            PipelinesCommand::Unpause { name } => set_paused(&project, &name, false).await,
+            PipelinesCommand::Runs { name, limit } => runs(&project, &name, limit).await,
+        }
+    })
+}
+
+async fn set_paused(project: &Project, name: &str, paused: bool) -> Result<()> {
+    let pipeline = project.pipeline(name)?;
+    open_state(project).await?.set_paused(&pipeline.name, paused).await?;
+    if paused {
+        println!("paused {name}: no new runs start until `retrain pipelines unpause {name}`");
+    } else {
+        println!("unpaused {name}");
+    }
+    Ok(())
+}
+
+async fn list(project: &Project) -> Result<()> {
+    let state = open_state(project).await?;
+    let paused = state.paused().await?;
+    let (pipelines, errors) = project.load_pipelines();
+    println!("{:<22} {:<14} {:>5}  {:<8} last run", "pipeline", "schedule", "tasks", "paused");
+    for p in pipelines {
+        let last = state.recent_runs(&p.name, 1).await?.into_iter().next();
+        let last = last.map(|r| format!("{} {}", r.run_id, r.state)).unwrap_or_else(|| "-".into());
+        let is_paused = if paused.contains(&p.name) { "yes" } else { "no" };
+        println!(
+            "{:<22} {:<14} {:>5}  {:<8} {last}",
+            p.name,
+            p.schedule.describe(),
+            p.tasks.len(),
+            is_paused
+        );
+    }
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    Ok(())
+}
+
+fn check(project: &Project) -> Result<()> {
+    let (pipelines, errors) = project.load_pipelines();
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    if !errors.is_empty() {
+        return Err(UsageError(format!(
+            "{} of {} pipeline files have errors",
+            errors.len(),
+            errors.len() + pipelines.len()
+        ))
+        .into());
+    }
+    for p in &pipelines {
+        println!("ok  {:<22} {} tasks, schedule {}", p.name, p.tasks.len(), p.schedule.describe());
+    }
+    println!("{} pipelines OK", pipelines.len());
+    Ok(())
+}
+
+async fn runs(project: &Project, name: &str, limit: i64) -> Result<()> {
+    let pipeline = project.pipeline(name)?;
+    let state = open_state(project).await?;
+    let runs = state.recent_runs(name, limit).await?;
+    if runs.is_empty() {
+        println!("pipeline {name} has no runs yet");
+    }
+    for run in runs {
+        println!(
+            "{}  {}  interval {} .. {}",
+            run.run_id,
+            run.state,
+            run.interval_start.to_rfc3339(),
+            run.interval_end.to_rfc3339()
+        );
+        print_instances(&pipeline, &state.task_instances(name, &run.run_id).await?);
+    }
+    Ok(())
+}
+
+/// One line per task instance, in the pipeline's task order.
+fn print_instances(pipeline: &Pipeline, instances: &[retrain_flow::state::TaskInstance]) {
+    for task in pipeline.tasks.keys() {
+        if let Some(ti) = instances.iter().find(|ti| &ti.task == task) {
+            let note = ti.message.as_deref().map(|m| format!("  {m}")).unwrap_or_default();
+            println!(
+                "    {:<22} {:<17} try {}/{}{note}",
+                ti.task,
+                ti.state.as_str(),
+                ti.try_number,
+                ti.max_tries
+            );
+        }
+    }
+}
+
+/// Creates runs for `intervals`, drives them to the end in this process
+/// (with a tracking server of its own unless one is configured), and
+/// reports; fails unless every run succeeded.
+async fn run_foreground(
+    project: &Project,
+    pipeline: &Pipeline,
+    intervals: Vec<(&str, retrain_flow::schedule::Interval)>,
+    conf: Map<String, Value>,
+) -> Result<()> {
+    let store =
+        Arc::new(SqlStore::connect(&project.config.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let configured = std::env::var("MLFLOW_TRACKING_URI")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or(project.config.tracking_uri.clone());
+    let server = match configured {
+        Some(_) => None,
+        None => {
+            let artifacts = Arc::new(ArtifactStore::open(&project.config.artifacts_destination)?);
+            Some(TrackingServer::start("127.0.0.1", 0, store.clone(), artifacts, stop_rx.clone()).await?)
+        }
+    };
+    let fallback = server.as_ref().map(|s| s.url.clone()).unwrap_or_default();
+    let owner = format!("cli-{}", std::process::id());
+    let mut scheduler = Scheduler::new(
+        project,
+        vec![pipeline.clone()],
+        State::new(store),
+        launcher(project, tracking_uri(project, &fallback))?,
+        Arc::new(SystemClock),
+        Options { owner, create_scheduled_runs: false, parallelism: project.config.parallelism },
+    );
+    let mut run_ids = Vec::new();
+    for (run_type, interval) in intervals {
+        match scheduler.create_run(pipeline, run_type, interval, conf.clone()).await? {
+            Some(run_id) => run_ids.push(run_id),
+            None => {
+                println!("{} already has a run for {}; skipped", pipeline.name, interval.start.date_naive())
+            }
+        }
+    }
+    let (interrupt_tx, interrupt_rx) = watch::channel(false);
+    let interrupt = tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = interrupt_tx.send(true);
+    });
+    scheduler.run(true, interrupt_rx).await?;
+    interrupt.abort();
+    let _ = stop_tx.send(true);
+    if let Some(server) = server {
+        server.stopped().await;
+    }
+    let mut failed = 0;
+    for run_id in &run_ids {
+        let run = scheduler.state().get_run(&pipeline.name, run_id).await?;
+        let run_state = run.map(|r| r.state).unwrap_or_default();
+        println!("{} {run_id}: {run_state}", pipeline.name);
+        print_instances(pipeline, &scheduler.state().task_instances(&pipeline.name, run_id).await?);
+        if run_state != RUN_SUCCESS {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        let logs = project.logs_dir().join(&pipeline.name);
+        return Err(Exit(
+            1,
+            format!("{failed} of {} run(s) did not succeed; logs in {}", run_ids.len(), logs.display()),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+pub fn variables(command: VariablesCommand) -> Result<()> {
+    let project = Project::open(&current_dir()?)?;
+    runtime()?.block_on(async {
+        let state = open_state(&project).await?;
+        match command {
+            VariablesCommand::Set { key, value } => {
+                state.set_variable(&key, &value).await?;
+                println!("set {key}");
+            }
+            VariablesCommand::Get { key } => match state.get_variable(&key).await? {
+                Some(value) => println!("{value}"),
+                None => return Err(UsageError(format!("no variable '{key}'")).into()),
+            },
+            VariablesCommand::List => {
+                for (key, value) in state.variables().await? {
+                    let shown = if redact::is_secret_name(&key) { redact::MASK.to_string() } else { value };
+                    println!("{key} = {shown}");
+                }
+            }
+            VariablesCommand::Delete { key } => {
+                if !state.delete_variable(&key).await? {
+                    return Err(UsageError(format!("no variable '{key}'")).into());
+                }
+                println!("deleted {key}");
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn task(command: TaskCommand) -> Result<()> {
+    let TaskCommand::Run { pipeline, task, run_id, ds, conf } = command;
+    let project = Project::open(&current_dir()?)?;
+    let invocation = Invocation { pipeline, task, run_id, ds, conf: parse_conf(conf.as_deref())? };
+    runtime()?.block_on(async {
+        let env = task::prepare(project, &invocation).await?;
+        // Relative paths in the pipeline are relative to the project.
+        std::env::set_current_dir(&env.project.root)
+            .with_context(|| format!("cannot enter {}", env.project.root.display()))?;
+        match task::execute(&env).await {
+            Ok(Outcome::Done(output)) => {
+                if let Ok(path) = std::env::var(OUTPUT_FILE_ENV) {
+                    retrain_ml::atomic::write_file(Path::new(&path), output.to_string().as_bytes())?;
+                }
+                Ok(())
+            }
+            Ok(Outcome::Skipped(why)) => Err(Exit(EXIT_SKIPPED as u8, format!("skipped: {why}")).into()),
+            Ok(Outcome::NotYet(why)) => Err(Exit(EXIT_NOT_YET as u8, format!("not yet: {why}")).into()),
+            Err(e) => Err(anyhow::anyhow!(
+                "task {} failed: {}",
+                env.instance_key(),
+                redact::Redactor::from_env().redact(&e.to_string())
+            )),
+        }
+    })
+}

@@ -1,0 +1,516 @@
+//! Pipelines as a user runs them: `retrain init`, `pipelines check` on
+//! good and bad files, every shipped pipeline end to end in a temporary
+//! project (tasks are real child processes talking to a real tracking
+//! server), retries, timeouts, trigger rules, gates, alerts to a local
+//! HTTP receiver and SMTP sink, and recovery after `kill -9`.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use predicates::str::contains;
+
+fn retrain(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("retrain").unwrap();
+    cmd.current_dir(dir).env("RUST_LOG", "warn").env_remove("MLFLOW_TRACKING_URI");
+    cmd
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// A project from `retrain init`, with a small forest so debug builds
+/// train quickly, and no pipelines but those a test writes (unless it
+/// keeps the shipped ones).
+fn project(keep_shipped: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    retrain(dir.path()).arg("init").assert().success().stdout(contains("created retrain.yaml"));
+    write(
+        dir.path(),
+        "configs/random_forest.yaml",
+        "name: rf-small\nmodel: random_forest\nparams: {n_estimators: 15, max_depth: 6}\nseed: 42\n",
+    );
+    if !keep_shipped {
+        fs::remove_dir_all(dir.path().join("pipelines")).unwrap();
+        fs::create_dir_all(dir.path().join("pipelines")).unwrap();
+    }
+    dir
+}
+
+/// A local HTTP server that answers every request with `{"ok": true}`
+/// and keeps the request bodies.
+fn http_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let sink = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap_or(0);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap_or(());
+            sink.lock().unwrap().push(format!("{} {}", request_line.trim(), String::from_utf8_lossy(&body)));
+            let answer = "{\"ok\": true}";
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    (url, received)
+}
+
+/// A local SMTP sink (plain text, no TLS) that keeps each message's data.
+fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let sink = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut out = stream.try_clone().unwrap();
+            let mut reader = BufReader::new(stream);
+            let _ = out.write_all(b"220 sink ESMTP\r\n");
+            let mut data: Option<String> = None;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if let Some(message) = data.as_mut() {
+                    if line == ".\r\n" {
+                        sink.lock().unwrap().push(data.take().unwrap_or_default());
+                        let _ = out.write_all(b"250 queued\r\n");
+                    } else {
+                        message.push_str(&line);
+                    }
+                    continue;
+                }
+                let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                let reply: &[u8] = match verb.as_str() {
+                    "EHLO" | "HELO" => b"250 sink\r\n",
+                    "DATA" => {
+                        data = Some(String::new());
+                        b"354 go ahead\r\n"
+                    }
+                    "QUIT" => {
+                        let _ = out.write_all(b"221 bye\r\n");
+                        break;
+                    }
+                    _ => b"250 ok\r\n",
+                };
+                let _ = out.write_all(reply);
+            }
+        }
+    });
+    (port, received)
+}
+
+#[test]
+fn init_scaffolds_a_project_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    retrain(d).arg("init").assert().success();
+    for file in
+        ["retrain.yaml", "pipelines/train.yaml", "pipelines/predict.yaml", "configs/random_forest.yaml"]
+    {
+        assert!(d.join(file).is_file(), "{file} missing");
+    }
+    write(d, "pipelines/train.yaml", "# mine\n");
+    retrain(d).arg("init").assert().success().stdout(contains("nothing written"));
+    assert_eq!(read(d, "pipelines/train.yaml"), "# mine\n");
+    // Outside a project, commands say what to do.
+    let empty = tempfile::tempdir().unwrap();
+    retrain(empty.path()).args(["pipelines", "list"]).assert().code(2).stderr(contains("retrain init"));
+}
+
+#[test]
+fn the_shipped_pipelines_pass_check() {
+    let dir = project(true);
+    retrain(dir.path()).args(["pipelines", "check"]).assert().success().stdout(contains("6 pipelines OK"));
+}
+
+#[test]
+fn check_names_the_file_and_line_of_every_mistake() {
+    let dir = project(false);
+    let d = dir.path();
+    let head = "name: NAME\nstart_date: 2026-11-01\non_failure: [alert]\ntasks:\n";
+    let cases = [
+        ("yaml", "name: yaml\ntasks: [unclosed\n", "yaml.yaml:"),
+        ("unknown_op", "  a: {op: teleport}\n", "unknown_op.yaml:5: task 'a': unknown op 'teleport'"),
+        ("unknown_field", "  a: {op: shell, command: x, colour: red}\n", "unknown_field.yaml:5:"),
+        (
+            "cycle",
+            "  a: {op: shell, command: x, needs: [b]}\n  b: {op: shell, command: x, needs: [a]}\n",
+            "cycle",
+        ),
+        ("undefined", "  a: {op: shell, command: 'echo {{ data_day }}'}\n", "undefined variable 'data_day'"),
+        (
+            "missing_config",
+            "  a: {op: train, config: configs/nope.yaml, data: iris, output: m}\n",
+            "configs/nope.yaml' does not exist",
+        ),
+        ("channel", "  a: {op: notify, channel: pager, message: hi}\n", "channel 'pager' is not defined"),
+        (
+            "ok",
+            "  a: {op: shell, command: x}\n",
+            "ok.yaml: pipeline name 'ok' is already used by pipelines/dup.yaml",
+        ),
+        ("dup", "  a: {op: shell, command: x}\n", "ok.yaml"),
+    ];
+    for (name, body, _) in &cases {
+        let text = if body.starts_with("name:") {
+            body.to_string()
+        } else {
+            format!("{}{body}", head.replace("NAME", if *name == "dup" { "ok" } else { name }))
+        };
+        write(d, &format!("pipelines/{name}.yaml"), &text);
+    }
+    let output = retrain(d).args(["pipelines", "check"]).assert().code(2).get_output().stderr.clone();
+    let stderr = String::from_utf8_lossy(&output);
+    assert!(stderr.contains("8 of 9 pipeline files have errors"), "{stderr}");
+    for (name, _, expected) in cases {
+        assert!(stderr.contains(expected), "{name}: expected {expected:?} in\n{stderr}");
+    }
+}
+
+#[test]
+fn shipped_pipelines_run_end_to_end() {
+    let dir = project(true);
+    let d = dir.path();
+    let (telegram, messages) = http_receiver();
+    let config = read(d, "retrain.yaml").replace(
+        "    chat_id_env: TELEGRAM_CHAT_ID\n",
+        &format!("    chat_id_env: TELEGRAM_CHAT_ID\n    base_url: {telegram}\n"),
+    );
+    write(d, "retrain.yaml", &config);
+
+    // A week of data, then the weekly training for the week starting 2026-11-15.
+    retrain(d)
+        .args(["pipelines", "backfill", "generate_data", "--from", "2026-11-15", "--to", "2026-11-21"])
+        .assert()
+        .success();
+    for day in 15..=21 {
+        assert!(d.join(format!("data/raw/2026-11-{day}/data.csv")).is_file());
+    }
+    retrain(d).args(["pipelines", "run", "train", "--ds", "2026-11-15"]).assert().success();
+    assert!(d.join("data/processed/2026-11-15/train.csv").is_file());
+    assert!(d.join("data/models/2026-11-15/validation.json").is_file());
+    let notes = read(d, "logs/notifications.log");
+    assert!(notes.contains("model synthetic v1 is the new champion"), "{notes}");
+    let runs = retrain(d).args(["pipelines", "runs", "train"]).assert().success().get_output().stdout.clone();
+    let runs = String::from_utf8_lossy(&runs);
+    assert!(runs.contains("success") && runs.contains("promote"), "{runs}");
+
+    // A second week: registered as v2, promoted only if it beats v1.
+    retrain(d).args(["pipelines", "run", "train", "--ds", "2026-11-19"]).assert().success();
+    let notes = read(d, "logs/notifications.log");
+    assert!(notes.contains("v2"), "{notes}");
+
+    // Daily predictions with the champion, the version in every row.
+    retrain(d).args(["pipelines", "run", "predict", "--ds", "2026-11-21"]).assert().success();
+    let predictions = read(d, "data/predictions/2026-11-21/predictions.csv");
+    let mut lines = predictions.lines();
+    assert_eq!(lines.next(), Some("prediction,model_version"));
+    assert_eq!(lines.clone().count(), 2000);
+    assert!(lines.all(|l| l.ends_with(",synthetic/1") || l.ends_with(",synthetic/2")), "{predictions:.200}");
+    // A pinned model directory wins over the champion.
+    retrain(d).args(["variables", "set", "model_path", "data/models/2026-11-15"]).assert().success();
+    retrain(d).args(["pipelines", "run", "predict", "--ds", "2026-11-20"]).assert().success();
+    assert!(read(d, "data/predictions/2026-11-20/predictions.csv").contains(",data/models/2026-11-15"));
+    retrain(d).args(["variables", "delete", "model_path"]).assert().success();
+
+    // Iris with the gate open: deployed and announced on Telegram.
+    let telegram_env = |cmd: &mut Command| {
+        cmd.env("TELEGRAM_BOT_TOKEN", "123:secret-token").env("TELEGRAM_CHAT_ID", "42");
+    };
+    let mut cmd = retrain(d);
+    telegram_env(&mut cmd);
+    cmd.args(["pipelines", "run", "retrain_iris"]).assert().success();
+    {
+        let got = messages.lock().unwrap();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].starts_with("POST /bot123:secret-token/sendMessage"), "{}", got[0]);
+        assert!(got[0].contains("iris-rf v1 deployed, accuracy"), "{}", got[0]);
+    }
+    // The gate closed: deploy and announce are skipped, the run succeeds.
+    retrain(d).args(["variables", "set", "min_accuracy", "1.01"]).assert().success();
+    let mut cmd = retrain(d);
+    telegram_env(&mut cmd);
+    let out = cmd.args(["pipelines", "run", "retrain_iris"]).assert().success().get_output().stdout.clone();
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.contains("deploy                 skipped") && out.contains("announce               skipped"),
+        "{out}"
+    );
+    assert_eq!(messages.lock().unwrap().len(), 1);
+
+    // Configs dropped into the inbox: the good one is trained and
+    // registered, the bad one moves to failed/ with the reason.
+    write(d, "configs/inbox/tree.yaml", "name: wine-tree\nmodel: decision_tree\nparams: {max_depth: 4}\n");
+    write(
+        d,
+        "configs/inbox/broken.json",
+        "{\"name\": \"x\", \"model\": \"random_forest\", \"params\": {\"n_trees\": 5}}",
+    );
+    retrain(d).args(["pipelines", "run", "train_from_configs"]).assert().success();
+    assert!(d.join("configs/done/tree.yaml").is_file());
+    assert!(d.join("configs/failed/broken.json").is_file());
+    assert!(read(d, "configs/failed/broken.json.error").contains("n_trees"));
+    assert!(!d.join("configs/inbox/tree.yaml").exists());
+
+    // Every version scored on the fixed holdout; the best becomes champion.
+    retrain(d).args(["pipelines", "run", "promote_best"]).assert().success();
+    let log = fs::read_dir(d.join("logs/promote_best")).unwrap().flatten().next().unwrap().path();
+    let elect = read(&log, "elect/1.log");
+    assert!(elect.contains("version 1: accuracy") && elect.contains("version 2: accuracy"), "{elect}");
+}
+
+#[test]
+fn a_task_instance_registers_at_most_one_version() {
+    let dir = project(false);
+    let d = dir.path();
+    write(
+        d,
+        "pipelines/reg.yaml",
+        "name: reg\nstart_date: 2026-11-01\ntasks:\n  train: {op: train, config: configs/random_forest.yaml, data: iris, output: m}\n  register: {op: register, needs: [train], model: m, name: iris-once}\n",
+    );
+    retrain(d).args(["pipelines", "run", "reg"]).assert().success();
+    let runs =
+        String::from_utf8_lossy(&retrain(d).args(["pipelines", "runs", "reg"]).output().unwrap().stdout)
+            .to_string();
+    let run_id = runs.split_whitespace().next().unwrap().to_string();
+    // The same instance again (a retry after a crash) finds its version.
+    let tracking = start_server(d);
+    for _ in 0..2 {
+        retrain(d)
+            .env("MLFLOW_TRACKING_URI", &tracking.url)
+            .args(["task", "run", "reg", "register", "--run-id", &run_id])
+            .assert()
+            .success();
+    }
+    let models = retrain(d)
+        .env("MLFLOW_TRACKING_URI", &tracking.url)
+        .args(["models", "show", "iris-once"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&models.stdout);
+    let versions: Vec<&str> = shown.lines().filter(|l| l.starts_with(|c: char| c.is_ascii_digit())).collect();
+    assert_eq!(versions.len(), 1, "{shown}");
+    assert!(versions[0].starts_with("1 "), "{shown}");
+}
+
+struct Server {
+    url: String,
+    child: std::process::Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until `GET /health` answers 200.
+fn wait_for_health(url: &str) {
+    let address = url.trim_start_matches("http://").to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(mut stream) = std::net::TcpStream::connect(&address) {
+            let _ = write!(stream, "GET /health HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{url} did not answer");
+}
+
+/// `retrain server` on the project's database, on a free port.
+fn start_server(d: &Path) -> Server {
+    let port = free_port();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("retrain"))
+        .current_dir(d)
+        .args(["server", "--port", &port.to_string()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    wait_for_health(&url);
+    Server { url, child }
+}
+
+#[test]
+fn retries_timeouts_trigger_rules_and_alerts() {
+    let dir = project(false);
+    let d = dir.path();
+    let (hook, received) = http_receiver();
+    let (smtp_port, mails) = smtp_sink();
+    let config = format!(
+        "notifications:\n  alert: {{type: log}}\n  hook: {{type: webhook, url: '{hook}'}}\n  mail: {{type: email, host: 127.0.0.1, port: {smtp_port}, tls: none, from: 'retrain <r@example.com>', to: [ops@example.com]}}\n  down: {{type: webhook, url: 'http://127.0.0.1:{}/'}}\n",
+        free_port()
+    );
+    write(d, "retrain.yaml", &config);
+    write(
+        d,
+        "pipelines/flaky.yaml",
+        "name: flaky
+start_date: 2026-11-01
+default_args: {retries: 2, retry_delay: 1s, retry_exponential_backoff: true}
+on_failure: [hook, mail, down]
+tasks:
+  fails: {op: shell, command: 'echo try $RETRAIN_TRY_NUMBER >> tries.txt; echo boom >&2; exit 3'}
+  slow: {op: shell, command: 'sleep 20', timeout: 1s, retries: 0}
+  after_all: {op: shell, command: 'echo done > all_done.txt', needs: [fails, slow], trigger_rule: all_done}
+  on_failure: {op: shell, command: 'echo cleanup > cleanup.txt', needs: [fails], trigger_rule: one_failed}
+  never: {op: shell, command: 'echo no > never.txt', needs: [fails]}
+  waits: {sensor: file, path: nothing-here, poke_interval: 1s, timeout: 2s, soft_fail: true}
+  skip_me: {op: shell, command: 'exit 99'}
+  after_skip: {op: shell, command: 'echo x > after_skip.txt', needs: [skip_me]}
+",
+    );
+    let started = Instant::now();
+    let out = retrain(d).args(["pipelines", "run", "flaky"]).assert().code(1).get_output().stdout.clone();
+    let out = String::from_utf8_lossy(&out);
+    // Three tries with 1 s, then 2 s between them.
+    assert_eq!(read(d, "tries.txt"), "try 1\ntry 2\ntry 3\n");
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    for (task, state) in [
+        ("fails", "failed"),
+        ("slow", "failed"),
+        ("after_all", "success"),
+        ("on_failure", "success"),
+        ("never", "upstream_failed"),
+        ("waits", "skipped"),
+        ("skip_me", "skipped"),
+        ("after_skip", "skipped"),
+    ] {
+        assert!(
+            out.lines().any(|l| l.trim_start().starts_with(task) && l.contains(state)),
+            "{task} {state}:\n{out}"
+        );
+    }
+    assert!(out.contains("timed out after 1s"), "{out}");
+    assert!(d.join("all_done.txt").exists() && d.join("cleanup.txt").exists());
+    assert!(!d.join("never.txt").exists() && !d.join("after_skip.txt").exists());
+    let log = fs::read_dir(d.join("logs/flaky")).unwrap().flatten().next().unwrap().path();
+    assert!(read(&log, "fails/3.log").contains("boom"));
+    // Alerts for both failed tasks on the webhook and by mail, with what
+    // an on-call engineer needs; the channel that is down did not stop them.
+    let hooks = received.lock().unwrap().clone();
+    assert_eq!(hooks.len(), 2, "{hooks:?}");
+    let fails_alert = hooks.iter().find(|h| h.contains("task fails")).expect("alert for fails");
+    for part in
+        ["pipeline flaky", "run: manual__", "try: 3 of 3", "exited with code 3", "fails/3.log", "boom"]
+    {
+        assert!(fails_alert.contains(part), "{part} missing in {fails_alert}");
+    }
+    let mails = mails.lock().unwrap().clone();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    assert!(
+        mails.iter().any(|m| m.contains("Subject: retrain: task fails of pipeline flaky failed")),
+        "{mails:?}"
+    );
+}
+
+#[test]
+fn up_recovers_after_kill_9() {
+    let dir = project(false);
+    let d = dir.path();
+    write(
+        d,
+        "pipelines/long.yaml",
+        "name: long
+start_date: 2026-11-01
+default_args: {retries: 1, retry_delay: 1s}
+tasks:
+  work: {op: shell, command: 'sleep 3; echo try $RETRAIN_TRY_NUMBER >> work.txt'}
+  then: {op: shell, command: 'echo then >> then.txt', needs: [work]}
+",
+    );
+    let port = free_port();
+    let up = |d: &Path| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("retrain"))
+            .current_dir(d)
+            .args(["up", "--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = up(d);
+    let url = format!("http://127.0.0.1:{port}");
+    wait_for_health(&url);
+    retrain(d).args(["pipelines", "trigger", "long"]).assert().success();
+    // Kill the scheduler while `work` runs.
+    let log_dir = d.join("logs/long");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(log_dir.exists() && walk_has(&log_dir, "1.log")) {
+        assert!(Instant::now() < deadline, "work never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut second = up(d);
+    wait_for_health(&url);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = retrain(d).args(["pipelines", "runs", "long"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if text.lines().next().is_some_and(|l| l.contains(" success ")) {
+            assert!(text.contains("work                   success           try 2/2"), "{text}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run did not complete after restart:\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    second.kill().unwrap();
+    second.wait().unwrap();
+    // The interrupted try was killed with its process group: only the
+    // retry wrote its line, and the downstream task ran once.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(read(d, "work.txt"), "try 2\n");
+    assert_eq!(read(d, "then.txt"), "then\n");
+}
+
+fn walk_has(dir: &Path, name: &str) -> bool {
+    fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
+        let p = e.path();
+        if p.is_dir() { walk_has(&p, name) } else { p.file_name().is_some_and(|n| n == name) }
+    })
+}

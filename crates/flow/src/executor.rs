@@ -1,0 +1,151 @@
+//! Starts task instances as child processes (`retrain task run …`), each
+//! in its own process group with its output in
+//! `logs/{pipeline}/{run_id}/{task}/{try}.log`, and waits for them under
+//! a timeout. A timed-out or cancelled task is killed with its whole
+//! process group, so a `shell` task's children go too.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::process::Command;
+
+use crate::task::{OUTPUT_FILE_ENV, output_path};
+
+/// How a child ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Exit {
+    Code(i32),
+    Signal,
+    TimedOut(Duration),
+    /// It could not be started at all.
+    NotStarted(String),
+}
+
+/// A task instance the scheduler wants run.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub pipeline: String,
+    pub run_id: String,
+    pub task: String,
+    pub try_number: u32,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub launch: Launch,
+    pub exit: Exit,
+    /// What the task returned (`outputs.TASK`), when it wrote one.
+    pub output: Option<Value>,
+    pub log: PathBuf,
+}
+
+/// Spawns `program task run …` children.
+#[derive(Debug, Clone)]
+pub struct Launcher {
+    pub program: PathBuf,
+    /// The project directory: children run there.
+    pub root: PathBuf,
+    pub logs: PathBuf,
+    /// Extra environment for every child (e.g. `MLFLOW_TRACKING_URI`).
+    pub env: Vec<(String, String)>,
+}
+
+impl Launcher {
+    pub fn log_path(&self, pipeline: &str, run_id: &str, task: &str, try_number: u32) -> PathBuf {
+        self.logs.join(pipeline).join(run_id).join(task).join(format!("{try_number}.log"))
+    }
+
+    /// Starts the child; returns its pid and a future that resolves when
+    /// it has ended (or was killed at its timeout).
+    pub fn spawn(
+        &self,
+        launch: Launch,
+    ) -> Result<(u32, impl Future<Output = Finished> + Send + 'static), (Launch, String)> {
+        let log = self.log_path(&launch.pipeline, &launch.run_id, &launch.task, launch.try_number);
+        let opened = log
+            .parent()
+            .map(std::fs::create_dir_all)
+            .unwrap_or(Ok(()))
+            .and_then(|()| std::fs::OpenOptions::new().create(true).append(true).open(&log));
+        let file = match opened {
+            Ok(file) => file,
+            Err(e) => return Err((launch, format!("cannot open log {}: {e}", log.display()))),
+        };
+        let stderr = match file.try_clone() {
+            Ok(f) => f,
+            Err(e) => return Err((launch, format!("cannot open log {}: {e}", log.display()))),
+        };
+        let output_file = output_path(&log);
+        let _ = std::fs::remove_file(&output_file);
+        let mut command = Command::new(&self.program);
+        command
+            .args(["task", "run", &launch.pipeline, &launch.task, "--run-id", &launch.run_id])
+            .current_dir(&self.root)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env(OUTPUT_FILE_ENV, &output_file)
+            .env("RETRAIN_TRY_NUMBER", launch.try_number.to_string())
+            .env("RETRAIN_ACTOR", format!("pipeline:{}/{}/{}", launch.pipeline, launch.run_id, launch.task))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::from(stderr))
+            .process_group(0);
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => return Err((launch, format!("cannot start {}: {e}", self.program.display()))),
+        };
+        let pid = child.id().unwrap_or(0);
+        let wait = async move {
+            let status = match launch.timeout {
+                Some(limit) => match tokio::time::timeout(limit, child.wait()).await {
+                    Ok(status) => Some(status),
+                    Err(_) => {
+                        kill_group(pid, libc::SIGKILL);
+                        let _ = child.wait().await;
+                        None
+                    }
+                },
+                None => Some(child.wait().await),
+            };
+            let exit = match status {
+                None => Exit::TimedOut(launch.timeout.unwrap_or_default()),
+                Some(Ok(status)) => status.code().map_or(Exit::Signal, Exit::Code),
+                Some(Err(e)) => Exit::NotStarted(e.to_string()),
+            };
+            let output = (exit == Exit::Code(0))
+                .then(|| std::fs::read_to_string(&output_file).ok())
+                .flatten()
+                .and_then(|text| serde_json::from_str(&text).ok());
+            Finished { launch, exit, output, log }
+        };
+        Ok((pid, wait))
+    }
+}
+
+/// Sends `signal` to the process group led by `pid`.
+pub fn kill_group(pid: u32, signal: i32) {
+    if pid > 1 {
+        // SAFETY: kill(2) with a negative pid signals a process group; it
+        // touches no memory of ours.
+        unsafe {
+            libc::kill(-(pid as i32), signal);
+        }
+    }
+}
+
+/// Whether `pid` is alive and is the task instance `marker` names (so a
+/// pid reused by an unrelated process is left alone).
+pub fn is_task_process(pid: i64, marker: &str) -> bool {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    text.contains("task run") && text.contains(marker)
+}
+
+/// The last `lines` lines of a log, for alerts.
+pub fn log_tail(log: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

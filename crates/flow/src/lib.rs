@@ -1,0 +1,26 @@
+//! Orchestration: pipelines in YAML run by an embedded scheduler, the way
+//! Airflow runs DAGs, from one binary.
+//!
+//! - [`spec`]: pipeline files, checked with file and line;
+//!   [`schedule`]: cron schedules and data intervals;
+//!   [`template`]: `{{ ds }}` and friends;
+//! - [`project`]: retrain.yaml and the project directory; `retrain init`'s scaffold;
+//! - [`state`]: runs, task instances, variables and pauses in the metadata database;
+//! - [`scheduler`]: what runs when; [`executor`]: task instances as child processes;
+//! - [`task`]: one task instance, inside its process; [`ops`]: what tasks do;
+//! - [`notify`]: Telegram, e-mail, webhook and log channels; [`redact`]: secrets out of logs.
+
+pub mod executor;
+pub mod notify;
+pub mod ops;
+pub mod project;
+pub mod redact;
+pub mod schedule;
+pub mod scheduler;
+pub mod spec;
+pub mod state;
+pub mod task;
+pub mod template;
+
+pub use project::Project;
+pub use spec::Pipeline;

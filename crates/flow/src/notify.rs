@@ -1,0 +1,253 @@
+//! Notification channels, defined in retrain.yaml and used by `on_failure`
+//! alerts and `notify` tasks: Telegram (Bot API `sendMessage`), e-mail
+//! (SMTP, STARTTLS by default), a generic webhook (Slack-compatible JSON)
+//! and a log file. Credentials come from environment variables named in
+//! the config, never from the file itself.
+//!
+//! A channel that is down is retried a few times; alerts then give up with
+//! a log line (the scheduler never fails because an alert did), while a
+//! `notify` task fails so its run shows it.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::redact::Redactor;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Channel {
+    /// Appends to a file (`logs/notifications.log` by default).
+    Log { path: Option<PathBuf> },
+    Telegram {
+        #[serde(default = "telegram_token_env")]
+        token_env: String,
+        #[serde(default = "telegram_chat_env")]
+        chat_id_env: String,
+        #[serde(default = "telegram_base_url")]
+        base_url: String,
+    },
+    Email {
+        host: String,
+        #[serde(default = "smtp_port")]
+        port: u16,
+        #[serde(default)]
+        tls: Tls,
+        from: String,
+        to: Vec<String>,
+        username_env: Option<String>,
+        password_env: Option<String>,
+    },
+    /// POSTs `{"text": …}`; the URL is given or read from `url_env`.
+    Webhook { url: Option<String>, url_env: Option<String> },
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum Tls {
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// Plain text, for a relay on the same machine.
+    None,
+}
+
+fn telegram_token_env() -> String {
+    "TELEGRAM_BOT_TOKEN".into()
+}
+fn telegram_chat_env() -> String {
+    "TELEGRAM_CHAT_ID".into()
+}
+fn telegram_base_url() -> String {
+    "https://api.telegram.org".into()
+}
+fn smtp_port() -> u16 {
+    587
+}
+
+/// Sends messages to the configured channels.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    channels: BTreeMap<String, Channel>,
+    /// Where relative log-channel paths start.
+    root: PathBuf,
+    attempts: u32,
+    retry_delay: Duration,
+    http: reqwest::Client,
+}
+
+fn env(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+}
+
+impl Notifier {
+    pub fn new(channels: BTreeMap<String, Channel>, root: PathBuf) -> Notifier {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap_or_default();
+        Notifier { channels, root, attempts: 3, retry_delay: Duration::from_secs(2), http }
+    }
+
+    /// How often and how far apart a failing channel is tried.
+    pub fn with_retries(mut self, attempts: u32, delay: Duration) -> Notifier {
+        self.attempts = attempts.max(1);
+        self.retry_delay = delay;
+        self
+    }
+
+    pub fn has_channel(&self, name: &str) -> bool {
+        self.channels.contains_key(name)
+    }
+
+    pub fn channel_names(&self) -> Vec<&str> {
+        self.channels.keys().map(String::as_str).collect()
+    }
+
+    /// Sends to every named channel; fails if any channel still fails
+    /// after its retries (the others are still sent to).
+    pub async fn send_all(&self, channels: &[&str], text: &str) -> Result<(), String> {
+        let mut errors = Vec::new();
+        for name in channels {
+            if let Err(e) = self.send(name, text).await {
+                errors.push(e);
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+    }
+
+    /// Sends with retries; never fails, only logs (for alerts).
+    pub async fn alert(&self, channels: &[String], text: &str) {
+        for name in channels {
+            if let Err(e) = self.send(name, text).await {
+                tracing::error!(channel = %name, "alert not delivered: {e}");
+            }
+        }
+    }
+
+    pub async fn send(&self, name: &str, text: &str) -> Result<(), String> {
+        let channel = self.channels.get(name).ok_or_else(|| {
+            format!(
+                "unknown notification channel '{name}'; retrain.yaml defines: {}",
+                self.channel_names().join(", ")
+            )
+        })?;
+        let mut last = String::new();
+        for attempt in 1..=self.attempts {
+            match self.deliver(channel, text).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    last = Redactor::from_env().redact(&e);
+                    tracing::warn!(channel = %name, attempt, "notification failed: {last}");
+                    if attempt < self.attempts {
+                        tokio::time::sleep(self.retry_delay * attempt).await;
+                    }
+                }
+            }
+        }
+        Err(format!("channel '{name}' failed after {} attempts: {last}", self.attempts))
+    }
+
+    async fn deliver(&self, channel: &Channel, text: &str) -> Result<(), String> {
+        match channel {
+            Channel::Log { path } => {
+                let path =
+                    self.root.join(path.clone().unwrap_or_else(|| PathBuf::from("logs/notifications.log")));
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+                }
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+                let line = format!("{} {}\n", chrono::Utc::now().to_rfc3339(), text.replace('\n', " | "));
+                file.write_all(line.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+            }
+            Channel::Telegram { token_env, chat_id_env, base_url } => {
+                let token = env(token_env)?;
+                let chat_id = env(chat_id_env)?;
+                let url = format!("{}/bot{token}/sendMessage", base_url.trim_end_matches('/'));
+                let response = self
+                    .http
+                    .post(&url)
+                    .json(&json!({"chat_id": chat_id, "text": text}))
+                    .send()
+                    .await
+                    .map_err(|e| format!("Telegram is unreachable: {}", e.without_url()))?;
+                let status = response.status();
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                if status.is_success() && body.get("ok") == Some(&json!(true)) {
+                    Ok(())
+                } else {
+                    let why = body.get("description").and_then(|d| d.as_str()).unwrap_or("no description");
+                    Err(format!("Telegram answered {status}: {why}"))
+                }
+            }
+            Channel::Webhook { url, url_env } => {
+                let url = match (url, url_env) {
+                    (Some(url), _) => url.clone(),
+                    (None, Some(name)) => env(name)?,
+                    (None, None) => return Err("webhook needs 'url' or 'url_env'".into()),
+                };
+                let response = self
+                    .http
+                    .post(&url)
+                    .json(&json!({"text": text}))
+                    .send()
+                    .await
+                    .map_err(|e| format!("webhook is unreachable: {}", e.without_url()))?;
+                if response.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("webhook answered {}", response.status()))
+                }
+            }
+            Channel::Email { host, port, tls, from, to, username_env, password_env } => {
+                send_mail(host, *port, *tls, from, to, username_env.as_deref(), password_env.as_deref(), text)
+                    .await
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_mail(
+    host: &str,
+    port: u16,
+    tls: Tls,
+    from: &str,
+    to: &[String],
+    username_env: Option<&str>,
+    password_env: Option<&str>,
+    text: &str,
+) -> Result<(), String> {
+    let from: Mailbox = from.parse().map_err(|e| format!("bad 'from' address '{from}': {e}"))?;
+    let subject: String = text.lines().next().unwrap_or("retrain").chars().take(120).collect();
+    let mut builder = Message::builder().from(from).subject(subject);
+    if to.is_empty() {
+        return Err("e-mail channel has no 'to' address".into());
+    }
+    for address in to {
+        builder = builder.to(address.parse().map_err(|e| format!("bad 'to' address '{address}': {e}"))?);
+    }
+    let message = builder.body(text.to_string()).map_err(|e| format!("cannot build the e-mail: {e}"))?;
+    let mut transport = match tls {
+        Tls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host),
+        Tls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host),
+        Tls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)),
+    }
+    .map_err(|e| format!("SMTP server '{host}': {e}"))?
+    .port(port)
+    .timeout(Some(Duration::from_secs(15)));
+    if let (Some(user), Some(password)) = (username_env, password_env) {
+        transport = transport.credentials(Credentials::new(env(user)?, env(password)?));
+    }
+    transport.build().send(message).await.map(drop).map_err(|e| format!("SMTP {host}:{port}: {e}"))
+}

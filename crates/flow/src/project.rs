@@ -1,0 +1,258 @@
+//! A project directory: `retrain.yaml` (where metadata and artifacts live,
+//! how many tasks run at once, notification channels), `pipelines/*.yaml`,
+//! `configs/`, and the data, logs and models the pipelines write. Paths in
+//! the config and in pipelines are relative to the project directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::notify::{Channel, Notifier};
+use crate::ops::Action;
+use crate::spec::{self, Pipeline, SpecError};
+
+pub const CONFIG_FILE: &str = "retrain.yaml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// Metadata store (runs, registry, pipeline state).
+    #[serde(default = "default_backend")]
+    pub backend_store_uri: String,
+    /// Where the tracking server keeps artifacts: a directory or `s3://bucket/prefix`.
+    #[serde(default = "default_artifacts")]
+    pub artifacts_destination: String,
+    /// The tracking server tasks talk to; `retrain up` and `retrain
+    /// pipelines run` use their own when this and `MLFLOW_TRACKING_URI`
+    /// are unset.
+    pub tracking_uri: Option<String>,
+    /// Task instances running at once, over all pipelines.
+    #[serde(default = "default_parallelism")]
+    pub parallelism: usize,
+    #[serde(default = "default_pipelines")]
+    pub pipelines_dir: PathBuf,
+    #[serde(default = "default_logs")]
+    pub logs_dir: PathBuf,
+    #[serde(default)]
+    pub notifications: BTreeMap<String, Channel>,
+}
+
+fn default_backend() -> String {
+    "sqlite:///.retrain/retrain.db".into()
+}
+fn default_artifacts() -> String {
+    ".retrain/artifacts".into()
+}
+fn default_parallelism() -> usize {
+    4
+}
+fn default_pipelines() -> PathBuf {
+    "pipelines".into()
+}
+fn default_logs() -> PathBuf {
+    "logs".into()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("{} has no {CONFIG_FILE}; run `retrain init` there first (or `retrain up`, which does)", .0.display())]
+    NotAProject(PathBuf),
+    #[error("{path}: {message}", path = .path.display())]
+    Config { path: PathBuf, message: String },
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("no pipeline named '{name}' in {dir}; known: {known}", dir = .dir.display())]
+    UnknownPipeline { name: String, dir: PathBuf, known: String },
+    #[error("cannot write {path}: {source}", path = .path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+    pub config: ProjectConfig,
+    notifier: Notifier,
+}
+
+impl Project {
+    /// Opens the project in `root` (which must hold retrain.yaml).
+    pub fn open(root: &Path) -> Result<Project, ProjectError> {
+        let path = root.join(CONFIG_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ProjectError::NotAProject(root.to_path_buf()));
+            }
+            Err(e) => return Err(ProjectError::Config { path, message: e.to_string() }),
+        };
+        let config: ProjectConfig = serde_saphyr::from_str(&text).map_err(|e| {
+            let first = e.to_string().lines().next().unwrap_or("invalid YAML").to_string();
+            let message = match e.location() {
+                Some(l) => format!("line {}: {first}", l.line()),
+                None => first,
+            };
+            ProjectError::Config { path: path.clone(), message }
+        })?;
+        if config.parallelism == 0 {
+            return Err(ProjectError::Config { path, message: "parallelism must be at least 1".into() });
+        }
+        let notifier = Notifier::new(config.notifications.clone(), root.to_path_buf());
+        Ok(Project { root: root.to_path_buf(), config, notifier })
+    }
+
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
+    pub fn pipelines_dir(&self) -> PathBuf {
+        self.root.join(&self.config.pipelines_dir)
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join(&self.config.logs_dir)
+    }
+
+    /// The pipeline files, sorted.
+    pub fn pipeline_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.pipelines_dir())
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    /// Every pipeline that loads, and the errors of those that do not
+    /// (including what only the project can tell: duplicate names,
+    /// unknown notification channels, missing config files).
+    pub fn load_pipelines(&self) -> (Vec<Pipeline>, Vec<SpecError>) {
+        let mut pipelines: Vec<Pipeline> = Vec::new();
+        let mut errors = Vec::new();
+        for file in self.pipeline_files() {
+            let shown = file.strip_prefix(&self.root).unwrap_or(&file).to_path_buf();
+            let loaded = std::fs::read_to_string(&file)
+                .map_err(|e| SpecError {
+                    file: shown.clone(),
+                    line: None,
+                    message: format!("cannot read: {e}"),
+                })
+                .and_then(|text| spec::parse(&text, &shown))
+                .and_then(|p| self.check_references(&p).map(|()| p));
+            match loaded {
+                Ok(p) => match pipelines.iter().find(|other| other.name == p.name) {
+                    Some(other) => errors.push(SpecError {
+                        file: shown,
+                        line: None,
+                        message: format!(
+                            "pipeline name '{}' is already used by {}",
+                            p.name,
+                            other.file.display()
+                        ),
+                    }),
+                    None => pipelines.push(p),
+                },
+                Err(e) => errors.push(e),
+            }
+        }
+        (pipelines, errors)
+    }
+
+    /// One pipeline by name.
+    pub fn pipeline(&self, name: &str) -> Result<Pipeline, ProjectError> {
+        let (pipelines, errors) = self.load_pipelines();
+        if let Some(p) = pipelines.into_iter().find(|p| p.name == name) {
+            return Ok(p);
+        }
+        // A file that fails to load may be the one asked for.
+        if let Some(e) = errors.into_iter().find(|e| e.file.file_stem().is_some_and(|s| s == name)) {
+            return Err(e.into());
+        }
+        let known: Vec<String> = self.load_pipelines().0.into_iter().map(|p| p.name).collect();
+        Err(ProjectError::UnknownPipeline {
+            name: name.into(),
+            dir: self.config.pipelines_dir.clone(),
+            known: known.join(", "),
+        })
+    }
+
+    fn check_references(&self, pipeline: &Pipeline) -> Result<(), SpecError> {
+        let error =
+            |line: Option<u32>, message: String| SpecError { file: pipeline.file.clone(), line, message };
+        for channel in pipeline.on_failure.iter().chain(&pipeline.on_success) {
+            if !self.notifier.has_channel(channel) {
+                return Err(error(None, self.unknown_channel(channel)));
+            }
+        }
+        for task in pipeline.tasks.values() {
+            let action = Action::parse(&task.kind, &task.args)
+                .map_err(|e| error(Some(task.line), format!("task '{}': {}", task.name, e.message)))?;
+            for channel in action.channels() {
+                if !channel.contains("{{") && !self.notifier.has_channel(channel) {
+                    return Err(error(
+                        Some(task.line),
+                        format!("task '{}': {}", task.name, self.unknown_channel(channel)),
+                    ));
+                }
+            }
+            for file in action.required_files() {
+                if !self.root.join(file).is_file() {
+                    return Err(error(
+                        Some(task.line),
+                        format!("task '{}': config file '{file}' does not exist", task.name),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn unknown_channel(&self, name: &str) -> String {
+        format!(
+            "notification channel '{name}' is not defined in {CONFIG_FILE} (defined: {})",
+            self.notifier.channel_names().join(", ")
+        )
+    }
+}
+
+/// The files `retrain init` writes: the shipped pipelines, classifier
+/// configs and retrain.yaml, as in this repository.
+const SCAFFOLD: [(&str, &str); 15] = [
+    ("retrain.yaml", include_str!("../../../retrain.yaml")),
+    ("pipelines/generate_data.yaml", include_str!("../../../pipelines/generate_data.yaml")),
+    ("pipelines/train.yaml", include_str!("../../../pipelines/train.yaml")),
+    ("pipelines/predict.yaml", include_str!("../../../pipelines/predict.yaml")),
+    ("pipelines/retrain_iris.yaml", include_str!("../../../pipelines/retrain_iris.yaml")),
+    ("pipelines/train_from_configs.yaml", include_str!("../../../pipelines/train_from_configs.yaml")),
+    ("pipelines/promote_best.yaml", include_str!("../../../pipelines/promote_best.yaml")),
+    ("configs/random_forest.yaml", include_str!("../../../configs/random_forest.yaml")),
+    ("configs/decision_tree.yaml", include_str!("../../../configs/decision_tree.yaml")),
+    ("configs/gradient_boosting.yaml", include_str!("../../../configs/gradient_boosting.yaml")),
+    ("configs/knn.yaml", include_str!("../../../configs/knn.yaml")),
+    ("configs/gaussian_nb.yaml", include_str!("../../../configs/gaussian_nb.yaml")),
+    ("configs/linear_svm.yaml", include_str!("../../../configs/linear_svm.yaml")),
+    ("configs/logistic_regression.json", include_str!("../../../configs/logistic_regression.json")),
+    ("configs/inbox/README.md", include_str!("../../../configs/inbox/README.md")),
+];
+
+/// Writes the scaffold into `dir`, never overwriting a file; returns the
+/// files written.
+pub fn init(dir: &Path) -> Result<Vec<PathBuf>, ProjectError> {
+    let mut written = Vec::new();
+    for (relative, content) in SCAFFOLD {
+        let path = dir.join(relative);
+        if path.exists() {
+            continue;
+        }
+        retrain_ml::atomic::write_file(&path, content.as_bytes()).map_err(|e| ProjectError::Write {
+            path: path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        written.push(PathBuf::from(relative));
+    }
+    Ok(written)
+}

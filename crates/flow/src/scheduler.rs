@@ -1,0 +1,732 @@
+//! The scheduler: creates runs when their data interval ends, starts them
+//! within `max_active_runs`, moves each task instance through its states
+//! by the trigger rules, launches ready instances within the global
+//! `parallelism`, and turns exits into success, retry, reschedule (sensor
+//! pokes) or failure with an alert.
+//!
+//! All decisions read the time from a [`Clock`], so tests can move time
+//! by hand. State lives in the database, which is what makes a restart
+//! after `kill -9` safe: [`Scheduler::recover`] finds the instances that
+//! were running, kills what is left of them, and applies their retry
+//! policy.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use tokio::task::JoinSet;
+
+use crate::executor::{Exit, Finished, Launch, Launcher, is_task_process, kill_group, log_tail};
+use crate::notify::Notifier;
+use crate::project::Project;
+use crate::schedule::{Window, due_intervals};
+use crate::spec::{Pipeline, TriggerRule};
+use crate::state::{
+    self, PipelineRun, RUN_FAILED, RUN_QUEUED, RUN_RUNNING, RUN_SUCCESS, State, TaskInstance, TaskState,
+};
+use crate::task::{EXIT_NOT_YET, EXIT_SKIPPED};
+
+/// The owner of runs driven by `retrain up`.
+pub const UP_OWNER: &str = "scheduler";
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that moves only when told to.
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> ManualClock {
+        ManualClock(Mutex::new(at))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        if let Ok(mut now) = self.0.lock() {
+            *now += chrono::Duration::from_std(by).unwrap_or_default();
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.lock().map(|t| *t).unwrap_or_default()
+    }
+}
+
+/// Whether a task whose upstream tasks are in `upstream` states should
+/// run now (`Scheduled`), be skipped or marked upstream_failed, or wait
+/// (`None`).
+pub fn trigger_decision(rule: TriggerRule, upstream: &[TaskState]) -> Option<TaskState> {
+    let all_done = upstream.iter().all(|s| s.is_finished());
+    let any_failed = upstream.iter().any(|s| matches!(s, TaskState::Failed | TaskState::UpstreamFailed));
+    let any_skipped = upstream.contains(&TaskState::Skipped);
+    match rule {
+        TriggerRule::AllSuccess if any_failed => Some(TaskState::UpstreamFailed),
+        TriggerRule::AllSuccess if any_skipped => Some(TaskState::Skipped),
+        TriggerRule::AllSuccess if all_done => Some(TaskState::Scheduled),
+        TriggerRule::AllDone if all_done => Some(TaskState::Scheduled),
+        TriggerRule::OneFailed if any_failed => Some(TaskState::Scheduled),
+        TriggerRule::OneFailed if all_done => Some(TaskState::Skipped),
+        TriggerRule::NoneFailed if any_failed => Some(TaskState::UpstreamFailed),
+        TriggerRule::NoneFailed if all_done => Some(TaskState::Scheduled),
+        _ => None,
+    }
+}
+
+/// The state of a run whose task instances are all finished: failed if
+/// any failed (or could not run because one did), else success.
+pub fn run_outcome(states: &[TaskState]) -> Option<&'static str> {
+    if !states.iter().all(|s| s.is_finished()) {
+        return None;
+    }
+    let failed = states.iter().any(|s| matches!(s, TaskState::Failed | TaskState::UpstreamFailed));
+    Some(if failed { RUN_FAILED } else { RUN_SUCCESS })
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+type Key = (String, String, String);
+
+struct Running {
+    pid: u32,
+}
+
+/// What a scheduler instance drives.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Runs with this owner are this scheduler's.
+    pub owner: String,
+    /// Create runs when schedules come due (`retrain up`); foreground
+    /// commands only drive the runs they made.
+    pub create_scheduled_runs: bool,
+    pub parallelism: usize,
+}
+
+pub struct Scheduler {
+    pipelines: BTreeMap<String, Pipeline>,
+    state: State,
+    launcher: Launcher,
+    notifier: Notifier,
+    clock: Arc<dyn Clock>,
+    options: Options,
+    running: HashMap<Key, Running>,
+    tasks: JoinSet<Finished>,
+    alerts: JoinSet<()>,
+    /// Reread pipeline files from this project now and then.
+    reload: Option<(Project, std::time::Instant)>,
+}
+
+impl Scheduler {
+    pub fn new(
+        project: &Project,
+        pipelines: Vec<Pipeline>,
+        state: State,
+        launcher: Launcher,
+        clock: Arc<dyn Clock>,
+        options: Options,
+    ) -> Scheduler {
+        Scheduler {
+            pipelines: pipelines.into_iter().map(|p| (p.name.clone(), p)).collect(),
+            state,
+            launcher,
+            notifier: project.notifier().clone(),
+            clock,
+            options,
+            running: HashMap::new(),
+            tasks: JoinSet::new(),
+            alerts: JoinSet::new(),
+            reload: None,
+        }
+    }
+
+    /// Rereads the project's pipeline files every few seconds, so edits
+    /// take effect without a restart (a file that no longer loads keeps
+    /// its last good definition).
+    pub fn reloading_from(mut self, project: Project) -> Scheduler {
+        self.reload = Some((project, std::time::Instant::now()));
+        self
+    }
+
+    fn maybe_reload(&mut self) {
+        const EVERY: Duration = Duration::from_secs(5);
+        let Some((project, last)) = &mut self.reload else { return };
+        if last.elapsed() < EVERY {
+            return;
+        }
+        *last = std::time::Instant::now();
+        let (pipelines, errors) = project.load_pipelines();
+        for e in errors {
+            tracing::warn!("{e} (the last good definition stays in use)");
+        }
+        for p in pipelines {
+            self.pipelines.insert(p.name.clone(), p);
+        }
+    }
+
+    /// Replaces the pipeline definitions (after files changed).
+    pub fn set_pipelines(&mut self, pipelines: Vec<Pipeline>) {
+        self.pipelines = pipelines.into_iter().map(|p| (p.name.clone(), p)).collect();
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Creates a run, queued for this scheduler; false if it existed.
+    pub async fn create_run(
+        &self,
+        pipeline: &Pipeline,
+        run_type: &str,
+        interval: crate::schedule::Interval,
+        conf: Map<String, Value>,
+    ) -> state::Result<Option<String>> {
+        let now = self.clock.now();
+        let run_id = match run_type {
+            "manual" => format!("manual__{}", now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            other => {
+                format!("{other}__{}", interval.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            }
+        };
+        let run = PipelineRun {
+            pipeline: pipeline.name.clone(),
+            run_id: run_id.clone(),
+            run_type: run_type.to_string(),
+            state: RUN_QUEUED.into(),
+            interval_start: interval.start,
+            interval_end: interval.end,
+            conf,
+            owner: self.options.owner.clone(),
+            created_at: ms(now),
+            started_at: None,
+            ended_at: None,
+        };
+        Ok(self.state.insert_run(&run).await?.then_some(run_id))
+    }
+
+    /// Task instances that were running when a previous scheduler with
+    /// this owner died: whatever is left of them is killed and their
+    /// retry policy decides (a try that was cut short counts).
+    pub async fn recover(&mut self) -> state::Result<usize> {
+        let mut recovered = 0;
+        let now = self.clock.now();
+        for run in self.state.active_runs(&self.options.owner).await? {
+            for mut ti in self.state.task_instances(&run.pipeline, &run.run_id).await? {
+                if !matches!(ti.state, TaskState::Running | TaskState::Queued) {
+                    continue;
+                }
+                if let Some(pid) = ti.pid
+                    && is_task_process(pid, &run.run_id)
+                {
+                    kill_group(pid as u32, libc::SIGKILL);
+                }
+                let log = self.launcher.log_path(&ti.pipeline, &ti.run_id, &ti.task, ti.try_number);
+                tracing::warn!(pipeline = %ti.pipeline, run = %ti.run_id, task = %ti.task, "task instance was interrupted by a scheduler stop; applying its retry policy");
+                self.fail_try(&mut ti, "interrupted: the scheduler stopped while it ran".into(), &log, now)
+                    .await?;
+                recovered += 1;
+            }
+        }
+        Ok(recovered)
+    }
+
+    /// One round: due runs, run starts, task decisions, launches.
+    pub async fn tick(&mut self) -> state::Result<()> {
+        let now = self.clock.now();
+        let paused = self.state.paused().await?;
+        if self.options.create_scheduled_runs {
+            for pipeline in self.pipelines.values() {
+                if paused.contains(&pipeline.name) {
+                    continue;
+                }
+                let last_end = self.state.last_interval_end(&pipeline.name).await?;
+                let window = Window {
+                    start_date: pipeline.start_date,
+                    end_date: pipeline.end_date,
+                    catchup: pipeline.catchup,
+                };
+                for interval in due_intervals(&pipeline.schedule, window, last_end, now) {
+                    if let Some(run_id) = self.create_run(pipeline, "scheduled", interval, Map::new()).await?
+                    {
+                        tracing::info!(pipeline = %pipeline.name, run = %run_id, "run created");
+                    }
+                }
+            }
+        }
+        let runs = self.state.active_runs(&self.options.owner).await?;
+        let mut running_per_pipeline: HashMap<String, u32> = HashMap::new();
+        for run in runs.iter().filter(|r| r.state == RUN_RUNNING) {
+            *running_per_pipeline.entry(run.pipeline.clone()).or_default() += 1;
+        }
+        let mut ready: Vec<(TaskInstance, Option<Duration>)> = Vec::new();
+        for run in &runs {
+            let Some(pipeline) = self.pipelines.get(&run.pipeline).cloned() else {
+                continue;
+            };
+            if run.state == RUN_QUEUED {
+                let active = running_per_pipeline.entry(run.pipeline.clone()).or_default();
+                if *active >= pipeline.max_active_runs
+                    || (self.options.create_scheduled_runs && paused.contains(&pipeline.name))
+                {
+                    continue;
+                }
+                *active += 1;
+                let tasks: Vec<(String, u32)> =
+                    pipeline.tasks.values().map(|t| (t.name.clone(), t.retry.retries + 1)).collect();
+                self.state.start_run(run, &tasks).await?;
+                tracing::info!(pipeline = %run.pipeline, run = %run.run_id, "run started");
+            }
+            match self.advance_run(&pipeline, run, now).await? {
+                Some(tasks) => ready.extend(tasks),
+                // Finished: its slot is free for a queued run of the same pipeline.
+                None => {
+                    let active = running_per_pipeline.entry(run.pipeline.clone()).or_default();
+                    *active = active.saturating_sub(1);
+                }
+            }
+        }
+        self.launch(ready, now).await
+    }
+
+    /// Decides every waiting instance of a run; returns those ready to
+    /// launch, or `None` when the run has finished.
+    async fn advance_run(
+        &mut self,
+        pipeline: &Pipeline,
+        run: &PipelineRun,
+        now: DateTime<Utc>,
+    ) -> state::Result<Option<Vec<(TaskInstance, Option<Duration>)>>> {
+        let mut instances: BTreeMap<String, TaskInstance> = self
+            .state
+            .task_instances(&run.pipeline, &run.run_id)
+            .await?
+            .into_iter()
+            .map(|ti| (ti.task.clone(), ti))
+            .collect();
+        // Decisions cascade (a failure marks the whole chain downstream),
+        // so repeat until nothing changes.
+        loop {
+            let mut changed = false;
+            for task in pipeline.tasks.values() {
+                let Some(ti) = instances.get(&task.name) else { continue };
+                let new_state = match ti.state {
+                    TaskState::NoState => {
+                        let upstream: Vec<TaskState> =
+                            task.needs.iter().filter_map(|n| instances.get(n)).map(|u| u.state).collect();
+                        trigger_decision(task.trigger_rule, &upstream)
+                    }
+                    TaskState::UpForRetry | TaskState::UpForReschedule
+                        if ti.next_attempt_at.is_none_or(|t| t <= ms(now)) =>
+                    {
+                        Some(TaskState::Scheduled)
+                    }
+                    _ => None,
+                };
+                if let Some(new_state) = new_state {
+                    let mut ti = ti.clone();
+                    ti.state = new_state;
+                    if new_state.is_finished() {
+                        ti.ended_at = Some(ms(now));
+                    }
+                    self.state.save(&ti).await?;
+                    instances.insert(ti.task.clone(), ti);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let states: Vec<TaskState> = instances.values().map(|ti| ti.state).collect();
+        if let Some(outcome) = run_outcome(&states) {
+            self.state.finish_run(&run.pipeline, &run.run_id, outcome).await?;
+            tracing::info!(pipeline = %run.pipeline, run = %run.run_id, state = outcome, "run finished");
+            if outcome == RUN_SUCCESS && !pipeline.on_success.is_empty() {
+                let text = format!("pipeline {} run {} succeeded", run.pipeline, run.run_id);
+                self.send_alert(pipeline.on_success.clone(), text);
+            }
+            return Ok(None);
+        }
+        Ok(Some(
+            pipeline
+                .tasks
+                .values()
+                .filter_map(|task| {
+                    let ti = instances.get(&task.name)?;
+                    let key = (ti.pipeline.clone(), ti.run_id.clone(), ti.task.clone());
+                    (ti.state == TaskState::Scheduled && !self.running.contains_key(&key))
+                        .then(|| (ti.clone(), task.timeout))
+                })
+                .collect(),
+        ))
+    }
+
+    async fn launch(
+        &mut self,
+        ready: Vec<(TaskInstance, Option<Duration>)>,
+        now: DateTime<Utc>,
+    ) -> state::Result<()> {
+        for (mut ti, timeout) in ready {
+            if self.running.len() >= self.options.parallelism {
+                break;
+            }
+            ti.try_number += 1;
+            ti.state = TaskState::Running;
+            ti.started_at = Some(ms(now));
+            ti.first_started_at = ti.first_started_at.or(Some(ms(now)));
+            ti.ended_at = None;
+            ti.exit_code = None;
+            let launch = Launch {
+                pipeline: ti.pipeline.clone(),
+                run_id: ti.run_id.clone(),
+                task: ti.task.clone(),
+                try_number: ti.try_number,
+                timeout,
+            };
+            // Recorded as running before the process exists: a crash in
+            // between is then recovered like any interrupted try.
+            self.state.save(&ti).await?;
+            match self.launcher.spawn(launch) {
+                Ok((pid, wait)) => {
+                    ti.pid = Some(pid as i64);
+                    self.state.save(&ti).await?;
+                    self.running
+                        .insert((ti.pipeline.clone(), ti.run_id.clone(), ti.task.clone()), Running { pid });
+                    self.tasks.spawn(wait);
+                }
+                Err((launch, message)) => {
+                    let log = self.launcher.log_path(
+                        &launch.pipeline,
+                        &launch.run_id,
+                        &launch.task,
+                        launch.try_number,
+                    );
+                    self.fail_try(&mut ti, message, &log, now).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records how a task instance's try ended.
+    pub async fn handle(&mut self, finished: Finished) -> state::Result<()> {
+        let launch = &finished.launch;
+        let key = (launch.pipeline.clone(), launch.run_id.clone(), launch.task.clone());
+        self.running.remove(&key);
+        let now = self.clock.now();
+        let Some(mut ti) = self
+            .state
+            .task_instances(&launch.pipeline, &launch.run_id)
+            .await?
+            .into_iter()
+            .find(|ti| ti.task == launch.task)
+        else {
+            return Ok(());
+        };
+        let pipeline = self.pipelines.get(&launch.pipeline).cloned();
+        let task = pipeline.as_ref().and_then(|p| p.tasks.get(&launch.task)).cloned();
+        ti.pid = None;
+        ti.ended_at = Some(ms(now));
+        ti.exit_code = match finished.exit {
+            Exit::Code(code) => Some(code as i64),
+            _ => None,
+        };
+        match finished.exit {
+            Exit::Code(0) => {
+                ti.state = TaskState::Success;
+                ti.message = None;
+                ti.output = finished.output.clone();
+                self.state.save(&ti).await?;
+                let gate_closed = task.as_ref().is_some_and(|t| t.kind == "gate")
+                    && ti.output.as_ref().and_then(|o| o.get("condition")) == Some(&Value::Bool(false));
+                if gate_closed && let Some(pipeline) = &pipeline {
+                    self.skip_downstream(pipeline, &ti, now).await?;
+                }
+            }
+            Exit::Code(EXIT_SKIPPED) => {
+                ti.state = TaskState::Skipped;
+                ti.message = Some(log_tail(&finished.log, 1));
+                self.state.save(&ti).await?;
+            }
+            Exit::Code(EXIT_NOT_YET) => {
+                let sensor = task.as_ref().and_then(|t| t.sensor);
+                let waited = now.timestamp_millis() - ti.first_started_at.unwrap_or(ms(now));
+                // A poke does not use up a try.
+                ti.try_number = ti.try_number.saturating_sub(1);
+                ti.message = Some(log_tail(&finished.log, 1));
+                match sensor {
+                    Some(s) if (waited as u128) < s.timeout.as_millis() => {
+                        ti.state = TaskState::UpForReschedule;
+                        ti.next_attempt_at = Some(ms(now) + s.poke_interval.as_millis() as i64);
+                        self.state.save(&ti).await?;
+                    }
+                    Some(s) if s.soft_fail => {
+                        ti.state = TaskState::Skipped;
+                        ti.message =
+                            Some(format!("sensor timed out after {:?} (soft_fail: skipped)", s.timeout));
+                        self.state.save(&ti).await?;
+                    }
+                    _ => {
+                        // A sensor that times out fails for good: retrying
+                        // would only wait longer than the user allowed.
+                        ti.state = TaskState::Failed;
+                        ti.message =
+                            Some(format!("sensor timed out; last poke: {}", log_tail(&finished.log, 1)));
+                        self.state.save(&ti).await?;
+                        self.alert_failure(&ti, &finished.log);
+                    }
+                }
+            }
+            ref exit => {
+                let message = match exit {
+                    Exit::Code(code) => format!("exited with code {code}"),
+                    Exit::Signal => "killed by a signal".to_string(),
+                    Exit::TimedOut(limit) => {
+                        format!("timed out after {}s and was killed", limit.as_secs_f64())
+                    }
+                    Exit::NotStarted(e) => format!("could not be started: {e}"),
+                };
+                self.fail_try(&mut ti, message, &finished.log, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A try failed: retry after the policy's delay, or fail for good and alert.
+    async fn fail_try(
+        &mut self,
+        ti: &mut TaskInstance,
+        message: String,
+        log: &std::path::Path,
+        now: DateTime<Utc>,
+    ) -> state::Result<()> {
+        let retry = self.pipelines.get(&ti.pipeline).and_then(|p| p.tasks.get(&ti.task)).map(|t| t.retry);
+        let tail = log_tail(log, 1);
+        ti.message = Some(if tail.is_empty() { message } else { format!("{message}: {tail}") });
+        ti.pid = None;
+        ti.ended_at = Some(ms(now));
+        match retry {
+            Some(policy) if ti.try_number < ti.max_tries => {
+                let delay = policy.delay_before(ti.try_number + 1);
+                ti.state = TaskState::UpForRetry;
+                ti.next_attempt_at = Some(ms(now) + delay.as_millis() as i64);
+                tracing::warn!(pipeline = %ti.pipeline, run = %ti.run_id, task = %ti.task, try_number = ti.try_number, "task failed, retry in {}s: {}", delay.as_secs_f64(), ti.message.as_deref().unwrap_or(""));
+                self.state.save(ti).await
+            }
+            _ => {
+                ti.state = TaskState::Failed;
+                tracing::error!(pipeline = %ti.pipeline, run = %ti.run_id, task = %ti.task, try_number = ti.try_number, "task failed: {}", ti.message.as_deref().unwrap_or(""));
+                self.state.save(ti).await?;
+                self.alert_failure(ti, log);
+                Ok(())
+            }
+        }
+    }
+
+    /// A gate closed: everything downstream of it is skipped.
+    async fn skip_downstream(
+        &mut self,
+        pipeline: &Pipeline,
+        gate: &TaskInstance,
+        now: DateTime<Utc>,
+    ) -> state::Result<()> {
+        let downstream = pipeline.downstream_of(&gate.task);
+        for mut ti in self.state.task_instances(&gate.pipeline, &gate.run_id).await? {
+            if downstream.contains(&ti.task) && !ti.state.is_finished() && ti.state != TaskState::Running {
+                ti.state = TaskState::Skipped;
+                ti.ended_at = Some(ms(now));
+                ti.message = Some(format!("skipped: gate '{}' is false", gate.task));
+                self.state.save(&ti).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn alert_failure(&mut self, ti: &TaskInstance, log: &std::path::Path) {
+        let Some(channels) = self.pipelines.get(&ti.pipeline).map(|p| p.on_failure.clone()) else { return };
+        if channels.is_empty() {
+            return;
+        }
+        let text = format!(
+            "retrain: task {} of pipeline {} failed\nrun: {}\ntry: {} of {}\nerror: {}\nlog: {}\n{}",
+            ti.task,
+            ti.pipeline,
+            ti.run_id,
+            ti.try_number,
+            ti.max_tries,
+            ti.message.as_deref().unwrap_or(""),
+            log.display(),
+            log_tail(log, 15)
+        );
+        self.send_alert(channels, text);
+    }
+
+    fn send_alert(&mut self, channels: Vec<String>, text: String) {
+        let notifier = self.notifier.clone();
+        let text = crate::redact::Redactor::from_env().redact(&text);
+        self.alerts.spawn(async move { notifier.alert(&channels, &text).await });
+    }
+
+    /// How many task instances are running now.
+    pub fn running(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Waits up to `wait` for a running task instance to end.
+    pub async fn next_finished(&mut self, wait: Duration) -> Option<Finished> {
+        if self.tasks.is_empty() {
+            tokio::time::sleep(wait).await;
+            return None;
+        }
+        match tokio::time::timeout(wait, self.tasks.join_next()).await {
+            Ok(Some(Ok(finished))) => Some(finished),
+            _ => None,
+        }
+    }
+
+    /// Runs rounds until `shutdown` resolves, or — with `until_idle` —
+    /// until this scheduler has no active run left.
+    pub async fn run(
+        &mut self,
+        until_idle: bool,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> state::Result<()> {
+        const ROUND: Duration = Duration::from_millis(500);
+        loop {
+            self.maybe_reload();
+            if let Err(e) = self.tick().await {
+                // The database may be briefly unavailable; the next round retries.
+                tracing::error!("scheduler round failed: {e}");
+            }
+            if until_idle
+                && self.running.is_empty()
+                && self.state.active_runs(&self.options.owner).await?.is_empty()
+            {
+                break;
+            }
+            tokio::select! {
+                finished = self.next_finished(ROUND) => {
+                    if let Some(finished) = finished
+                        && let Err(e) = self.handle(finished).await
+                    {
+                        tracing::error!("cannot record a task's end: {e}");
+                    }
+                }
+                _ = shutdown.changed() => {
+                    self.stop().await?;
+                    break;
+                }
+            }
+        }
+        self.drain_alerts().await;
+        Ok(())
+    }
+
+    /// Stops running children and puts them back for a retry that does
+    /// not count against their tries.
+    pub async fn stop(&mut self) -> state::Result<()> {
+        let pids: Vec<u32> = self.running.values().map(|r| r.pid).collect();
+        for pid in &pids {
+            kill_group(*pid, libc::SIGTERM);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !self.tasks.is_empty() {
+            match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
+                Ok(Some(Ok(finished))) => {
+                    let now = self.clock.now();
+                    let key = (
+                        finished.launch.pipeline.clone(),
+                        finished.launch.run_id.clone(),
+                        finished.launch.task.clone(),
+                    );
+                    self.running.remove(&key);
+                    if let Some(mut ti) = self
+                        .state
+                        .task_instances(&key.0, &key.1)
+                        .await?
+                        .into_iter()
+                        .find(|ti| ti.task == key.2)
+                    {
+                        if finished.exit == Exit::Code(0) {
+                            ti.state = TaskState::Success;
+                            ti.output = finished.output;
+                        } else {
+                            ti.state = TaskState::UpForRetry;
+                            ti.try_number = ti.try_number.saturating_sub(1);
+                            ti.next_attempt_at = Some(ms(now));
+                            ti.message = Some("interrupted by a scheduler shutdown".into());
+                        }
+                        ti.pid = None;
+                        ti.ended_at = Some(ms(now));
+                        self.state.save(&ti).await?;
+                    }
+                }
+                Ok(Some(Err(_))) => {}
+                Ok(None) => break,
+                Err(_) => {
+                    for pid in &pids {
+                        kill_group(*pid, libc::SIGKILL);
+                    }
+                    deadline_passed(&mut self.tasks).await;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn drain_alerts(&mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(30), async {
+            while self.alerts.join_next().await.is_some() {}
+        })
+        .await;
+    }
+}
+
+async fn deadline_passed(tasks: &mut JoinSet<Finished>) {
+    let _ =
+        tokio::time::timeout(Duration::from_secs(5), async { while tasks.join_next().await.is_some() {} })
+            .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TaskState::*;
+
+    #[test]
+    fn trigger_rules_follow_airflow() {
+        use TriggerRule::*;
+        assert_eq!(trigger_decision(AllSuccess, &[]), Some(Scheduled));
+        assert_eq!(trigger_decision(AllSuccess, &[Success, Running]), None);
+        assert_eq!(trigger_decision(AllSuccess, &[Success, Success]), Some(Scheduled));
+        assert_eq!(trigger_decision(AllSuccess, &[Failed, Running]), Some(UpstreamFailed));
+        assert_eq!(trigger_decision(AllSuccess, &[Skipped, Success]), Some(Skipped));
+        assert_eq!(trigger_decision(AllDone, &[Failed, Running]), None);
+        assert_eq!(trigger_decision(AllDone, &[Failed, Skipped]), Some(Scheduled));
+        assert_eq!(trigger_decision(OneFailed, &[Failed, Running]), Some(Scheduled));
+        assert_eq!(trigger_decision(OneFailed, &[Success, Success]), Some(Skipped));
+        assert_eq!(trigger_decision(OneFailed, &[Success, UpForRetry]), None);
+        assert_eq!(trigger_decision(NoneFailed, &[Skipped, Success]), Some(Scheduled));
+        assert_eq!(trigger_decision(NoneFailed, &[UpstreamFailed, Success]), Some(UpstreamFailed));
+    }
+
+    #[test]
+    fn a_run_fails_when_any_task_failed() {
+        assert_eq!(run_outcome(&[Success, Skipped]), Some(RUN_SUCCESS));
+        assert_eq!(run_outcome(&[Success, UpstreamFailed]), Some(RUN_FAILED));
+        assert_eq!(run_outcome(&[Success, UpForRetry]), None);
+    }
+}

@@ -1,0 +1,495 @@
+//! Pipeline state in the metadata database (the same SQLite or PostgreSQL
+//! as tracking): runs, task instances, variables, pauses. The scheduler
+//! writes it; task instances only read it (variables, upstream outputs).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use retrain_registry::sql::{Arg, Sql};
+use retrain_registry::{SqlStore, StoreError, now_ms};
+use serde_json::{Map, Value};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A task instance's state, Airflow's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskState {
+    /// Waiting for its upstream tasks.
+    NoState,
+    Scheduled,
+    Queued,
+    Running,
+    Success,
+    Failed,
+    UpForRetry,
+    /// A sensor between two pokes.
+    UpForReschedule,
+    Skipped,
+    UpstreamFailed,
+}
+
+impl TaskState {
+    pub const ALL: [TaskState; 10] = [
+        TaskState::NoState,
+        TaskState::Scheduled,
+        TaskState::Queued,
+        TaskState::Running,
+        TaskState::Success,
+        TaskState::Failed,
+        TaskState::UpForRetry,
+        TaskState::UpForReschedule,
+        TaskState::Skipped,
+        TaskState::UpstreamFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::NoState => "none",
+            TaskState::Scheduled => "scheduled",
+            TaskState::Queued => "queued",
+            TaskState::Running => "running",
+            TaskState::Success => "success",
+            TaskState::Failed => "failed",
+            TaskState::UpForRetry => "up_for_retry",
+            TaskState::UpForReschedule => "up_for_reschedule",
+            TaskState::Skipped => "skipped",
+            TaskState::UpstreamFailed => "upstream_failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> TaskState {
+        Self::ALL.into_iter().find(|s| s.as_str() == text).unwrap_or(TaskState::NoState)
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            TaskState::Success | TaskState::Failed | TaskState::Skipped | TaskState::UpstreamFailed
+        )
+    }
+}
+
+/// The states of a pipeline run.
+pub const RUN_QUEUED: &str = "queued";
+pub const RUN_RUNNING: &str = "running";
+pub const RUN_SUCCESS: &str = "success";
+pub const RUN_FAILED: &str = "failed";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineRun {
+    pub pipeline: String,
+    pub run_id: String,
+    /// scheduled, manual or backfill.
+    pub run_type: String,
+    pub state: String,
+    pub interval_start: DateTime<Utc>,
+    pub interval_end: DateTime<Utc>,
+    pub conf: Map<String, Value>,
+    /// Which scheduler drives the run: `scheduler` (retrain up) or a
+    /// foreground command.
+    pub owner: String,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskInstance {
+    pub pipeline: String,
+    pub run_id: String,
+    pub task: String,
+    pub state: TaskState,
+    /// Tries started so far.
+    pub try_number: u32,
+    pub max_tries: u32,
+    /// When a retry or the next poke may start (epoch ms).
+    pub next_attempt_at: Option<i64>,
+    pub first_started_at: Option<i64>,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub pid: Option<i64>,
+    pub exit_code: Option<i64>,
+    pub message: Option<String>,
+    pub output: Option<Value>,
+}
+
+fn time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+fn run_from_row(row: &AnyRow) -> Result<PipelineRun> {
+    let conf: String = row.try_get("conf")?;
+    Ok(PipelineRun {
+        pipeline: row.try_get("pipeline")?,
+        run_id: row.try_get("run_id")?,
+        run_type: row.try_get("run_type")?,
+        state: row.try_get("state")?,
+        interval_start: time(row.try_get("interval_start")?),
+        interval_end: time(row.try_get("interval_end")?),
+        conf: serde_json::from_str(&conf).unwrap_or_default(),
+        owner: row.try_get("owner")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        ended_at: row.try_get("ended_at")?,
+    })
+}
+
+fn instance_from_row(row: &AnyRow) -> Result<TaskInstance> {
+    let state: String = row.try_get("state")?;
+    let output: Option<String> = row.try_get("output")?;
+    let try_number: i64 = row.try_get("try_number")?;
+    let max_tries: i64 = row.try_get("max_tries")?;
+    Ok(TaskInstance {
+        pipeline: row.try_get("pipeline")?,
+        run_id: row.try_get("run_id")?,
+        task: row.try_get("task")?,
+        state: TaskState::parse(&state),
+        try_number: try_number as u32,
+        max_tries: max_tries as u32,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        first_started_at: row.try_get("first_started_at")?,
+        started_at: row.try_get("started_at")?,
+        ended_at: row.try_get("ended_at")?,
+        pid: row.try_get("pid")?,
+        exit_code: row.try_get("exit_code")?,
+        message: row.try_get("message")?,
+        output: output.and_then(|o| serde_json::from_str(&o).ok()),
+    })
+}
+
+fn opt_int(v: Option<i64>) -> Arg {
+    v.map_or(Arg::NullInt, Arg::Int)
+}
+
+fn opt_text(v: Option<String>) -> Arg {
+    v.map_or(Arg::NullText, Arg::Text)
+}
+
+#[derive(Clone)]
+pub struct State {
+    store: Arc<SqlStore>,
+}
+
+impl State {
+    pub fn new(store: Arc<SqlStore>) -> State {
+        State { store }
+    }
+
+    pub fn store(&self) -> &Arc<SqlStore> {
+        &self.store
+    }
+
+    // ----- variables ----------------------------------------------------
+
+    pub async fn set_variable(&self, key: &str, value: &str) -> Result<()> {
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(StoreError::invalid(format!(
+                "variable name '{key}' may use only letters, digits and '_' (templates read it as var.NAME)"
+            )));
+        }
+        let mut tx = self.store.write().await?;
+        Sql::new("DELETE FROM variables WHERE key = ").text_arg(key).query().execute(&mut *tx).await?;
+        Sql::insert(
+            "variables",
+            &["key", "value", "updated_at"],
+            vec![Arg::Text(key.into()), Arg::Text(value.into()), Arg::Int(now_ms())],
+        )
+        .query()
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_variable(&self, key: &str) -> Result<Option<String>> {
+        let row = Sql::new("SELECT value FROM variables WHERE key = ")
+            .text_arg(key)
+            .query()
+            .fetch_optional(self.store.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("value")).transpose()?)
+    }
+
+    pub async fn variables(&self) -> Result<Vec<(String, String)>> {
+        let rows =
+            sqlx::query("SELECT key, value FROM variables ORDER BY key").fetch_all(self.store.pool()).await?;
+        rows.iter().map(|r| Ok((r.try_get("key")?, r.try_get("value")?))).collect()
+    }
+
+    /// Deletes a variable; false when there was none.
+    pub async fn delete_variable(&self, key: &str) -> Result<bool> {
+        let done = Sql::new("DELETE FROM variables WHERE key = ")
+            .text_arg(key)
+            .query()
+            .execute(self.store.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Variables as templates see them: JSON values when they parse as
+    /// JSON (`0.9`, `true`, `{"a": 1}`), strings otherwise.
+    pub async fn template_variables(&self) -> Result<Map<String, Value>> {
+        Ok(self
+            .variables()
+            .await?
+            .into_iter()
+            .map(|(k, v)| {
+                let value = serde_json::from_str(&v).unwrap_or(Value::String(v));
+                (k, value)
+            })
+            .collect())
+    }
+
+    // ----- pause ------------------------------------------------------------
+
+    pub async fn set_paused(&self, pipeline: &str, paused: bool) -> Result<()> {
+        let mut tx = self.store.write().await?;
+        Sql::new("DELETE FROM pipelines WHERE name = ").text_arg(pipeline).query().execute(&mut *tx).await?;
+        Sql::insert(
+            "pipelines",
+            &["name", "paused", "updated_at"],
+            vec![Arg::Text(pipeline.into()), Arg::Int(paused as i64), Arg::Int(now_ms())],
+        )
+        .query()
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn paused(&self) -> Result<BTreeSet<String>> {
+        let rows =
+            sqlx::query("SELECT name FROM pipelines WHERE paused = 1").fetch_all(self.store.pool()).await?;
+        rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
+    }
+
+    // ----- runs -------------------------------------------------------------
+
+    /// Records a new run; false (and nothing changed) when a run with that
+    /// id exists.
+    pub async fn insert_run(&self, run: &PipelineRun) -> Result<bool> {
+        let mut tx = self.store.write().await?;
+        let exists = Sql::new("SELECT run_id FROM pipeline_runs WHERE pipeline = ")
+            .text_arg(run.pipeline.clone())
+            .push(" AND run_id = ")
+            .text_arg(run.run_id.clone())
+            .query()
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Ok(false);
+        }
+        Sql::insert(
+            "pipeline_runs",
+            &[
+                "pipeline",
+                "run_id",
+                "run_type",
+                "state",
+                "interval_start",
+                "interval_end",
+                "conf",
+                "owner",
+                "created_at",
+            ],
+            vec![
+                Arg::Text(run.pipeline.clone()),
+                Arg::Text(run.run_id.clone()),
+                Arg::Text(run.run_type.clone()),
+                Arg::Text(run.state.clone()),
+                Arg::Int(run.interval_start.timestamp_millis()),
+                Arg::Int(run.interval_end.timestamp_millis()),
+                Arg::Text(Value::Object(run.conf.clone()).to_string()),
+                Arg::Text(run.owner.clone()),
+                Arg::Int(run.created_at),
+            ],
+        )
+        .query()
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The end of the newest interval that has a scheduled or backfilled run.
+    pub async fn last_interval_end(&self, pipeline: &str) -> Result<Option<DateTime<Utc>>> {
+        let row = Sql::new("SELECT MAX(interval_end) AS last_end FROM pipeline_runs WHERE run_type <> 'manual' AND pipeline = ")
+            .text_arg(pipeline)
+            .query()
+            .fetch_one(self.store.pool())
+            .await?;
+        let last: Option<i64> = row.try_get("last_end")?;
+        Ok(last.map(time))
+    }
+
+    pub async fn has_runs(&self, pipeline: &str) -> Result<bool> {
+        let row = Sql::new("SELECT run_id FROM pipeline_runs WHERE pipeline = ")
+            .text_arg(pipeline)
+            .push(" LIMIT 1")
+            .query()
+            .fetch_optional(self.store.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Queued and running runs driven by `owner`, oldest interval first.
+    pub async fn active_runs(&self, owner: &str) -> Result<Vec<PipelineRun>> {
+        let rows = Sql::new("SELECT * FROM pipeline_runs WHERE state IN ('queued', 'running') AND owner = ")
+            .text_arg(owner)
+            .push(" ORDER BY interval_start, created_at")
+            .query()
+            .fetch_all(self.store.pool())
+            .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    pub async fn get_run(&self, pipeline: &str, run_id: &str) -> Result<Option<PipelineRun>> {
+        let row = Sql::new("SELECT * FROM pipeline_runs WHERE pipeline = ")
+            .text_arg(pipeline)
+            .push(" AND run_id = ")
+            .text_arg(run_id)
+            .query()
+            .fetch_optional(self.store.pool())
+            .await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    /// The newest runs of a pipeline.
+    pub async fn recent_runs(&self, pipeline: &str, limit: i64) -> Result<Vec<PipelineRun>> {
+        let rows = Sql::new("SELECT * FROM pipeline_runs WHERE pipeline = ")
+            .text_arg(pipeline)
+            .push(" ORDER BY interval_start DESC, created_at DESC LIMIT ")
+            .int_arg(limit)
+            .query()
+            .fetch_all(self.store.pool())
+            .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    /// Starts a queued run: its state becomes running and every task gets
+    /// an instance, in one transaction.
+    pub async fn start_run(&self, run: &PipelineRun, tasks: &[(String, u32)]) -> Result<()> {
+        let mut tx = self.store.write().await?;
+        Sql::new("UPDATE pipeline_runs SET state = 'running', started_at = ")
+            .int_arg(now_ms())
+            .push(" WHERE pipeline = ")
+            .text_arg(run.pipeline.clone())
+            .push(" AND run_id = ")
+            .text_arg(run.run_id.clone())
+            .query()
+            .execute(&mut *tx)
+            .await?;
+        let rows: Vec<Vec<Arg>> = tasks
+            .iter()
+            .map(|(task, max_tries)| {
+                vec![
+                    Arg::Text(run.pipeline.clone()),
+                    Arg::Text(run.run_id.clone()),
+                    Arg::Text(task.clone()),
+                    Arg::Text(TaskState::NoState.as_str().into()),
+                    Arg::Int(0),
+                    Arg::Int(*max_tries as i64),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            Sql::insert_rows(
+                "task_instances",
+                &["pipeline", "run_id", "task", "state", "try_number", "max_tries"],
+                rows,
+            )
+            .query()
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn finish_run(&self, pipeline: &str, run_id: &str, state: &str) -> Result<()> {
+        Sql::new("UPDATE pipeline_runs SET state = ")
+            .text_arg(state)
+            .push(", ended_at = ")
+            .int_arg(now_ms())
+            .push(" WHERE pipeline = ")
+            .text_arg(pipeline)
+            .push(" AND run_id = ")
+            .text_arg(run_id)
+            .query()
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    // ----- task instances -----------------------------------------------
+
+    pub async fn task_instances(&self, pipeline: &str, run_id: &str) -> Result<Vec<TaskInstance>> {
+        let rows = Sql::new("SELECT * FROM task_instances WHERE pipeline = ")
+            .text_arg(pipeline)
+            .push(" AND run_id = ")
+            .text_arg(run_id)
+            .query()
+            .fetch_all(self.store.pool())
+            .await?;
+        rows.iter().map(instance_from_row).collect()
+    }
+
+    /// Writes every mutable column of a task instance.
+    pub async fn save(&self, ti: &TaskInstance) -> Result<()> {
+        let mut sql = Sql::new("UPDATE task_instances SET state = ");
+        sql.text_arg(ti.state.as_str())
+            .push(", try_number = ")
+            .int_arg(ti.try_number as i64)
+            .push(", next_attempt_at = ")
+            .arg(opt_int(ti.next_attempt_at))
+            .push(", first_started_at = ")
+            .arg(opt_int(ti.first_started_at))
+            .push(", started_at = ")
+            .arg(opt_int(ti.started_at))
+            .push(", ended_at = ")
+            .arg(opt_int(ti.ended_at))
+            .push(", pid = ")
+            .arg(opt_int(ti.pid))
+            .push(", exit_code = ")
+            .arg(opt_int(ti.exit_code))
+            .push(", message = ")
+            .arg(opt_text(ti.message.clone()))
+            .push(", output = ")
+            .arg(opt_text(ti.output.as_ref().map(Value::to_string)))
+            .push(" WHERE pipeline = ")
+            .text_arg(ti.pipeline.clone())
+            .push(" AND run_id = ")
+            .text_arg(ti.run_id.clone())
+            .push(" AND task = ")
+            .text_arg(ti.task.clone());
+        sql.query().execute(self.store.pool()).await?;
+        Ok(())
+    }
+
+    /// The run of `pipeline` for the interval starting at `start` that
+    /// succeeded (or whose `task` did), if any.
+    pub async fn succeeded_for_interval(
+        &self,
+        pipeline: &str,
+        task: Option<&str>,
+        start: DateTime<Utc>,
+    ) -> Result<Option<String>> {
+        let mut sql = Sql::new("SELECT r.run_id FROM pipeline_runs r WHERE r.pipeline = ");
+        sql.text_arg(pipeline).push(" AND r.interval_start = ").int_arg(start.timestamp_millis());
+        match task {
+            Some(task) => {
+                sql.push(" AND EXISTS (SELECT 1 FROM task_instances t WHERE t.pipeline = r.pipeline AND t.run_id = r.run_id AND t.state = 'success' AND t.task = ")
+                    .text_arg(task)
+                    .push(")");
+            }
+            None => {
+                sql.push(" AND r.state = 'success'");
+            }
+        }
+        let row = sql.push(" LIMIT 1").query().fetch_optional(self.store.pool()).await?;
+        Ok(row.map(|r| r.try_get("run_id")).transpose()?)
+    }
+}

@@ -1,0 +1,167 @@
+//! The scheduler under a clock moved by hand, on SQLite and, when
+//! `RETRAIN_TEST_POSTGRES_URL` names a server, on PostgreSQL: catchup
+//! creates one run per interval, `max_active_runs` holds the rest back,
+//! task order follows `needs`, and a failing task is retried after its
+//! exponentially growing delay — not a moment before — then fails the run.
+//!
+//! Task instances are real child processes; the program they run is a
+//! small script that stands in for `retrain task run` (whose own behaviour
+//! the CLI's tests cover) so that only the scheduler is under test here.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use retrain_flow::executor::Launcher;
+use retrain_flow::scheduler::{Clock, ManualClock, Options, Scheduler};
+use retrain_flow::state::{RUN_FAILED, RUN_QUEUED, RUN_RUNNING, State, TaskState};
+use retrain_flow::{Project, spec};
+use retrain_registry::SqlStore;
+
+async fn stores(dir: &Path) -> Vec<(String, SqlStore)> {
+    let uri = format!("sqlite:///{}", dir.join("retrain.db").display());
+    let mut out = vec![("sqlite".to_string(), SqlStore::connect(&uri, "mlflow-artifacts:").await.unwrap())];
+    match std::env::var("RETRAIN_TEST_POSTGRES_URL") {
+        Ok(base) => {
+            let name = format!("retrain_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let url = format!("{}/{name}", base.rsplit_once('/').expect("URL ends in /DATABASE").0);
+            out.push(("postgres".into(), SqlStore::connect(&url, "mlflow-artifacts:").await.unwrap()));
+        }
+        Err(_) => eprintln!("PostgreSQL half skipped: RETRAIN_TEST_POSTGRES_URL is not set"),
+    }
+    out
+}
+
+const PIPELINE: &str = "name: daily
+schedule: '@daily'
+start_date: 2026-11-01
+catchup: true
+max_active_runs: 1
+tasks:
+  extract: {op: shell, command: 'true'}
+  load: {op: shell, command: 'false', needs: [extract], retries: 2, retry_delay: 10m, retry_exponential_backoff: true}
+";
+
+/// Runs ticks until `count` task instances have finished and been recorded.
+async fn finish(scheduler: &mut Scheduler, count: usize) {
+    for _ in 0..count {
+        let finished = scheduler.next_finished(Duration::from_secs(20)).await.expect("a task instance ends");
+        scheduler.handle(finished).await.unwrap();
+    }
+}
+
+async fn instance(state: &State, run_id: &str, task: &str) -> retrain_flow::state::TaskInstance {
+    state.task_instances("daily", run_id).await.unwrap().into_iter().find(|t| t.task == task).unwrap()
+}
+
+#[tokio::test]
+async fn catchup_order_and_retries_with_backoff_follow_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("retrain.yaml"), "parallelism: 4\n").unwrap();
+    // Stands in for `retrain task run PIPELINE TASK --run-id ID`: `load` fails.
+    let program = root.join("task.sh");
+    std::fs::write(&program, "#!/bin/sh\necho \"$@\"\n[ \"$4\" = load ] && exit 1\nexit 0\n").unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let project = Project::open(root).unwrap();
+    let pipeline = spec::parse(PIPELINE, Path::new("daily.yaml")).unwrap();
+
+    for (backend, store) in stores(root).await {
+        eprintln!("backend {backend}");
+        let state = State::new(Arc::new(store));
+        let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 3, 0, 0, 30).unwrap()));
+        let launcher = Launcher {
+            program: program.clone(),
+            root: root.to_path_buf(),
+            logs: root.join(format!("logs-{backend}")),
+            env: Vec::new(),
+        };
+        let options = Options { owner: "test".into(), create_scheduled_runs: true, parallelism: 4 };
+        let mut scheduler =
+            Scheduler::new(&project, vec![pipeline.clone()], state.clone(), launcher, clock.clone(), options);
+
+        // Two complete days: two runs, one running at a time.
+        scheduler.tick().await.unwrap();
+        let runs = state.active_runs("test").await.unwrap();
+        let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+        assert_eq!(ids, ["scheduled__2026-11-01T00:00:00Z", "scheduled__2026-11-02T00:00:00Z"]);
+        assert_eq!(runs.iter().map(|r| r.state.as_str()).collect::<Vec<_>>(), [RUN_RUNNING, RUN_QUEUED]);
+        let first = ids[0].to_string();
+        assert_eq!(scheduler.running(), 1, "only extract may start");
+
+        finish(&mut scheduler, 1).await;
+        assert_eq!(instance(&state, &first, "extract").await.state, TaskState::Success);
+        scheduler.tick().await.unwrap();
+        finish(&mut scheduler, 1).await;
+        let load = instance(&state, &first, "load").await;
+        assert_eq!((load.state, load.try_number), (TaskState::UpForRetry, 1));
+        let log = root.join(format!("logs-{backend}/daily/{first}/load/1.log"));
+        assert!(std::fs::read_to_string(&log).unwrap().contains("task run daily load --run-id"));
+
+        // Not before the 10 minutes are up; then the second try.
+        clock.advance(Duration::from_secs(9 * 60));
+        scheduler.tick().await.unwrap();
+        assert_eq!(scheduler.running(), 0);
+        clock.advance(Duration::from_secs(60));
+        scheduler.tick().await.unwrap();
+        assert_eq!(scheduler.running(), 1);
+        finish(&mut scheduler, 1).await;
+        // The delay doubles: 20 minutes before the third try.
+        clock.advance(Duration::from_secs(19 * 60));
+        scheduler.tick().await.unwrap();
+        assert_eq!(scheduler.running(), 0);
+        clock.advance(Duration::from_secs(60));
+        scheduler.tick().await.unwrap();
+        finish(&mut scheduler, 1).await;
+        let load = instance(&state, &first, "load").await;
+        assert_eq!((load.state, load.try_number, load.max_tries), (TaskState::Failed, 3, 3));
+        assert!(load.message.unwrap_or_default().contains("exited with code 1"));
+
+        // The first run fails; the second starts.
+        scheduler.tick().await.unwrap();
+        let run = state.get_run("daily", &first).await.unwrap().unwrap();
+        assert_eq!(run.state, RUN_FAILED);
+        let active = state.active_runs("test").await.unwrap();
+        assert_eq!(active.len(), 1);
+        assert_eq!(active[0].state, RUN_RUNNING);
+        assert_eq!(scheduler.running(), 1);
+        finish(&mut scheduler, 1).await;
+
+        // Nothing new is due until the next day ends.
+        scheduler.tick().await.unwrap();
+        assert_eq!(state.recent_runs("daily", 10).await.unwrap().len(), 2);
+        clock.advance(Duration::from_secs(24 * 3600));
+        assert!(clock.now() > Utc.with_ymd_and_hms(2026, 11, 4, 0, 0, 0).unwrap());
+        scheduler.tick().await.unwrap();
+        assert_eq!(state.recent_runs("daily", 10).await.unwrap().len(), 3);
+    }
+}
+
+#[tokio::test]
+async fn variables_and_pauses_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, store) in stores(dir.path()).await {
+        let state = State::new(Arc::new(store));
+        state.set_variable("min_accuracy", "0.9").await.unwrap();
+        state.set_variable("min_accuracy", "0.95").await.unwrap();
+        state.set_variable("note", "hello").await.unwrap();
+        assert_eq!(state.get_variable("min_accuracy").await.unwrap().as_deref(), Some("0.95"), "{backend}");
+        let vars = state.template_variables().await.unwrap();
+        assert_eq!(vars["min_accuracy"], serde_json::json!(0.95));
+        assert_eq!(vars["note"], serde_json::json!("hello"));
+        assert!(state.set_variable("bad name", "x").await.is_err());
+        assert!(state.delete_variable("note").await.unwrap());
+        assert!(!state.delete_variable("note").await.unwrap());
+        state.set_paused("daily", true).await.unwrap();
+        assert!(state.paused().await.unwrap().contains("daily"));
+        state.set_paused("daily", false).await.unwrap();
+        assert!(state.paused().await.unwrap().is_empty());
+    }
+}
