@@ -219,6 +219,16 @@ fn shipped_pipelines_run_end_to_end() {
     for day in 15..=21 {
         assert!(d.join(format!("data/raw/2026-11-{day}/data.csv")).is_file());
     }
+    // A pipeline sensor sees generate_data's run for the same day.
+    write(
+        d,
+        "pipelines/after_data.yaml",
+        "name: after_data\nschedule: '@daily'\nstart_date: 2026-11-01\ntasks:\n  wait: {sensor: pipeline, pipeline: generate_data, poke_interval: 1s, timeout: 3s}\n",
+    );
+    retrain(d).args(["pipelines", "run", "after_data", "--ds", "2026-11-16"]).assert().success();
+    retrain(d).args(["pipelines", "run", "after_data", "--ds", "2026-11-25"]).assert().code(1);
+    fs::remove_file(d.join("pipelines/after_data.yaml")).unwrap();
+
     retrain(d).args(["pipelines", "run", "train", "--ds", "2026-11-15"]).assert().success();
     assert!(d.join("data/processed/2026-11-15/train.csv").is_file());
     assert!(d.join("data/models/2026-11-15/validation.json").is_file());
@@ -401,10 +411,18 @@ tasks:
   waits: {sensor: file, path: nothing-here, poke_interval: 1s, timeout: 2s, soft_fail: true}
   skip_me: {op: shell, command: 'exit 99'}
   after_skip: {op: shell, command: 'echo x > after_skip.txt', needs: [skip_me]}
+  leaky: {op: shell, command: 'echo the token is $DEPLOY_API_TOKEN'}
 ",
     );
     let started = Instant::now();
-    let out = retrain(d).args(["pipelines", "run", "flaky"]).assert().code(1).get_output().stdout.clone();
+    let out = retrain(d)
+        .env("DEPLOY_API_TOKEN", "tok-9f8e7d6c")
+        .args(["pipelines", "run", "flaky"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
     let out = String::from_utf8_lossy(&out);
     // Three tries with 1 s, then 2 s between them.
     assert_eq!(read(d, "tries.txt"), "try 1\ntry 2\ntry 3\n");
@@ -429,6 +447,8 @@ tasks:
     assert!(!d.join("never.txt").exists() && !d.join("after_skip.txt").exists());
     let log = fs::read_dir(d.join("logs/flaky")).unwrap().flatten().next().unwrap().path();
     assert!(read(&log, "fails/3.log").contains("boom"));
+    // Secrets from the environment never reach a log.
+    assert_eq!(read(&log, "leaky/1.log").trim(), "the token is ***");
     // Alerts for both failed tasks on the webhook and by mail, with what
     // an on-call engineer needs; the channel that is down did not stop them.
     let hooks = received.lock().unwrap().clone();
@@ -506,6 +526,41 @@ tasks:
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(read(d, "work.txt"), "try 2\n");
     assert_eq!(read(d, "then.txt"), "then\n");
+}
+
+#[test]
+fn up_stops_cleanly_on_sigterm_and_puts_running_tasks_back() {
+    let dir = project(false);
+    let d = dir.path();
+    write(
+        d,
+        "pipelines/long.yaml",
+        "name: long\nstart_date: 2026-11-01\ntasks:\n  work: {op: shell, command: 'sleep 30'}\n",
+    );
+    let port = free_port();
+    let mut up = std::process::Command::new(assert_cmd::cargo::cargo_bin("retrain"))
+        .current_dir(d)
+        .args(["up", "--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_health(&format!("http://127.0.0.1:{port}"));
+    retrain(d).args(["pipelines", "trigger", "long"]).assert().success();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !walk_has(&d.join("logs"), "1.log") {
+        assert!(Instant::now() < deadline, "work never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let stopping = Instant::now();
+    std::process::Command::new("kill").args(["-TERM", &up.id().to_string()]).status().unwrap();
+    let status = up.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(stopping.elapsed() < Duration::from_secs(15));
+    let out = retrain(d).args(["pipelines", "runs", "long"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("up_for_retry      try 0/1  interrupted by a scheduler shutdown"), "{text}");
 }
 
 fn walk_has(dir: &Path, name: &str) -> bool {
