@@ -44,6 +44,8 @@ enum Command {
     Predict(commands::model::PredictArgs),
     /// Run the tracking server (MLflow's REST API and artifact proxy).
     Server(commands::server::ServerArgs),
+    /// Serve a model over HTTP with MLflow's scoring protocol (hot-swapped when its alias moves).
+    Serve(commands::server::ServeArgs),
     /// Scaffold a project: pipelines/, configs/, retrain.yaml (never overwrites).
     Init(commands::flow::InitArgs),
     /// The whole system: scheduler, executor and tracking server on one port.
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => commands::model::evaluate(args),
         Command::Predict(args) => commands::model::predict(args),
         Command::Server(args) => commands::server::run(args),
+        Command::Serve(args) => commands::server::serve_model(args),
         Command::Init(args) => commands::flow::init(args),
         Command::Up(args) => commands::flow::up(args),
         Command::Pipelines(command) => commands::flow::pipelines(command),

@@ -319,6 +319,12 @@ enum TargetColumn<'a> {
     Last,
 }
 
+/// Parses features sent as CSV text (a prediction request); a column
+/// named `target` is not taken for a feature.
+pub fn parse_features_text(source: &Path, text: &str, target: &str) -> Result<Dataset> {
+    parse_csv(source, csv_reader(text.as_bytes()), Some(TargetColumn::IfPresent(target)))
+}
+
 /// Parses CSV text already in memory; `source` names it in messages.
 pub fn parse_csv_text(source: &Path, text: &str, target: Option<&str>) -> Result<Dataset> {
     parse_csv(source, csv_reader(text.as_bytes()), target.map(TargetColumn::Required))

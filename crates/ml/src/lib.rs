@@ -6,7 +6,8 @@
 //!   [`split`]: stratified splits.
 //! - [`config`]: classifier configs (JSON/YAML) validated before training;
 //!   [`models`]: the classifiers; [`progress`]: training progress and history.
-//! - [`metrics`]: scikit-learn-compatible metrics.
+//! - [`metrics`]: scikit-learn-compatible metrics; [`input`]: scoring
+//!   requests (MLflow's JSON formats, CSV) as datasets.
 //! - [`model`]: training, the model directory format, prediction.
 //! - [`atomic`]: writes that never leave half a file.
 
@@ -16,6 +17,7 @@ pub mod data;
 pub mod datasets;
 pub mod error;
 pub mod impute;
+pub mod input;
 pub mod metrics;
 pub mod model;
 pub mod models;

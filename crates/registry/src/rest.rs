@@ -6,7 +6,7 @@
 //! not answer, or answers with something other than MLflow's JSON, is an
 //! `INTERNAL_ERROR` naming the URL.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -453,6 +453,48 @@ impl RestStore {
                 Ok((None, self.run_artifact_uri(&run_id, &path).await?))
             }
         }
+    }
+
+    /// Resolves a model URI and makes its files available under
+    /// `cache_root` (`NAME/VERSION/` for registry URIs), downloading them
+    /// once into a staging directory that is renamed into place, so a
+    /// reader never sees half a model.
+    pub async fn fetch_model(&self, uri: &str, cache_root: &Path) -> Result<(Option<ModelVersion>, PathBuf)> {
+        let (version, location) = self.resolve(uri).await?;
+        let dir = match &version {
+            Some(v) => cache_root.join("models").join(&v.name).join(&v.version),
+            None => cache_root.join("runs").join(uri.trim_start_matches("runs:/").replace('/', "_")),
+        };
+        if dir.is_dir() {
+            return Ok((version, dir));
+        }
+        let parent = dir.parent().unwrap_or(cache_root);
+        std::fs::create_dir_all(parent)
+            .map_err(|e| StoreError::internal(format!("cannot create {}: {e}", parent.display())))?;
+        let staging = parent.join(format!(".download-{}", uuid::Uuid::new_v4().simple()));
+        let files = self.download_dir(&location, &staging).await;
+        match files {
+            Ok(n) if n > 0 => {}
+            Ok(_) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(StoreError::not_found(format!("no files at {location} (model URI {uri})")));
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        }
+        if let Err(e) = std::fs::rename(&staging, &dir) {
+            let _ = std::fs::remove_dir_all(&staging);
+            // Another process may have put the same version in place meanwhile.
+            if !dir.is_dir() {
+                return Err(StoreError::internal(format!(
+                    "cannot move the model into {}: {e}",
+                    dir.display()
+                )));
+            }
+        }
+        Ok((version, dir))
     }
 }
 

@@ -1,5 +1,6 @@
 //! The retrain HTTP server: the MLflow-compatible tracking REST API and
-//! the proxied artifact service, on one axum router.
+//! the proxied artifact service, on one axum router; and model serving
+//! with MLflow's scoring protocol ([`serving`]).
 //!
 //! Routes live under `/api/2.0/mlflow/` and the `/ajax-api/2.0/mlflow/`
 //! alias the MLflow UI uses; `/health`, `/version` and
@@ -7,6 +8,7 @@
 //! start.
 
 mod api;
+pub mod serving;
 
 use std::sync::Arc;
 
@@ -141,11 +143,20 @@ async fn server_info() -> axum::Json<serde_json::Value> {
     }))
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
+/// Serves the tracking API on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    serve_router(listener, router(state), shutdown).await
+}
+
+/// Serves any router on `listener` until `shutdown` resolves.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }

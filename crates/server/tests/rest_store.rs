@@ -2,22 +2,11 @@
 //! and against a real `mlflow server` when `MLFLOW_SERVER_URL` names one
 //! (the MLflow tier of `.ci/run` starts it).
 
-use std::sync::Arc;
-
 use retrain_registry::entities::{Metric, Param, Tag};
-use retrain_registry::{ArtifactStore, ErrorCode, RestStore, SqlStore};
-use retrain_server::AppState;
+use retrain_registry::{ErrorCode, RestStore};
 
-async fn start_retrain_server(dir: &std::path::Path) -> String {
-    let uri = format!("sqlite:///{}", dir.join("t.db").display());
-    let store = SqlStore::connect(&uri, retrain_server::ARTIFACT_ROOT).await.unwrap();
-    let artifacts = ArtifactStore::open(dir.join("artifacts").to_str().unwrap()).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState { store: Arc::new(store), artifacts: Arc::new(artifacts) };
-    tokio::spawn(retrain_server::serve(listener, state, std::future::pending()));
-    url
-}
+mod common;
+use common::start_retrain_server;
 
 /// Logs a run with params, metrics and a model directory, registers it,
 /// points `champion` at it, resolves `models:/NAME@champion` and downloads

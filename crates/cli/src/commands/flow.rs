@@ -19,7 +19,7 @@ use retrain_registry::{ArtifactStore, SqlStore};
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
-use super::server::{TrackingServer, shutdown_signal};
+use super::server::{ServingOptions, TrackingServer, shutdown_signal};
 use super::{Exit, UsageError};
 
 /// Days of `generate_data` that the first `retrain up` backfills, so the
@@ -188,9 +188,14 @@ pub fn up(args: UpArgs) -> Result<()> {
         );
         let artifacts = Arc::new(ArtifactStore::open(&project.config.artifacts_destination)?);
         let (stop_tx, stop_rx) = watch::channel(false);
+        let serving = ServingOptions { cache: root.join(".retrain/cache"), poll: std::time::Duration::from_secs(2) };
         let server =
-            TrackingServer::start(&args.host, args.port, store.clone(), artifacts, stop_rx.clone()).await?;
-        println!("retrain is up on {} (tracking API at {}/api/2.0/mlflow/)", server.url, server.url);
+            TrackingServer::start(&args.host, args.port, store.clone(), artifacts, Some(serving), stop_rx.clone())
+                .await?;
+        println!(
+            "retrain is up on {url} (tracking API at {url}/api/2.0/mlflow/, models at {url}/models/NAME/invocations)",
+            url = server.url
+        );
         let pipelines = load_pipelines(&project);
         let state = State::new(store);
         bootstrap(&state, &pipelines).await?;
@@ -444,7 +449,10 @@ async fn run_foreground(
         Some(_) => None,
         None => {
             let artifacts = Arc::new(ArtifactStore::open(&project.config.artifacts_destination)?);
-            Some(TrackingServer::start("127.0.0.1", 0, store.clone(), artifacts, stop_rx.clone()).await?)
+            Some(
+                TrackingServer::start("127.0.0.1", 0, store.clone(), artifacts, None, stop_rx.clone())
+                    .await?,
+            )
         }
     };
     let fallback = server.as_ref().map(|s| s.url.clone()).unwrap_or_default();

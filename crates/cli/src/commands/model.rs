@@ -1,13 +1,15 @@
 //! `retrain train`, `retrain evaluate` and `retrain predict`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
 use retrain_ml::model::{self, Model};
 use retrain_ml::{ClassifierConfig, Metrics, atomic};
 
-use super::load_labelled;
+use retrain_server::serving::ModelSource;
+
+use super::{UsageError, load_labelled};
 use crate::progress::TrainingProgress;
 
 #[derive(Args)]
@@ -48,9 +50,11 @@ pub struct EvaluateArgs {
 
 #[derive(Args)]
 pub struct PredictArgs {
-    /// Model directory written by `retrain train`.
+    /// Model directory written by `retrain train`, or a registry URI
+    /// (models:/NAME@ALIAS, models:/NAME/VERSION, models:/NAME/STAGE)
+    /// resolved through MLFLOW_TRACKING_URI.
     #[arg(long)]
-    model: PathBuf,
+    model: String,
     /// CSV of features with a header; columns are matched by name.
     #[arg(long)]
     input: PathBuf,
@@ -121,13 +125,21 @@ fn metrics_json(metrics: &Metrics) -> Vec<u8> {
 }
 
 pub fn predict(args: PredictArgs) -> Result<()> {
-    let model = Model::load(&args.model)?;
+    let tracking = std::env::var("MLFLOW_TRACKING_URI").ok();
+    let source = ModelSource::parse(&args.model, tracking.as_deref(), Path::new(".retrain/cache"))
+        .map_err(UsageError)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let served = runtime
+        .block_on(source.load())
+        .map_err(|e| UsageError(format!("cannot load {}: {e}", args.model)))?;
+    let model = served.model;
     let input = model.read_input(&args.input)?;
     let predictions = model.predict(&input)?;
     if args.proba && !predictions.has_proba {
         tracing::warn!("{} has no class probabilities; writing labels only", model.metadata.algorithm);
     }
-    atomic::write_file(&args.output, &predictions.to_csv(&model, args.proba, None))?;
+    let registered = (served.version != "local").then(|| format!("{}/{}", served.name, served.version));
+    atomic::write_file(&args.output, &predictions.to_csv(&model, args.proba, registered.as_deref()))?;
     println!("wrote {} predictions to {}", input.rows(), args.output.display());
     Ok(())
 }

@@ -1,12 +1,17 @@
 //! `retrain server`: the tracking server alone, with flags named like
-//! `mlflow server`'s.
+//! `mlflow server`'s; `retrain serve`: one model over HTTP, like `mlflow
+//! models serve`.
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use retrain_registry::{ArtifactStore, SqlStore};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use retrain_registry::{ArtifactStore, RestStore, SqlStore};
 use retrain_server::AppState;
+use retrain_server::serving::{ModelCatalog, ModelHandle, ModelSource, ServingMetrics, single_model_router};
 use tokio::sync::watch;
 
 #[derive(Args)]
@@ -33,13 +38,21 @@ async fn serve(args: ServerArgs) -> Result<()> {
     let store = Arc::new(SqlStore::connect(&args.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?);
     let artifacts = Arc::new(ArtifactStore::open(&args.artifacts_destination)?);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = TrackingServer::start(&args.host, args.port, store, artifacts, stop_rx).await?;
+    let server = TrackingServer::start(&args.host, args.port, store, artifacts, None, stop_rx).await?;
     tracing::info!(backend = %args.backend_store_uri, "tracking server listening on {}", server.url);
     shutdown_signal().await;
     let _ = stop_tx.send(true);
     server.stopped().await;
     tracing::info!("tracking server stopped");
     Ok(())
+}
+
+/// How `retrain up` serves registered models.
+pub struct ServingOptions {
+    /// Where downloaded model versions are kept.
+    pub cache: PathBuf,
+    /// How often a served alias or stage is checked for a new version.
+    pub poll: Duration,
 }
 
 /// The HTTP server running in the background of a command.
@@ -51,12 +64,15 @@ pub struct TrackingServer {
 }
 
 impl TrackingServer {
-    /// Binds `host:port` (0 for any free port) and serves until `stop` turns true.
+    /// Binds `host:port` (0 for any free port) and serves until `stop`
+    /// turns true. With `serving`, registered models are also served at
+    /// `/models/{name}/invocations` (resolved through this same server).
     pub async fn start(
         host: &str,
         port: u16,
         store: Arc<SqlStore>,
         artifacts: Arc<ArtifactStore>,
+        serving: Option<ServingOptions>,
         mut stop: watch::Receiver<bool>,
     ) -> Result<TrackingServer> {
         let address = format!("{host}:{port}");
@@ -67,12 +83,16 @@ impl TrackingServer {
         let shown_host =
             if local.ip().is_unspecified() { "127.0.0.1".to_string() } else { local.ip().to_string() };
         let url = format!("http://{shown_host}:{}", local.port());
-        let state = AppState { store, artifacts };
+        let mut router = retrain_server::router(AppState { store, artifacts });
+        if let Some(options) = serving {
+            let catalog = ModelCatalog::new(RestStore::new(&url)?, options.cache, options.poll);
+            router = router.merge(Arc::new(catalog).router());
+        }
         let handle = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             };
-            if let Err(e) = retrain_server::serve(listener, state, shutdown).await {
+            if let Err(e) = retrain_server::serve_router(listener, router, shutdown).await {
                 tracing::error!("server failed: {e}");
             }
         });
@@ -102,4 +122,48 @@ pub async fn shutdown_signal() {
         _ = interrupt => {},
         _ = terminate => {},
     }
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// A model directory written by `retrain train`, or a registry URI:
+    /// models:/NAME@ALIAS, models:/NAME/VERSION, models:/NAME/STAGE.
+    #[arg(long)]
+    model: String,
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 5001)]
+    port: u16,
+    /// Tracking server that resolves registry URIs.
+    #[arg(long, env = "MLFLOW_TRACKING_URI")]
+    tracking_uri: Option<String>,
+    /// How often a served alias or stage is checked for a new version.
+    #[arg(long, default_value = "2s", value_parser = retrain_flow::spec::parse_duration)]
+    poll_interval: Duration,
+    /// Where downloaded model versions are kept.
+    #[arg(long, default_value = ".retrain/cache")]
+    cache_dir: PathBuf,
+}
+
+/// `retrain serve`: one model over HTTP with MLflow's scoring protocol.
+pub fn serve_model(args: ServeArgs) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let source = ModelSource::parse(&args.model, args.tracking_uri.as_deref(), &args.cache_dir)
+            .map_err(super::UsageError)?;
+        let handle = ModelHandle::open(source, Arc::new(ServingMetrics::default()))
+            .await
+            .map_err(|e| super::UsageError(format!("cannot load {}: {e}", args.model)))?;
+        let _watcher = handle.watch(args.poll_interval);
+        let address = format!("{}:{}", args.host, args.port);
+        let listener = tokio::net::TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("cannot listen on {address}"))?;
+        let served = handle.current();
+        tracing::info!(model = %served.name, version = %served.version, "serving on http://{address}/invocations");
+        retrain_server::serve_router(listener, single_model_router(handle), shutdown_signal())
+            .await
+            .context("server failed")?;
+        Ok(())
+    })
 }

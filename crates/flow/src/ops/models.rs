@@ -207,50 +207,17 @@ pub struct OpenedModel {
 
 /// Opens a model directory, or a registry URI (`models:/NAME@ALIAS`,
 /// `models:/NAME/3`, `models:/NAME/Production`, `runs:/ID/PATH`) whose
-/// files are downloaded once into `.retrain/cache/models/`.
+/// files are downloaded once into `.retrain/cache/`.
 pub async fn open_model(env: &TaskEnv, spec: &str) -> Result<OpenedModel, OpError> {
     if !(spec.starts_with("models:/") || spec.starts_with("runs:/")) {
         let path = Path::new(spec);
         return Ok(OpenedModel { model: Model::load(path)?, version: None, version_label: spec.to_string() });
     }
     let tracking = env.tracking()?;
-    let (version, location) = tracking.resolve(spec).await?;
-    let (cache, label) = match &version {
-        Some(v) => (
-            Path::new(".retrain/cache/models").join(&v.name).join(&v.version),
-            format!("{}/{}", v.name, v.version),
-        ),
-        None => (
-            Path::new(".retrain/cache/runs").join(spec.trim_start_matches("runs:/").replace('/', "_")),
-            spec.to_string(),
-        ),
-    };
-    if !cache.join("model.bin").exists() {
-        download_atomically(tracking, &location, &cache).await?;
-    }
-    let model = Model::load(&cache)?;
+    let (version, dir) = tracking.fetch_model(spec, Path::new(".retrain/cache")).await?;
+    let model = Model::load(&dir)?;
+    let label = version.as_ref().map_or_else(|| spec.to_string(), |v| format!("{}/{}", v.name, v.version));
     Ok(OpenedModel { model, version: version.map(|v| v.version), version_label: label })
-}
-
-/// Downloads into a sibling directory and renames it into place, so a
-/// reader never sees half a model.
-async fn download_atomically(tracking: &RestStore, location: &str, dest: &Path) -> Result<(), OpError> {
-    let parent = dest.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", shown(parent)))?;
-    let staging = parent.join(format!(".download-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    let files = tracking.download_dir(location, &staging).await?;
-    if files == 0 {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(format!("no model files at {location}").into());
-    }
-    if let Err(e) = std::fs::rename(&staging, dest) {
-        let _ = std::fs::remove_dir_all(&staging);
-        if !dest.join("model.bin").exists() {
-            return Err(format!("cannot move the downloaded model to {}: {e}", shown(dest)).into());
-        }
-    }
-    Ok(())
 }
 
 async fn version_score(
