@@ -127,6 +127,8 @@ pub struct Scheduler {
     alerts: JoinSet<()>,
     /// Reread pipeline files from this project now and then.
     reload: Option<(Project, std::time::Instant)>,
+    /// Creation time of the newest queued run already looked at.
+    newest_queued_seen: Option<i64>,
 }
 
 impl Scheduler {
@@ -149,6 +151,7 @@ impl Scheduler {
             tasks: JoinSet::new(),
             alerts: JoinSet::new(),
             reload: None,
+            newest_queued_seen: None,
         }
     }
 
@@ -603,7 +606,11 @@ impl Scheduler {
         until_idle: bool,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> state::Result<()> {
+        // A full round at least this often (schedules, sensors, retries)…
         const ROUND: Duration = Duration::from_millis(500);
+        // …and a look for newly queued runs this often, so a trigger from
+        // the command line or the API starts within a few milliseconds.
+        const GLANCE: Duration = Duration::from_millis(20);
         loop {
             self.maybe_reload();
             if let Err(e) = self.tick().await {
@@ -616,16 +623,26 @@ impl Scheduler {
             {
                 break;
             }
-            tokio::select! {
-                finished = self.next_finished(ROUND) => {
-                    if let Some(finished) = finished
-                        && let Err(e) = self.handle(finished).await
-                    {
-                        tracing::error!("cannot record a task's end: {e}");
+            let round_ends = tokio::time::Instant::now() + ROUND;
+            loop {
+                tokio::select! {
+                    finished = self.next_finished(GLANCE) => {
+                        if let Some(finished) = finished {
+                            if let Err(e) = self.handle(finished).await {
+                                tracing::error!("cannot record a task's end: {e}");
+                            }
+                            break;
+                        }
+                    }
+                    _ = shutdown.changed() => {
+                        self.stop().await?;
+                        self.drain_alerts().await;
+                        return Ok(());
                     }
                 }
-                _ = shutdown.changed() => {
-                    self.stop().await?;
+                let newest = self.state.newest_queued(&self.options.owner).await.unwrap_or(None);
+                if newest > self.newest_queued_seen || tokio::time::Instant::now() >= round_ends {
+                    self.newest_queued_seen = newest;
                     break;
                 }
             }

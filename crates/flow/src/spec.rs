@@ -160,7 +160,7 @@ fn one() -> u32 {
 }
 
 /// Keys every task may have, whatever it does.
-const COMMON_KEYS: [&str; 13] = [
+pub const COMMON_KEYS: [&str; 13] = [
     "op",
     "sensor",
     "gate",

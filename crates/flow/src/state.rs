@@ -346,6 +346,19 @@ impl State {
         rows.iter().map(run_from_row).collect()
     }
 
+    /// When the newest run waiting for `owner` was created (a cheap check
+    /// the scheduler makes often, so a triggered run starts at once).
+    pub async fn newest_queued(&self, owner: &str) -> Result<Option<i64>> {
+        let row = Sql::new(
+            "SELECT MAX(created_at) AS newest FROM pipeline_runs WHERE state = 'queued' AND owner = ",
+        )
+        .text_arg(owner)
+        .query()
+        .fetch_one(self.store.pool())
+        .await?;
+        Ok(row.try_get("newest")?)
+    }
+
     pub async fn get_run(&self, pipeline: &str, run_id: &str) -> Result<Option<PipelineRun>> {
         let row = Sql::new("SELECT * FROM pipeline_runs WHERE pipeline = ")
             .text_arg(pipeline)

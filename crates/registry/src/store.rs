@@ -173,7 +173,17 @@ impl SqlStore {
         )
         .execute(&self.pool)
         .await?;
+        // Most starts find everything applied: one read, no write lock.
+        let applied: Vec<i64> = sqlx::query("SELECT version FROM retrain_schema")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| row.try_get("version"))
+            .collect::<std::result::Result<_, _>>()?;
         for (version, script) in MIGRATIONS {
+            if applied.contains(&version) {
+                continue;
+            }
             let mut tx = self.write().await?;
             let applied = Sql::new("SELECT version FROM retrain_schema WHERE version = ")
                 .int_arg(version)
