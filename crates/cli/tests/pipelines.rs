@@ -569,3 +569,129 @@ fn walk_has(dir: &Path, name: &str) -> bool {
         if p.is_dir() { walk_has(&p, name) } else { p.file_name().is_some_and(|n| n == name) }
     })
 }
+
+/// Sends one HTTP request and returns the status line, headers and body.
+fn http(address: &str, method: &str, path: &str, content_type: &str, body: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nhost: {address}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn up_from_scratch_registers_a_champion_predicts_and_serves_it() {
+    let dir = project(true);
+    let d = dir.path();
+    let port = free_port();
+    let mut up = std::process::Command::new(assert_cmd::cargo::cargo_bin("retrain"))
+        .current_dir(d)
+        .args(["up", "--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let address = format!("127.0.0.1:{port}");
+    wait_for_health(&format!("http://{address}"));
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    let predictions = d.join(format!("data/predictions/{yesterday}/predictions.csv"));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !predictions.is_file() {
+        if Instant::now() > deadline {
+            let _ = up.kill();
+            panic!("no predictions for {yesterday} within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    up_checks(d, &address, &predictions);
+    std::process::Command::new("kill").args(["-TERM", &up.id().to_string()]).status().unwrap();
+    assert!(up.wait().unwrap().success());
+}
+
+fn up_checks(d: &Path, address: &str, predictions: &Path) {
+    // The 14 days of data the first start backfills.
+    for days in 1..=14 {
+        let day = (chrono::Utc::now() - chrono::Duration::days(days)).format("%Y-%m-%d").to_string();
+        assert!(d.join(format!("data/raw/{day}/data.csv")).is_file(), "{day}");
+    }
+    let text = fs::read_to_string(predictions).unwrap();
+    assert!(text.lines().skip(1).all(|l| l.ends_with(",synthetic/1")), "{text:.300}");
+    // The champion answers on the same port, in MLflow's protocol.
+    let row: Vec<String> = (0..20).map(|i| format!("\"f{i}\": 0.1")).collect();
+    let body = format!("{{\"dataframe_records\": [{{{}}}]}}", row.join(", "));
+    let answer = http(address, "POST", "/models/synthetic/invocations", "application/json", &body);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("x-retrain-model-version: 1"), "{answer}");
+    assert!(answer.contains("{\"predictions\":["), "{answer}");
+    let missing = http(
+        address,
+        "POST",
+        "/models/synthetic/invocations",
+        "application/json",
+        "{\"instances\": [{\"f0\": 1}]}",
+    );
+    assert!(missing.starts_with("HTTP/1.1 400") && missing.contains("missing column(s) 'f1'"), "{missing}");
+}
+
+#[test]
+fn serve_and_predict_take_a_registry_uri() {
+    let dir = project(false);
+    let d = dir.path();
+    // Register a model through a pipeline, then serve it by alias.
+    write(
+        d,
+        "pipelines/iris.yaml",
+        "name: iris\nstart_date: 2026-11-01\ntasks:\n  train: {op: train, config: configs/random_forest.yaml, data: iris, output: m}\n  register: {op: register, needs: [train], model: m, name: iris}\n  deploy: {op: promote, needs: [register], name: iris, version: '{{ outputs.register.version }}', only_if_better: false}\n",
+    );
+    let tracking = start_server(d);
+    retrain(d)
+        .env("MLFLOW_TRACKING_URI", &tracking.url)
+        .args(["pipelines", "run", "iris"])
+        .assert()
+        .success();
+    retrain(d)
+        .args(["serve", "--model", "models:/iris@champion"])
+        .assert()
+        .code(2)
+        .stderr(contains("MLFLOW_TRACKING_URI"));
+    write(d, "rows.csv", "petal_width,petal_length,sepal_width,sepal_length\n0.2,1.4,3.5,5.1\n");
+    retrain(d)
+        .env("MLFLOW_TRACKING_URI", &tracking.url)
+        .args(["predict", "--model", "models:/iris@champion", "--input", "rows.csv", "--output", "out.csv"])
+        .assert()
+        .success();
+    assert_eq!(read(d, "out.csv"), "prediction,model_version\nsetosa,iris/1\n");
+    let port = free_port();
+    let mut serve = std::process::Command::new(assert_cmd::cargo::cargo_bin("retrain"))
+        .current_dir(d)
+        .env("MLFLOW_TRACKING_URI", &tracking.url)
+        .args(["serve", "--model", "models:/iris@champion", "--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let address = format!("127.0.0.1:{port}");
+    wait_for_health(&format!("http://{address}"));
+    let answer = http(
+        &address,
+        "POST",
+        "/invocations",
+        "text/csv",
+        "sepal_length,sepal_width,petal_length,petal_width\n6.7,3.0,5.2,2.3\n",
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("{\"predictions\":[\"virginica\"]}"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("x-retrain-model: iris") && answer.contains("x-retrain-model-version: 1"),
+        "{answer}"
+    );
+    let _ = serve.kill();
+    let _ = serve.wait();
+}
