@@ -87,10 +87,10 @@ impl Project {
             Err(e) => return Err(ProjectError::Config { path, message: e.to_string() }),
         };
         let config: ProjectConfig = serde_saphyr::from_str(&text).map_err(|e| {
-            let first = e.to_string().lines().next().unwrap_or("invalid YAML").to_string();
-            let message = match e.location() {
-                Some(l) => format!("line {}: {first}", l.line()),
-                None => first,
+            let (line, message) = spec::yaml_error(&e);
+            let message = match line {
+                Some(line) => format!("line {line}: {message}"),
+                None => message,
             };
             ProjectError::Config { path: path.clone(), message }
         })?;

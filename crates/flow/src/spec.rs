@@ -190,10 +190,8 @@ pub fn load(path: &Path) -> Result<Pipeline, SpecError> {
 pub fn parse(text: &str, file: &Path) -> Result<Pipeline, SpecError> {
     let error = |line: Option<u32>, message: String| SpecError { file: file.to_path_buf(), line, message };
     let raw: RawPipeline = serde_saphyr::from_str(text).map_err(|e| {
-        let line = e.location().map(|l| l.line() as u32);
-        let message = e.to_string();
-        // The YAML error repeats the location at its end; keep its first line.
-        error(line, message.lines().next().unwrap_or("invalid YAML").to_string())
+        let (line, message) = yaml_error(&e);
+        error(line, message)
     })?;
     let name = raw.name.value.clone();
     if !is_identifier(&name, true) {
@@ -544,6 +542,20 @@ fn collect_strings(value: &Value, out: &mut Vec<String>) {
         Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
         _ => {}
     }
+}
+
+/// A YAML error's line and its message without the location the
+/// message repeats ("error: line 3 column 5: …").
+pub fn yaml_error(error: &serde_saphyr::Error) -> (Option<u32>, String) {
+    let line = error.location().map(|l| l.line() as u32);
+    let text = error.to_string();
+    let first = text.lines().next().unwrap_or("invalid YAML");
+    let message = first
+        .strip_prefix("error: ")
+        .and_then(|rest| rest.strip_prefix("line "))
+        .and_then(|rest| rest.split_once(": "))
+        .map_or(first, |(_, message)| message);
+    (line, message.to_string())
 }
 
 fn is_identifier(name: &str, allow_dash: bool) -> bool {
