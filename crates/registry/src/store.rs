@@ -896,24 +896,46 @@ impl SqlStore {
         if ids.is_empty() {
             return Ok((Vec::new(), None));
         }
-        // Order values are computed once per run in an inner query (their
-        // arguments bound first, so placeholders stay in textual order).
-        let mut sql = Sql::new("SELECT * FROM (SELECT r.*");
-        let mut order = Vec::new();
-        for (index, item) in order_by.iter().enumerate() {
-            let (column, term) = run_order_term(&mut sql, item, index)?;
-            sql.push(&column);
-            order.push(term);
-        }
-        sql.push(" FROM runs r WHERE r.experiment_id IN ");
-        sql.list(ids);
-        lifecycle_condition(&mut sql, "r.lifecycle_stage", view);
-        runs_where(&mut sql, &clauses, &RUN_ATTRIBUTES)?;
-        sql.push(") q ORDER BY ");
-        for term in &order {
-            sql.push(term).push(", ");
-        }
-        sql.push("q.start_time DESC, q.run_id ASC").page(&page);
+        let mut sql = match filtered_metric_order(order_by, &clauses)? {
+            // "The best runs where acc > x": every run that passes the
+            // filter has the metric, so the search walks the (key, value)
+            // index in order and stops after one page instead of scoring
+            // every run of the experiment.
+            Some((key, descending)) => {
+                let mut sql = Sql::new(
+                    "SELECT r.* FROM latest_metrics lm JOIN runs r ON r.run_id = lm.run_id WHERE lm.key = ",
+                );
+                sql.text_arg(key).push(" AND r.experiment_id IN ").list(ids);
+                lifecycle_condition(&mut sql, "r.lifecycle_stage", view);
+                runs_where(&mut sql, &clauses, &RUN_ATTRIBUTES)?;
+                let direction = if descending { "DESC" } else { "ASC" };
+                sql.push(&format!(" ORDER BY lm.value {direction}, r.start_time DESC, r.run_id ASC"));
+                sql
+            }
+            None => {
+                // Order values are computed once per run in an inner query
+                // (their arguments bound first, so placeholders stay in
+                // textual order).
+                let mut sql = Sql::new("SELECT * FROM (SELECT r.*");
+                let mut order = Vec::new();
+                for (index, item) in order_by.iter().enumerate() {
+                    let (column, term) = run_order_term(&mut sql, item, index)?;
+                    sql.push(&column);
+                    order.push(term);
+                }
+                sql.push(" FROM runs r WHERE r.experiment_id IN ");
+                sql.list(ids);
+                lifecycle_condition(&mut sql, "r.lifecycle_stage", view);
+                runs_where(&mut sql, &clauses, &RUN_ATTRIBUTES)?;
+                sql.push(") q ORDER BY ");
+                for term in &order {
+                    sql.push(term).push(", ");
+                }
+                sql.push("q.start_time DESC, q.run_id ASC");
+                sql
+            }
+        };
+        sql.page(&page);
         let rows = sql.query().fetch_all(&self.pool).await?;
         let (rows, next) = page.split(rows);
         let infos = rows.iter().map(run_info_from_row).collect::<Result<Vec<_>>>()?;
@@ -1013,6 +1035,20 @@ pub(crate) fn parse_order_item(item: &str) -> Result<(String, bool)> {
         return Err(StoreError::invalid(format!("invalid order_by clause '{item}'")));
     }
     Ok((key.trim_matches('`').to_string(), direction))
+}
+
+/// The metric of a search ordered by one metric that the filter also
+/// compares (so every matching run has it), and whether descending.
+fn filtered_metric_order(order_by: &[String], clauses: &[filter::Clause]) -> Result<Option<(String, bool)>> {
+    let [item] = order_by else { return Ok(None) };
+    let (key, descending) = parse_order_item(item)?;
+    let Some((entity, name)) = key.split_once('.') else { return Ok(None) };
+    if !matches!(entity.to_ascii_lowercase().as_str(), "metric" | "metrics") {
+        return Ok(None);
+    }
+    let name = name.trim_matches('`').trim_matches('"');
+    let filtered = clauses.iter().any(|c| c.entity == filter::Entity::Metric && c.key == name);
+    Ok(filtered.then(|| (name.to_string(), descending)))
 }
 
 /// For the `index`th order item: a column to add to the inner query

@@ -313,6 +313,69 @@ async fn search_runs_filters_orders_and_pages() {
     }
 }
 
+/// "The best runs where acc > x" takes the index on the metric; it must
+/// answer exactly as the general plan does, ties and pages included.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_search_ordered_by_a_filtered_metric_matches_the_general_plan() {
+    for (backend, store, _dir) in stores().await {
+        let exp = store.create_experiment("best", None, &[]).await.unwrap();
+        let other = store.create_experiment("other", None, &[]).await.unwrap();
+        for i in 0..40i64 {
+            let run = store
+                .create_run(&exp, "u", Some(&format!("run-{i}")), Some(1000 + i % 7), &[])
+                .await
+                .unwrap();
+            // Ties on acc, a NaN, and runs without the metric.
+            let acc = [0.5, 0.9, 0.7, 0.9, f64::NAN][(i % 5) as usize];
+            let metrics = if i % 11 == 0 { vec![] } else { vec![metric("acc", acc, 0)] };
+            let model = if i % 3 == 0 { "knn" } else { "rf" };
+            store
+                .log_batch(
+                    &run.info.run_id,
+                    &metrics,
+                    &[Param { key: "model".into(), value: model.into() }],
+                    &[],
+                )
+                .await
+                .unwrap();
+            let elsewhere = store.create_run(&other, "u", Some("elsewhere"), Some(1), &[]).await.unwrap();
+            store.log_batch(&elsewhere.info.run_id, &[metric("acc", 0.99, 0)], &[], &[]).await.unwrap();
+        }
+        let exps = std::slice::from_ref(&exp);
+        for (filter, direction) in [
+            ("metrics.acc > 0.6 and params.model = 'rf'", "DESC"),
+            ("metrics.acc >= 0.5", "ASC"),
+            ("metrics.acc != 0.7", "DESC"),
+        ] {
+            // The general plan, forced by a second (redundant) order term.
+            let general = vec![format!("metrics.acc {direction}"), "attributes.start_time DESC".into()];
+            let (expected, _) = store
+                .search_runs(exps, Some(filter), ViewType::ActiveOnly, None, &general, None)
+                .await
+                .unwrap();
+            assert!(!expected.is_empty());
+            let mut got = Vec::new();
+            let mut token: Option<String> = None;
+            loop {
+                let order = vec![format!("metrics.acc {direction}")];
+                let (page, next) = store
+                    .search_runs(exps, Some(filter), ViewType::ActiveOnly, Some(4), &order, token.as_deref())
+                    .await
+                    .unwrap();
+                got.extend(page);
+                match next {
+                    Some(t) => token = Some(t),
+                    None => break,
+                }
+            }
+            let ids = |runs: &[retrain_registry::entities::Run]| {
+                runs.iter().map(|r| r.info.run_id.clone()).collect::<Vec<_>>()
+            };
+            assert_eq!(ids(&got), ids(&expected), "{backend}: {filter} {direction}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sixteen_concurrent_writers_lose_nothing() {
     for (backend, store, _dir) in stores().await {
