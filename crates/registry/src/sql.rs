@@ -78,6 +78,13 @@ impl Sql {
     /// Registers `arg` and returns its placeholder without appending it,
     /// for text assembled elsewhere and appended in order later.
     pub fn bind(&mut self, arg: Arg) -> String {
+        // A NULL double is written as a literal: sqlx 0.9's Any driver
+        // binds it as a 4-byte float, and PostgreSQL would then type the
+        // cached statement's parameter so, refusing the next non-null
+        // 8-byte double bound to the same statement.
+        if arg == Arg::NullFloat {
+            return "NULL".into();
+        }
         self.args.push(arg);
         format!("${}", self.args.len())
     }
@@ -120,7 +127,8 @@ impl Sql {
                 Arg::Float(f) => args.add(*f),
                 Arg::NullText => args.add(Option::<String>::None),
                 Arg::NullInt => args.add(Option::<i64>::None),
-                Arg::NullFloat => args.add(Option::<f64>::None),
+                // Written as a literal NULL by `bind`, never bound.
+                Arg::NullFloat => Ok(()),
             };
         }
         sqlx::query_with(sqlx::AssertSqlSafe(self.text.clone()), args)
