@@ -94,13 +94,6 @@ impl Notifier {
         Notifier { channels, root, attempts: 3, retry_delay: Duration::from_secs(2), http }
     }
 
-    /// How often and how far apart a failing channel is tried.
-    pub fn with_retries(mut self, attempts: u32, delay: Duration) -> Notifier {
-        self.attempts = attempts.max(1);
-        self.retry_delay = delay;
-        self
-    }
-
     pub fn has_channel(&self, name: &str) -> bool {
         self.channels.contains_key(name)
     }

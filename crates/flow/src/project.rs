@@ -134,19 +134,10 @@ impl Project {
         let mut pipelines: Vec<Pipeline> = Vec::new();
         let mut errors = Vec::new();
         for file in self.pipeline_files() {
-            let shown = file.strip_prefix(&self.root).unwrap_or(&file).to_path_buf();
-            let loaded = std::fs::read_to_string(&file)
-                .map_err(|e| SpecError {
-                    file: shown.clone(),
-                    line: None,
-                    message: format!("cannot read: {e}"),
-                })
-                .and_then(|text| spec::parse(&text, &shown))
-                .and_then(|p| self.check_references(&p).map(|()| p));
-            match loaded {
+            match self.load_file(&file) {
                 Ok(p) => match pipelines.iter().find(|other| other.name == p.name) {
                     Some(other) => errors.push(SpecError {
-                        file: shown,
+                        file: p.file.clone(),
                         line: None,
                         message: format!(
                             "pipeline name '{}' is already used by {}",
@@ -162,21 +153,39 @@ impl Project {
         (pipelines, errors)
     }
 
-    /// One pipeline by name.
+    /// One pipeline file, checked against the project.
+    fn load_file(&self, file: &Path) -> Result<Pipeline, SpecError> {
+        let shown = file.strip_prefix(&self.root).unwrap_or(file).to_path_buf();
+        let text = std::fs::read_to_string(file).map_err(|e| SpecError {
+            file: shown.clone(),
+            line: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        let pipeline = spec::parse(&text, &shown)?;
+        self.check_references(&pipeline)?;
+        Ok(pipeline)
+    }
+
+    /// One pipeline by name. `pipelines/NAME.yaml` (or `.yml`) is read
+    /// first, so a task instance parses one file, not the whole folder;
+    /// other file names are found by reading every file.
     pub fn pipeline(&self, name: &str) -> Result<Pipeline, ProjectError> {
-        let (pipelines, errors) = self.load_pipelines();
-        if let Some(p) = pipelines.into_iter().find(|p| p.name == name) {
-            return Ok(p);
+        for extension in ["yaml", "yml"] {
+            let file = self.pipelines_dir().join(format!("{name}.{extension}"));
+            if file.is_file() {
+                let pipeline = self.load_file(&file)?;
+                if pipeline.name == name {
+                    return Ok(pipeline);
+                }
+            }
         }
-        // A file that fails to load may be the one asked for.
-        if let Some(e) = errors.into_iter().find(|e| e.file.file_stem().is_some_and(|s| s == name)) {
-            return Err(e.into());
-        }
-        let known: Vec<String> = self.load_pipelines().0.into_iter().map(|p| p.name).collect();
-        Err(ProjectError::UnknownPipeline {
+        let (pipelines, _) = self.load_pipelines();
+        let known: Vec<&str> = pipelines.iter().map(|p| p.name.as_str()).collect();
+        let known = known.join(", ");
+        pipelines.into_iter().find(|p| p.name == name).ok_or_else(|| ProjectError::UnknownPipeline {
             name: name.into(),
             dir: self.config.pipelines_dir.clone(),
-            known: known.join(", "),
+            known,
         })
     }
 

@@ -178,10 +178,6 @@ impl State {
         State { store }
     }
 
-    pub fn store(&self) -> &Arc<SqlStore> {
-        &self.store
-    }
-
     // ----- variables ----------------------------------------------------
 
     pub async fn set_variable(&self, key: &str, value: &str) -> Result<()> {
