@@ -101,6 +101,15 @@ impl Project {
         Ok(Project { root: root.to_path_buf(), config, notifier })
     }
 
+    /// The tracking server the user named: `MLFLOW_TRACKING_URI`, else
+    /// retrain.yaml's `tracking_uri`.
+    pub fn tracking_uri(&self) -> Option<String> {
+        std::env::var("MLFLOW_TRACKING_URI")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(|| self.config.tracking_uri.clone())
+    }
+
     pub fn notifier(&self) -> &Notifier {
         &self.notifier
     }

@@ -196,27 +196,15 @@ impl Scheduler {
         interval: crate::schedule::Interval,
         conf: Map<String, Value>,
     ) -> state::Result<Option<String>> {
-        let now = self.clock.now();
-        let run_id = match run_type {
-            "manual" => format!("manual__{}", now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-            other => {
-                format!("{other}__{}", interval.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            }
-        };
-        let run = PipelineRun {
-            pipeline: pipeline.name.clone(),
-            run_id: run_id.clone(),
-            run_type: run_type.to_string(),
-            state: RUN_QUEUED.into(),
-            interval_start: interval.start,
-            interval_end: interval.end,
+        let run = PipelineRun::queued(
+            &pipeline.name,
+            run_type,
+            interval,
             conf,
-            owner: self.options.owner.clone(),
-            created_at: ms(now),
-            started_at: None,
-            ended_at: None,
-        };
-        Ok(self.state.insert_run(&run).await?.then_some(run_id))
+            &self.options.owner,
+            self.clock.now(),
+        );
+        Ok(self.state.insert_run(&run).await?.then_some(run.run_id))
     }
 
     /// Task instances that were running when a previous scheduler with

@@ -116,6 +116,40 @@ pub struct TaskInstance {
     pub output: Option<Value>,
 }
 
+impl PipelineRun {
+    /// A new queued run. Its id says how it came (`scheduled__`,
+    /// `backfill__` + the interval's start, `manual__` + the moment), so a
+    /// scheduled or backfilled interval cannot get two runs.
+    pub fn queued(
+        pipeline: &str,
+        run_type: &str,
+        interval: crate::schedule::Interval,
+        conf: Map<String, Value>,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> PipelineRun {
+        let run_id = match run_type {
+            "manual" => format!("manual__{}", now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            other => {
+                format!("{other}__{}", interval.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            }
+        };
+        PipelineRun {
+            pipeline: pipeline.to_string(),
+            run_id,
+            run_type: run_type.to_string(),
+            state: RUN_QUEUED.into(),
+            interval_start: interval.start,
+            interval_end: interval.end,
+            conf,
+            owner: owner.to_string(),
+            created_at: now.timestamp_millis(),
+            started_at: None,
+            ended_at: None,
+        }
+    }
+}
+
 fn time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }

@@ -55,11 +55,7 @@ impl TaskEnv {
     /// The tracking server: `MLFLOW_TRACKING_URI`, else retrain.yaml's `tracking_uri`.
     pub fn tracking(&self) -> Result<&RestStore, OpError> {
         let store = self.tracking.get_or_init(|| {
-            let uri = std::env::var("MLFLOW_TRACKING_URI")
-                .ok()
-                .filter(|u| !u.is_empty())
-                .or_else(|| self.project.config.tracking_uri.clone())
-                .ok_or_else(|| {
+            let uri = self.project.tracking_uri().ok_or_else(|| {
                     "no tracking server: set MLFLOW_TRACKING_URI (retrain up and retrain pipelines run set it for their tasks)"
                         .to_string()
                 })?;

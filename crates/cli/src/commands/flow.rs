@@ -12,7 +12,7 @@ use retrain_flow::executor::Launcher;
 use retrain_flow::project::{self, CONFIG_FILE, Project};
 use retrain_flow::scheduler::{Options, Scheduler, SystemClock, UP_OWNER};
 use retrain_flow::spec::parse_date;
-use retrain_flow::state::{RUN_SUCCESS, State};
+use retrain_flow::state::{PipelineRun, RUN_SUCCESS, State};
 use retrain_flow::task::{self, EXIT_NOT_YET, EXIT_SKIPPED, Invocation, OUTPUT_FILE_ENV};
 use retrain_flow::{Pipeline, ops::Outcome, redact};
 use retrain_registry::{ArtifactStore, SqlStore};
@@ -155,16 +155,6 @@ fn load_pipelines(project: &Project) -> Vec<Pipeline> {
     pipelines
 }
 
-/// The tracking server tasks use: `MLFLOW_TRACKING_URI`, retrain.yaml's
-/// `tracking_uri`, or `fallback` (our own server).
-fn tracking_uri(project: &Project, fallback: &str) -> String {
-    std::env::var("MLFLOW_TRACKING_URI")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .or_else(|| project.config.tracking_uri.clone())
-        .unwrap_or_else(|| fallback.to_string())
-}
-
 fn launcher(project: &Project, tracking: String) -> Result<Launcher> {
     Ok(Launcher {
         program: std::env::current_exe().context("cannot find the retrain executable")?,
@@ -203,7 +193,7 @@ pub fn up(args: UpArgs) -> Result<()> {
             &project,
             pipelines,
             state,
-            launcher(&project, tracking_uri(&project, &server.url))?,
+            launcher(&project, project.tracking_uri().unwrap_or_else(|| server.url.clone()))?,
             Arc::new(SystemClock),
             Options {
                 owner: UP_OWNER.into(),
@@ -237,25 +227,9 @@ async fn bootstrap(state: &State, pipelines: &[Pipeline]) -> Result<()> {
         return Ok(());
     }
     let today = Utc::now().date_naive().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-    let scheduler_owner = UP_OWNER.to_string();
     for days_back in (1..=BOOTSTRAP_DAYS).rev() {
         let interval = generate.schedule.interval_at(today - Days::days(days_back));
-        let run = retrain_flow::state::PipelineRun {
-            pipeline: generate.name.clone(),
-            run_id: format!(
-                "backfill__{}",
-                interval.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            ),
-            run_type: "backfill".into(),
-            state: retrain_flow::state::RUN_QUEUED.into(),
-            interval_start: interval.start,
-            interval_end: interval.end,
-            conf: Map::new(),
-            owner: scheduler_owner.clone(),
-            created_at: retrain_registry::now_ms(),
-            started_at: None,
-            ended_at: None,
-        };
+        let run = PipelineRun::queued(&generate.name, "backfill", interval, Map::new(), UP_OWNER, Utc::now());
         state.insert_run(&run).await?;
     }
     tracing::info!("first start: backfilling the last {BOOTSTRAP_DAYS} days of {}", generate.name);
@@ -282,23 +256,10 @@ pub fn pipelines(command: PipelinesCommand) -> Result<()> {
                 let state = open_state(&project).await?;
                 let conf = parse_conf(conf.as_deref())?;
                 let now = Utc::now();
-                let run_id = format!("manual__{}", now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
                 let interval = pipeline.schedule.interval_for_manual(now);
-                let run = retrain_flow::state::PipelineRun {
-                    pipeline: pipeline.name.clone(),
-                    run_id: run_id.clone(),
-                    run_type: "manual".into(),
-                    state: retrain_flow::state::RUN_QUEUED.into(),
-                    interval_start: interval.start,
-                    interval_end: interval.end,
-                    conf,
-                    owner: UP_OWNER.into(),
-                    created_at: retrain_registry::now_ms(),
-                    started_at: None,
-                    ended_at: None,
-                };
+                let run = PipelineRun::queued(&pipeline.name, "manual", interval, conf, UP_OWNER, now);
                 state.insert_run(&run).await?;
-                println!("queued run {run_id} of {}; `retrain up` runs it", pipeline.name);
+                println!("queued run {} of {}; `retrain up` runs it", run.run_id, pipeline.name);
                 Ok(())
             }
             PipelinesCommand::Backfill { name, from, to } => {
@@ -441,27 +402,23 @@ async fn run_foreground(
     let store =
         Arc::new(SqlStore::connect(&project.config.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let configured = std::env::var("MLFLOW_TRACKING_URI")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .or(project.config.tracking_uri.clone());
-    let server = match configured {
-        Some(_) => None,
+    // Tasks use the tracking server the user named, else one of our own.
+    let (tracking, server) = match project.tracking_uri() {
+        Some(uri) => (uri, None),
         None => {
             let artifacts = Arc::new(ArtifactStore::open(&project.config.artifacts_destination)?);
-            Some(
+            let server =
                 TrackingServer::start("127.0.0.1", 0, store.clone(), artifacts, None, stop_rx.clone())
-                    .await?,
-            )
+                    .await?;
+            (server.url.clone(), Some(server))
         }
     };
-    let fallback = server.as_ref().map(|s| s.url.clone()).unwrap_or_default();
     let owner = format!("cli-{}", std::process::id());
     let mut scheduler = Scheduler::new(
         project,
         vec![pipeline.clone()],
         State::new(store),
-        launcher(project, tracking_uri(project, &fallback))?,
+        launcher(project, tracking)?,
         Arc::new(SystemClock),
         Options { owner, create_scheduled_runs: false, parallelism: project.config.parallelism },
     );
