@@ -372,16 +372,31 @@ fn wait_for_health(url: &str) {
 
 /// `retrain server` on the project's database, on a free port.
 fn start_server(d: &Path) -> Server {
-    let port = free_port();
+    let (child, address) = spawn(d, &["server"], &[]);
+    Server { url: format!("http://{address}"), child }
+}
+
+/// Starts a long-running `retrain` command (`up`, `server`, `serve`) in
+/// `d` on `port` and waits until it answers `/health`.
+fn spawn_on(d: &Path, args: &[&str], port: u16, env: &[(&str, &str)]) -> std::process::Child {
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("retrain"))
         .current_dir(d)
-        .args(["server", "--port", &port.to_string()])
+        .env_remove("MLFLOW_TRACKING_URI")
+        .envs(env.iter().copied())
+        .args(args)
+        .args(["--port", &port.to_string()])
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    wait_for_health(&url);
-    Server { url, child }
+    wait_for_health(&format!("http://127.0.0.1:{port}"));
+    child
+}
+
+/// [`spawn_on`] a free port; returns the child and its `127.0.0.1:PORT`.
+fn spawn(d: &Path, args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+    let port = free_port();
+    (spawn_on(d, args, port, env), format!("127.0.0.1:{port}"))
 }
 
 #[test]
@@ -483,18 +498,7 @@ tasks:
 ",
     );
     let port = free_port();
-    let up = |d: &Path| {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("retrain"))
-            .current_dir(d)
-            .args(["up", "--port", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let mut first = up(d);
-    let url = format!("http://127.0.0.1:{port}");
-    wait_for_health(&url);
+    let mut first = spawn_on(d, &["up"], port, &[]);
     retrain(d).args(["pipelines", "trigger", "long"]).assert().success();
     // Kill the scheduler while `work` runs.
     let log_dir = d.join("logs/long");
@@ -506,8 +510,7 @@ tasks:
     std::thread::sleep(Duration::from_millis(300));
     first.kill().unwrap();
     first.wait().unwrap();
-    let mut second = up(d);
-    wait_for_health(&url);
+    let mut second = spawn_on(d, &["up"], port, &[]);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let out = retrain(d).args(["pipelines", "runs", "long"]).output().unwrap();
@@ -537,15 +540,7 @@ fn up_stops_cleanly_on_sigterm_and_puts_running_tasks_back() {
         "pipelines/long.yaml",
         "name: long\nstart_date: 2026-11-01\ntasks:\n  work: {op: shell, command: 'sleep 30'}\n",
     );
-    let port = free_port();
-    let mut up = std::process::Command::new(assert_cmd::cargo::cargo_bin("retrain"))
-        .current_dir(d)
-        .args(["up", "--port", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_health(&format!("http://127.0.0.1:{port}"));
+    let (mut up, _) = spawn(d, &["up"], &[]);
     retrain(d).args(["pipelines", "trigger", "long"]).assert().success();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !walk_has(&d.join("logs"), "1.log") {
@@ -588,16 +583,7 @@ fn http(address: &str, method: &str, path: &str, content_type: &str, body: &str)
 fn up_from_scratch_registers_a_champion_predicts_and_serves_it() {
     let dir = project(true);
     let d = dir.path();
-    let port = free_port();
-    let mut up = std::process::Command::new(assert_cmd::cargo::cargo_bin("retrain"))
-        .current_dir(d)
-        .args(["up", "--port", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let address = format!("127.0.0.1:{port}");
-    wait_for_health(&format!("http://{address}"));
+    let (mut up, address) = spawn(d, &["up"], &[]);
     let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
     let predictions = d.join(format!("data/predictions/{yesterday}/predictions.csv"));
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -666,17 +652,8 @@ fn serve_and_predict_take_a_registry_uri() {
         .assert()
         .success();
     assert_eq!(read(d, "out.csv"), "prediction,model_version\nsetosa,iris/1\n");
-    let port = free_port();
-    let mut serve = std::process::Command::new(assert_cmd::cargo::cargo_bin("retrain"))
-        .current_dir(d)
-        .env("MLFLOW_TRACKING_URI", &tracking.url)
-        .args(["serve", "--model", "models:/iris@champion", "--port", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let address = format!("127.0.0.1:{port}");
-    wait_for_health(&format!("http://{address}"));
+    let (mut serve, address) =
+        spawn(d, &["serve", "--model", "models:/iris@champion"], &[("MLFLOW_TRACKING_URI", &tracking.url)]);
     let answer = http(
         &address,
         "POST",
