@@ -78,6 +78,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    // Commands that print end quietly when their reader goes away
+    // (`retrain pipelines runs train | head`), as Unix tools do; the
+    // servers keep ignoring SIGPIPE so a closed pipe never stops them.
+    if !matches!(cli.command, Command::Up(_) | Command::Server(_) | Command::Serve(_)) {
+        restore_default_sigpipe();
+    }
     let result = match cli.command {
         Command::Datasets(command) => commands::datasets::run(command),
         Command::Prepare(args) => commands::data::prepare(args),
@@ -101,6 +107,13 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::from(exit_code(&err))
         }
+    }
+}
+
+fn restore_default_sigpipe() {
+    // SAFETY: called before any other thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
@@ -81,7 +82,9 @@ pub struct Notifier {
     root: PathBuf,
     attempts: u32,
     retry_delay: Duration,
-    http: reqwest::Client,
+    /// Built on the first message: loading the system's root certificates
+    /// costs milliseconds that every task process would otherwise pay.
+    http: OnceLock<reqwest::Client>,
 }
 
 fn env(name: &str) -> Result<String, String> {
@@ -90,8 +93,13 @@ fn env(name: &str) -> Result<String, String> {
 
 impl Notifier {
     pub fn new(channels: BTreeMap<String, Channel>, root: PathBuf) -> Notifier {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap_or_default();
-        Notifier { channels, root, attempts: 3, retry_delay: Duration::from_secs(2), http }
+        Notifier { channels, root, attempts: 3, retry_delay: Duration::from_secs(2), http: OnceLock::new() }
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap_or_default()
+        })
     }
 
     pub fn has_channel(&self, name: &str) -> bool {
@@ -168,7 +176,7 @@ impl Notifier {
                 let chat_id = env(chat_id_env)?;
                 let url = format!("{}/bot{token}/sendMessage", base_url.trim_end_matches('/'));
                 let response = self
-                    .http
+                    .http()
                     .post(&url)
                     .json(&json!({"chat_id": chat_id, "text": text}))
                     .send()
@@ -190,7 +198,7 @@ impl Notifier {
                     (None, None) => return Err("webhook needs 'url' or 'url_env'".into()),
                 };
                 let response = self
-                    .http
+                    .http()
                     .post(&url)
                     .json(&json!({"text": text}))
                     .send()
