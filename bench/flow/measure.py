@@ -1,6 +1,8 @@
 """Drives one orchestrator through the benchmark and prints its figures as
 one JSON object: start until the API answers, idle memory of every process
 it runs, and trigger → success of the 4-task no-op pipeline, repeated.
+Both sides are triggered by the same call to Airflow's REST API
+(`POST /api/v2/dags/noop/dagRuns`), which `retrain up` also serves.
 
     measure.py retrain BIN PROJECT_DIR PORT RUNS PIDFILE
     measure.py airflow VENV_BIN AIRFLOW_HOME PORT RUNS PIDFILE
@@ -121,6 +123,16 @@ def settle(leader, seconds):
     return pss_mib(leader)
 
 
+def api(base, method, path, body=None):
+    """One call to Airflow's REST API (retrain serves the same routes);
+    no token: Airflow runs with the simple auth manager's all_admins."""
+    request = urllib.request.Request(base + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
 def summary(values):
     values = sorted(values)
     return {"median": statistics.median(values), "min": values[0], "max": values[-1], "n": len(values)}
@@ -145,21 +157,29 @@ def retrain(binary, project, port, runs, pidfile):
         foreground_s.append(time.monotonic() - before)
         assert ": success" in out, out
 
-    # (2) `retrain up`: the long-running scheduler; runs are queued by
-    # `retrain pipelines trigger` and polled in the state database.
+    # (2) `retrain up`: the long-running scheduler. Runs are triggered
+    # through the REST API, as on Airflow's side, then (as a second figure)
+    # by `retrain pipelines trigger`; completion is polled in the state
+    # database, read-only, every 2 ms (polling the API that often would
+    # load the server being measured).
+    base = f"http://127.0.0.1:{port}"
     before = time.monotonic()
     server = start([binary, "up", "--host", "127.0.0.1", "--port", str(port)], project,
                    os.path.join(project, "up.log"), pidfile, env)
     try:
-        start_s = wait_http(f"http://127.0.0.1:{port}/health", before, 60)
+        start_s = wait_http(f"{base}/health", before, 60)
         idle = settle(server.pid, SETTLE_S or 5)
         db = f"file:{os.path.join(project, '.retrain', 'retrain.db')}?mode=ro"
         conn = sqlite3.connect(db, uri=True, timeout=5, isolation_level=None)
-        run_s, recorded_s, pickup_s, task_s = [], [], [], []
-        for _ in range(runs):
+        run_s, recorded_s, pickup_s, task_s, cli_run_s = [], [], [], [], []
+        for i in range(2 * runs):
+            from_cli = i >= runs
             before = time.monotonic()
-            out = cli("pipelines", "trigger", "noop")
-            run_id = re.search(r"queued run (\S+)", out).group(1)
+            if from_cli:
+                out = cli("pipelines", "trigger", "noop")
+                run_id = re.search(r"queued run (\S+)", out).group(1)
+            else:
+                run_id = api(base, "POST", "/api/v2/dags/noop/dagRuns", {"logical_date": None})["dag_run_id"]
             while True:
                 # Outside a transaction every query reads the latest commit.
                 row = conn.execute("SELECT state, created_at, started_at, ended_at FROM pipeline_runs "
@@ -169,9 +189,12 @@ def retrain(binary, project, port, runs, pidfile):
                 if time.monotonic() - before > 60:
                     raise SystemExit(f"retrain run {run_id} did not finish within 60 s")
                 time.sleep(0.002)
-            run_s.append(time.monotonic() - before)
             if row[0] != "success":
                 raise SystemExit(f"retrain run {run_id} ended {row[0]}")
+            if from_cli:
+                cli_run_s.append(time.monotonic() - before)
+                continue
+            run_s.append(time.monotonic() - before)
             pickup_s.append((row[2] - row[1]) / 1000)
             recorded_s.append((row[3] - row[2]) / 1000)
             rows = conn.execute("SELECT started_at, ended_at FROM task_instances "
@@ -180,7 +203,8 @@ def retrain(binary, project, port, runs, pidfile):
             task_s.extend((end - begin) / 1000 for begin, end in rows)
         return {"start_s": start_s, "idle_pss_mib": idle, "foreground_run_s": summary(foreground_s),
                 "run_s": summary(run_s), "recorded_run_s": summary(recorded_s), "pickup_s": summary(pickup_s),
-                "task_s": summary(task_s), "per_task_s": statistics.median(run_s) / 4}
+                "task_s": summary(task_s), "per_task_s": statistics.median(run_s) / 4,
+                "cli_run_s": summary(cli_run_s)}
     finally:
         stop(server, grace_s=30)
 
@@ -190,13 +214,8 @@ def airflow(venv_bin, home, port, runs, pidfile):
     env = dict(os.environ, AIRFLOW_HOME=home, PATH=f"{venv_bin}:{os.environ['PATH']}")
     base = f"http://127.0.0.1:{port}"
 
-    def api(method, path, body=None):
-        # The simple auth manager with all_admins: no token needed.
-        request = urllib.request.Request(base + path, method=method,
-                                         data=None if body is None else json.dumps(body).encode(),
-                                         headers={"content-type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
+    def call(method, path, body=None):
+        return api(base, method, path, body)
 
     def seconds(a, b):
         return (datetime.datetime.fromisoformat(b) - datetime.datetime.fromisoformat(a)).total_seconds()
@@ -224,7 +243,7 @@ def airflow(venv_bin, home, port, runs, pidfile):
         start_s = wait_http(f"{base}/api/v2/monitor/health", before, 300)
         # Until the scheduler, DAG processor and triggerer all heartbeat.
         while True:
-            health = api("GET", "/api/v2/monitor/health")
+            health = call("GET", "/api/v2/monitor/health")
             if all((health.get(c) or {}).get("status") == "healthy"
                    for c in ("metadatabase", "scheduler", "dag_processor", "triggerer")):
                 break
@@ -235,8 +254,8 @@ def airflow(venv_bin, home, port, runs, pidfile):
         # Until the DAG file is parsed; it is created unpaused.
         while True:
             try:
-                if api("GET", "/api/v2/dags/noop")["is_paused"]:
-                    api("PATCH", "/api/v2/dags/noop", {"is_paused": False})
+                if call("GET", "/api/v2/dags/noop")["is_paused"]:
+                    call("PATCH", "/api/v2/dags/noop", {"is_paused": False})
                 break
             except urllib.error.HTTPError as e:
                 if e.code != 404 or time.monotonic() - before > 300:
@@ -246,9 +265,9 @@ def airflow(venv_bin, home, port, runs, pidfile):
         run_s, recorded_s, pickup_s, task_s = [], [], [], []
         for _ in range(runs):
             before = time.monotonic()
-            run_id = api("POST", "/api/v2/dags/noop/dagRuns", {"logical_date": None})["dag_run_id"]
+            run_id = call("POST", "/api/v2/dags/noop/dagRuns", {"logical_date": None})["dag_run_id"]
             while True:
-                run = api("GET", f"/api/v2/dags/noop/dagRuns/{run_id}")
+                run = call("GET", f"/api/v2/dags/noop/dagRuns/{run_id}")
                 if run["state"] in ("success", "failed"):
                     break
                 if time.monotonic() - before > 120:
@@ -259,7 +278,7 @@ def airflow(venv_bin, home, port, runs, pidfile):
                 raise SystemExit(f"Airflow run {run_id} ended {run['state']}")
             pickup_s.append(seconds(run["queued_at"], run["start_date"]))
             recorded_s.append(seconds(run["start_date"], run["end_date"]))
-            tis = api("GET", f"/api/v2/dags/noop/dagRuns/{run_id}/taskInstances")["task_instances"]
+            tis = call("GET", f"/api/v2/dags/noop/dagRuns/{run_id}/taskInstances")["task_instances"]
             assert len(tis) == 4, tis
             task_s.extend(seconds(ti["start_date"], ti["end_date"]) for ti in tis)
         return {"start_s": start_s, "ready_s": ready_s, "migrate_s": migrate_s, "idle_pss_mib": idle,

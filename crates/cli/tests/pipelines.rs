@@ -672,3 +672,129 @@ fn serve_and_predict_take_a_registry_uri() {
     let _ = serve.kill();
     let _ = serve.wait();
 }
+
+/// One request to a JSON API: the status and the decoded body.
+fn api(address: &str, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let answer = http(address, method, path, "application/json", body);
+    let status = answer[9..12].parse().unwrap_or_else(|_| panic!("{answer}"));
+    let (_, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("{answer}"));
+    (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}")))
+}
+
+/// Polls a run through the API until it has ended.
+fn wait_for_run(address: &str, pipeline: &str, run_id: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, run) = api(address, "GET", &format!("/api/v2/dags/{pipeline}/dagRuns/{run_id}"), "");
+        assert_eq!(status, 200, "{run}");
+        if run["state"] == "success" || run["state"] == "failed" {
+            return run;
+        }
+        assert!(Instant::now() < deadline, "run {run_id} did not end: {run}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn airflow_rest_api_triggers_pauses_and_watches_runs() {
+    let dir = project(false);
+    let d = dir.path();
+    write(
+        d,
+        "pipelines/greet.yaml",
+        "name: greet
+description: says hello
+start_date: 2026-11-01
+params: {greeting: hello}
+tasks:
+  say: {op: shell, command: 'echo {{ params.greeting }} {{ ds }} >> said.txt'}
+  then: {op: shell, command: 'true', needs: [say]}
+",
+    );
+    let (mut up, address) = spawn(d, &["up"], &[]);
+    let a = address.as_str();
+
+    let (status, dags) = api(a, "GET", "/api/v2/dags", "");
+    assert_eq!(status, 200);
+    assert_eq!(dags["total_entries"], 1, "{dags}");
+    assert_eq!(dags["dags"][0]["dag_id"], "greet");
+    assert_eq!(dags["dags"][0]["description"], "says hello");
+    assert_eq!(dags["dags"][0]["is_paused"], false);
+
+    // A trigger with conf and a logical date: the task sees both.
+    let (status, run) = api(
+        a,
+        "POST",
+        "/api/v2/dags/greet/dagRuns",
+        r#"{"dag_run_id": "api-1", "logical_date": "2026-11-20", "conf": {"greeting": "hi"}}"#,
+    );
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["dag_run_id"], "api-1");
+    assert_eq!(run["logical_date"], "2026-11-20T00:00:00.000000Z");
+    assert_eq!(run["run_type"], "manual");
+    assert_eq!(run["conf"]["greeting"], "hi");
+    let run = wait_for_run(a, "greet", "api-1");
+    assert_eq!(run["state"], "success", "{run}");
+    assert!(run["duration"].as_f64().is_some_and(|s| s >= 0.0), "{run}");
+    assert_eq!(read(d, "said.txt"), "hi 2026-11-20\n");
+    let (status, tis) = api(a, "GET", "/api/v2/dags/greet/dagRuns/api-1/taskInstances", "");
+    assert_eq!(status, 200);
+    assert_eq!(tis["total_entries"], 2, "{tis}");
+    for ti in tis["task_instances"].as_array().unwrap() {
+        assert_eq!(ti["state"], "success", "{ti}");
+        assert_eq!(ti["try_number"], 1);
+        assert_eq!(ti["operator"], "op:shell");
+    }
+
+    // The same run id twice is a conflict; nothing else is queued.
+    let (status, conflict) = api(a, "POST", "/api/v2/dags/greet/dagRuns", r#"{"dag_run_id": "api-1"}"#);
+    assert_eq!(status, 409, "{conflict}");
+
+    // A paused pipeline keeps a triggered run queued until it is unpaused.
+    let (status, dag) = api(a, "PATCH", "/api/v2/dags/greet", r#"{"is_paused": true}"#);
+    assert_eq!((status, &dag["is_paused"]), (200, &serde_json::json!(true)), "{dag}");
+    let (_, run) = api(a, "POST", "/api/v2/dags/greet/dagRuns", r#"{"logical_date": null}"#);
+    let run_id = run["dag_run_id"].as_str().unwrap().to_string();
+    assert!(run_id.starts_with("manual__"), "{run}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, waiting) = api(a, "GET", &format!("/api/v2/dags/greet/dagRuns/{run_id}"), "");
+    assert_eq!(waiting["state"], "queued", "{waiting}");
+    api(a, "PATCH", "/api/v2/dags/greet", r#"{"is_paused": false}"#);
+    assert_eq!(wait_for_run(a, "greet", &run_id)["state"], "success");
+    assert_eq!(read(d, "said.txt").lines().nth(1).unwrap().split(' ').next(), Some("hello"));
+
+    let (status, page) = api(a, "GET", "/api/v2/dags/greet/dagRuns?order_by=-id&limit=1", "");
+    assert_eq!(status, 200);
+    assert_eq!(page["total_entries"], 2, "{page}");
+    assert_eq!(page["dag_runs"].as_array().unwrap().len(), 1);
+    assert_eq!(page["dag_runs"][0]["dag_run_id"], run_id.as_str());
+
+    let (status, health) = api(a, "GET", "/api/v2/monitor/health", "");
+    assert_eq!(status, 200);
+    assert_eq!(health["metadatabase"]["status"], "healthy", "{health}");
+    assert_eq!(health["scheduler"]["status"], "healthy", "{health}");
+
+    // Every mistake is a 4xx in FastAPI's shape, naming what is wrong.
+    let cases = [
+        ("POST", "/api/v2/dags/nope/dagRuns", "{}", 404, "`nope` was not found"),
+        ("GET", "/api/v2/dags/greet/dagRuns/nope", "", 404, "run_id: `nope` was not found"),
+        ("POST", "/api/v2/dags/greet/dagRuns", "{bad", 422, "JSON decode error"),
+        ("POST", "/api/v2/dags/greet/dagRuns", r#"{"conf": [1]}"#, 422, "\"conf\""),
+        ("POST", "/api/v2/dags/greet/dagRuns", r#"{"logical_date": "soon"}"#, 422, "not a date"),
+        ("POST", "/api/v2/dags/greet/dagRuns", r#"{"dag_run_id": "a/b"}"#, 422, "dag_run_id"),
+        ("POST", "/api/v2/dags/greet/dagRuns", r#"{"note": "x"}"#, 422, "unknown field `note`"),
+        ("PATCH", "/api/v2/dags/greet", r#"{"is_paused": "yes"}"#, 422, "is_paused"),
+        ("GET", "/api/v2/dags/greet/dagRuns?order_by=conf", "", 400, "Ordering with 'conf'"),
+        ("GET", "/api/v2/dags/greet/dagRuns?limit=-1", "", 422, "limit"),
+    ];
+    for (method, path, body, expected, says) in cases {
+        let (status, answer) = api(a, method, path, body);
+        assert_eq!(status, expected, "{method} {path} {body}: {answer}");
+        assert!(answer["detail"].to_string().contains(says), "{method} {path} {body}: {answer}");
+    }
+    let (_, page) = api(a, "GET", "/api/v2/dags/greet/dagRuns", "");
+    assert_eq!(page["total_entries"], 2, "bad requests queued nothing: {page}");
+
+    up.kill().unwrap();
+    up.wait().unwrap();
+}

@@ -11,6 +11,7 @@
 //! policy.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +31,30 @@ use crate::task::{EXIT_NOT_YET, EXIT_SKIPPED};
 
 /// The owner of runs driven by `retrain up`.
 pub const UP_OWNER: &str = "scheduler";
+
+/// What the rest of a process shares with its running scheduler: a way
+/// to wake it when a run was queued (so an API trigger starts at once,
+/// not at the next look at the database), and when it last went round.
+#[derive(Debug, Default)]
+pub struct SchedulerHandle {
+    wake: tokio::sync::Notify,
+    heartbeat_ms: AtomicI64,
+}
+
+impl SchedulerHandle {
+    /// Makes the scheduler start a round now (or right after the current one).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// When the scheduler last started a round; `None` before its first.
+    pub fn last_heartbeat(&self) -> Option<DateTime<Utc>> {
+        match self.heartbeat_ms.load(Ordering::Relaxed) {
+            0 => None,
+            at => DateTime::from_timestamp_millis(at),
+        }
+    }
+}
 
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
@@ -129,6 +154,7 @@ pub struct Scheduler {
     reload: Option<(Project, std::time::Instant)>,
     /// Creation time of the newest queued run already looked at.
     newest_queued_seen: Option<i64>,
+    shared: Arc<SchedulerHandle>,
 }
 
 impl Scheduler {
@@ -152,7 +178,15 @@ impl Scheduler {
             alerts: JoinSet::new(),
             reload: None,
             newest_queued_seen: None,
+            shared: Arc::default(),
         }
+    }
+
+    /// Shares `handle` with the rest of the process (the REST API wakes
+    /// the scheduler through it).
+    pub fn sharing(mut self, handle: Arc<SchedulerHandle>) -> Scheduler {
+        self.shared = handle;
+        self
     }
 
     /// Rereads the project's pipeline files every few seconds, so edits
@@ -236,6 +270,7 @@ impl Scheduler {
     /// One round: due runs, run starts, task decisions, launches.
     pub async fn tick(&mut self) -> state::Result<()> {
         let now = self.clock.now();
+        self.shared.heartbeat_ms.store(ms(now), Ordering::Relaxed);
         let paused = self.state.paused().await?;
         if self.options.create_scheduled_runs {
             for pipeline in self.pipelines.values() {
@@ -597,8 +632,10 @@ impl Scheduler {
         // A full round at least this often (schedules, sensors, retries)…
         const ROUND: Duration = Duration::from_millis(500);
         // …and a look for newly queued runs this often, so a trigger from
-        // the command line or the API starts within a few milliseconds.
+        // the command line starts within a few milliseconds (the API
+        // wakes the scheduler at once through its handle).
         const GLANCE: Duration = Duration::from_millis(20);
+        let shared = self.shared.clone();
         loop {
             self.maybe_reload();
             if let Err(e) = self.tick().await {
@@ -627,6 +664,7 @@ impl Scheduler {
                         self.drain_alerts().await;
                         return Ok(());
                     }
+                    _ = shared.wake.notified() => break,
                 }
                 let newest = self.state.newest_queued(&self.options.owner).await.unwrap_or(None);
                 if newest > self.newest_queued_seen || tokio::time::Instant::now() >= round_ends {

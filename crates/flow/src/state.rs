@@ -12,6 +12,8 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::spec::Pipeline;
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// A task instance's state, Airflow's names.
@@ -117,6 +119,23 @@ pub struct TaskInstance {
 }
 
 impl PipelineRun {
+    /// A run asked for by hand (`retrain pipelines trigger`, the REST
+    /// API), queued for `owner`: it covers the interval that starts at
+    /// `logical_date`, or without one the last complete interval before now.
+    pub fn manual(
+        pipeline: &Pipeline,
+        logical_date: Option<DateTime<Utc>>,
+        conf: Map<String, Value>,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> PipelineRun {
+        let interval = match logical_date {
+            Some(date) => pipeline.schedule.interval_at(date),
+            None => pipeline.schedule.interval_for_manual(now),
+        };
+        PipelineRun::queued(&pipeline.name, "manual", interval, conf, owner, now)
+    }
+
     /// A new queued run. Its id says how it came (`scheduled__`,
     /// `backfill__` + the interval's start, `manual__` + the moment), so a
     /// scheduled or backfilled interval cannot get two runs.
@@ -146,6 +165,32 @@ impl PipelineRun {
             created_at: now.timestamp_millis(),
             started_at: None,
             ended_at: None,
+        }
+    }
+}
+
+/// What runs can be listed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOrder {
+    Created,
+    IntervalStart,
+    IntervalEnd,
+    Started,
+    Ended,
+    RunId,
+    State,
+}
+
+impl RunOrder {
+    fn column(self) -> &'static str {
+        match self {
+            RunOrder::Created => "created_at",
+            RunOrder::IntervalStart => "interval_start",
+            RunOrder::IntervalEnd => "interval_end",
+            RunOrder::Started => "started_at",
+            RunOrder::Ended => "ended_at",
+            RunOrder::RunId => "run_id",
+            RunOrder::State => "state",
         }
     }
 }
@@ -402,14 +447,43 @@ impl State {
 
     /// The newest runs of a pipeline.
     pub async fn recent_runs(&self, pipeline: &str, limit: i64) -> Result<Vec<PipelineRun>> {
+        self.runs(pipeline, RunOrder::IntervalStart, true, limit, 0).await
+    }
+
+    /// One page of a pipeline's runs in the given order (ties by creation).
+    pub async fn runs(
+        &self,
+        pipeline: &str,
+        order: RunOrder,
+        descending: bool,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<PipelineRun>> {
+        let direction = if descending { " DESC" } else { "" };
         let rows = Sql::new("SELECT * FROM pipeline_runs WHERE pipeline = ")
             .text_arg(pipeline)
-            .push(" ORDER BY interval_start DESC, created_at DESC LIMIT ")
+            .push(&format!(" ORDER BY {}{direction}, created_at{direction} LIMIT ", order.column()))
             .int_arg(limit)
+            .push(" OFFSET ")
+            .int_arg(offset)
             .query()
             .fetch_all(self.store.pool())
             .await?;
         rows.iter().map(run_from_row).collect()
+    }
+
+    pub async fn count_runs(&self, pipeline: &str) -> Result<i64> {
+        let row = Sql::new("SELECT COUNT(*) AS runs FROM pipeline_runs WHERE pipeline = ")
+            .text_arg(pipeline)
+            .query()
+            .fetch_one(self.store.pool())
+            .await?;
+        Ok(row.try_get("runs")?)
+    }
+
+    /// Whether the database answers.
+    pub async fn reachable(&self) -> bool {
+        Sql::new("SELECT 1 AS one").query().fetch_one(self.store.pool()).await.is_ok()
     }
 
     /// Starts a queued run: its state becomes running and every task gets

@@ -1,12 +1,15 @@
 //! The retrain HTTP server: the MLflow-compatible tracking REST API and
 //! the proxied artifact service, on one axum router; and model serving
-//! with MLflow's scoring protocol ([`serving`]).
+//! with MLflow's scoring protocol ([`serving`]); and the part of
+//! Airflow's REST API that triggers and watches pipeline runs
+//! ([`airflow`]).
 //!
 //! Routes live under `/api/2.0/mlflow/` and the `/ajax-api/2.0/mlflow/`
 //! alias the MLflow UI uses; `/health`, `/version` and
 //! `/api/3.0/mlflow/server-info` answer what clients probe before they
 //! start.
 
+pub mod airflow;
 mod api;
 pub mod serving;
 

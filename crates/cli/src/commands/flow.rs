@@ -10,12 +10,13 @@ use chrono::{Duration as Days, Utc};
 use clap::{Args, Subcommand};
 use retrain_flow::executor::Launcher;
 use retrain_flow::project::{self, CONFIG_FILE, Project};
-use retrain_flow::scheduler::{Options, Scheduler, SystemClock, UP_OWNER};
+use retrain_flow::scheduler::{Options, Scheduler, SchedulerHandle, SystemClock, UP_OWNER};
 use retrain_flow::spec::parse_date;
 use retrain_flow::state::{PipelineRun, RUN_SUCCESS, State};
 use retrain_flow::task::{self, EXIT_NOT_YET, EXIT_SKIPPED, Invocation, OUTPUT_FILE_ENV};
 use retrain_flow::{Pipeline, ops::Outcome, redact};
 use retrain_registry::{ArtifactStore, SqlStore};
+use retrain_server::airflow::PipelineApi;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
@@ -179,15 +180,24 @@ pub fn up(args: UpArgs) -> Result<()> {
         let artifacts = Arc::new(ArtifactStore::open(&project.config.artifacts_destination)?);
         let (stop_tx, stop_rx) = watch::channel(false);
         let serving = ServingOptions { cache: root.join(".retrain/cache"), poll: std::time::Duration::from_secs(2) };
-        let server =
-            TrackingServer::start(&args.host, args.port, store.clone(), artifacts, Some(serving), stop_rx.clone())
-                .await?;
+        let state = State::new(store.clone());
+        let scheduler_handle = Arc::new(SchedulerHandle::default());
+        let api = PipelineApi::new(project.clone(), state.clone(), UP_OWNER, scheduler_handle.clone());
+        let server = TrackingServer::start(
+            &args.host,
+            args.port,
+            store,
+            artifacts,
+            Some(serving),
+            Some(api),
+            stop_rx.clone(),
+        )
+        .await?;
         println!(
-            "retrain is up on {url} (tracking API at {url}/api/2.0/mlflow/, models at {url}/models/NAME/invocations)",
+            "retrain is up on {url} (tracking API at {url}/api/2.0/mlflow/, pipelines at {url}/api/v2/dags, models at {url}/models/NAME/invocations)",
             url = server.url
         );
         let pipelines = load_pipelines(&project);
-        let state = State::new(store);
         bootstrap(&state, &pipelines).await?;
         let mut scheduler = Scheduler::new(
             &project,
@@ -201,7 +211,8 @@ pub fn up(args: UpArgs) -> Result<()> {
                 parallelism: project.config.parallelism,
             },
         )
-        .reloading_from(project.clone());
+        .reloading_from(project.clone())
+        .sharing(scheduler_handle);
         let recovered = scheduler.recover().await?;
         if recovered > 0 {
             tracing::warn!(
@@ -255,10 +266,10 @@ pub fn pipelines(command: PipelinesCommand) -> Result<()> {
                 let pipeline = project.pipeline(&name)?;
                 let state = open_state(&project).await?;
                 let conf = parse_conf(conf.as_deref())?;
-                let now = Utc::now();
-                let interval = pipeline.schedule.interval_for_manual(now);
-                let run = PipelineRun::queued(&pipeline.name, "manual", interval, conf, UP_OWNER, now);
-                state.insert_run(&run).await?;
+                let run = PipelineRun::manual(&pipeline, None, conf, UP_OWNER, Utc::now());
+                if !state.insert_run(&run).await? {
+                    anyhow::bail!("run {} of {} was queued a moment ago; trigger again", run.run_id, pipeline.name);
+                }
                 println!("queued run {} of {}; `retrain up` runs it", run.run_id, pipeline.name);
                 Ok(())
             }
@@ -408,7 +419,7 @@ async fn run_foreground(
         None => {
             let artifacts = Arc::new(ArtifactStore::open(&project.config.artifacts_destination)?);
             let server =
-                TrackingServer::start("127.0.0.1", 0, store.clone(), artifacts, None, stop_rx.clone())
+                TrackingServer::start("127.0.0.1", 0, store.clone(), artifacts, None, None, stop_rx.clone())
                     .await?;
             (server.url.clone(), Some(server))
         }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use retrain_registry::{ArtifactStore, RestStore, SqlStore};
 use retrain_server::AppState;
+use retrain_server::airflow::PipelineApi;
 use retrain_server::serving::{ModelCatalog, ModelHandle, ModelSource, ServingMetrics, single_model_router};
 use tokio::sync::watch;
 
@@ -38,7 +39,7 @@ async fn serve(args: ServerArgs) -> Result<()> {
     let store = Arc::new(SqlStore::connect(&args.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?);
     let artifacts = Arc::new(ArtifactStore::open(&args.artifacts_destination)?);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = TrackingServer::start(&args.host, args.port, store, artifacts, None, stop_rx).await?;
+    let server = TrackingServer::start(&args.host, args.port, store, artifacts, None, None, stop_rx).await?;
     tracing::info!(backend = %args.backend_store_uri, "tracking server listening on {}", server.url);
     shutdown_signal().await;
     let _ = stop_tx.send(true);
@@ -66,13 +67,15 @@ pub struct TrackingServer {
 impl TrackingServer {
     /// Binds `host:port` (0 for any free port) and serves until `stop`
     /// turns true. With `serving`, registered models are also served at
-    /// `/models/{name}/invocations` (resolved through this same server).
+    /// `/models/{name}/invocations` (resolved through this same server);
+    /// with `pipelines`, Airflow's REST API drives the scheduler.
     pub async fn start(
         host: &str,
         port: u16,
         store: Arc<SqlStore>,
         artifacts: Arc<ArtifactStore>,
         serving: Option<ServingOptions>,
+        pipelines: Option<PipelineApi>,
         mut stop: watch::Receiver<bool>,
     ) -> Result<TrackingServer> {
         let address = format!("{host}:{port}");
@@ -87,6 +90,9 @@ impl TrackingServer {
         if let Some(options) = serving {
             let catalog = ModelCatalog::new(RestStore::new(&url)?, options.cache, options.poll);
             router = router.merge(Arc::new(catalog).router());
+        }
+        if let Some(api) = pipelines {
+            router = router.merge(Arc::new(api).router());
         }
         let handle = tokio::spawn(async move {
             let shutdown = async move {
