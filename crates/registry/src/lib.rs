@@ -25,4 +25,4 @@ pub mod uri;
 pub use artifacts::ArtifactStore;
 pub use error::{ErrorCode, Result, StoreError};
 pub use rest::RestStore;
-pub use store::{Backend, SqlStore, now_ms};
+pub use store::{Backend, SqlStore, WriteTx, now_ms};

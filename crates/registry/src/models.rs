@@ -14,7 +14,7 @@ use crate::entities::*;
 use crate::error::{ErrorCode, Result, StoreError};
 use crate::filter::{self, Entity};
 use crate::sql::{Arg, AttributeColumns, Page, Sql, text_condition};
-use crate::store::{SqlStore, check_key, now_ms, parse_experiment_id, set_tag_in};
+use crate::store::{SqlStore, WriteTx, check_key, now_ms, parse_experiment_id, set_tag_in};
 
 /// Logged model statuses.
 pub const LOGGED_MODEL_STATUSES: [&str; 3] =
@@ -1043,13 +1043,7 @@ fn version_owner(name: &str, version: i64) -> [(&'static str, Arg); 2] {
     [("name", Arg::Text(name.into())), ("version", Arg::Int(version))]
 }
 
-async fn set_stage(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    name: &str,
-    version: i64,
-    stage: &str,
-    now: i64,
-) -> Result<()> {
+async fn set_stage(tx: &mut WriteTx, name: &str, version: i64, stage: &str, now: i64) -> Result<()> {
     Sql::new("UPDATE model_versions SET current_stage = ")
         .text_arg(stage)
         .push(", last_updated_timestamp = ")
@@ -1066,7 +1060,7 @@ async fn set_stage(
 
 #[allow(clippy::too_many_arguments)]
 async fn record_event(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut WriteTx,
     name: &str,
     kind: &str,
     subject: &str,

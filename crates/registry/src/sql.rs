@@ -10,6 +10,7 @@ use sqlx::{Any, Arguments};
 
 use crate::error::{Result, StoreError};
 use crate::filter::{Clause, Comparator, Entity, Value};
+use crate::store::Backend;
 
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +119,21 @@ impl Sql {
 
     /// The query ready to execute.
     pub fn query(&self) -> Query<'_, Any, AnyArguments> {
+        self.query_with_text(self.text.clone())
+    }
+
+    /// The query for one engine. On SQLite the numbered placeholders
+    /// become plain `?` (same order): binding `$N` makes SQLite look each
+    /// name up in a list, quadratic in the number of parameters, which
+    /// dominates a multi-row insert of hundreds of values.
+    pub fn query_on(&self, backend: Backend) -> Query<'_, Any, AnyArguments> {
+        match backend {
+            Backend::Postgres => self.query(),
+            Backend::Sqlite => self.query_with_text(positional(&self.text)),
+        }
+    }
+
+    fn query_with_text(&self, text: String) -> Query<'_, Any, AnyArguments> {
         let mut args = AnyArguments::default();
         for arg in &self.args {
             // Adding an owned scalar to AnyArguments cannot fail.
@@ -131,8 +147,24 @@ impl Sql {
                 Arg::NullFloat => Ok(()),
             };
         }
-        sqlx::query_with(sqlx::AssertSqlSafe(self.text.clone()), args)
+        sqlx::query_with(sqlx::AssertSqlSafe(text), args)
     }
+}
+
+/// `$1, $2, …` → `?, ?, …`. Placeholders appear in order by construction
+/// and SQL text never holds a `$` otherwise (values are always bound).
+fn positional(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.next_if(char::is_ascii_digit).is_some() {}
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The most results one search page may ask for.
@@ -305,4 +337,27 @@ fn numeric_condition(sql: &mut Sql, column: &str, clause: &Clause) -> Result<()>
     }
     sql.push(&format!("{column} {} ", clause.comparator.sql())).arg(Arg::Int(n as i64));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_gets_plain_placeholders_in_the_same_order() {
+        let mut sql = Sql::insert_rows(
+            "t",
+            &["a", "b"],
+            vec![vec![Arg::Int(1), Arg::Text("x".into())], vec![Arg::Int(2), Arg::NullFloat]],
+        );
+        sql.push(" ON CONFLICT (a) DO UPDATE SET b = excluded.b WHERE a > ").int_arg(10);
+        assert_eq!(
+            sql.text,
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, NULL) ON CONFLICT (a) DO UPDATE SET b = excluded.b WHERE a > $4"
+        );
+        assert_eq!(
+            positional(&sql.text),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, NULL) ON CONFLICT (a) DO UPDATE SET b = excluded.b WHERE a > ?"
+        );
+    }
 }

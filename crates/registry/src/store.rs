@@ -8,10 +8,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::entities::*;
 use crate::error::{Result, StoreError};
@@ -53,6 +55,175 @@ pub struct SqlStore {
     backend: Backend,
     /// Where new experiments put artifacts, e.g. `mlflow-artifacts:`.
     artifact_root: String,
+    /// SQLite has one writer at a time: this process's writers queue
+    /// here, in order, instead of in SQLite's busy handler, which polls
+    /// with sleeps of up to 100 ms and lets a late writer overtake.
+    write_turn: Arc<tokio::sync::Mutex<()>>,
+    /// Metric points waiting for the next group commit (started on the
+    /// first metric write, in the runtime that makes it).
+    metric_queue: OnceLock<mpsc::UnboundedSender<PendingMetrics>>,
+    /// SQLite: the task that checkpoints the write-ahead log.
+    checkpointer: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for SqlStore {
+    fn drop(&mut self) {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.abort();
+        }
+    }
+}
+
+/// Copies the write-ahead log into the database file every 200 ms. A
+/// passive checkpoint waits for no one: writers and readers go on while
+/// it copies and syncs, so no request pays for it (SQLite's automatic
+/// checkpoint runs inside the commit that crosses its threshold, and
+/// syncs the file there). The log restarts from its beginning once
+/// everything in it has been copied; a process that exits before its
+/// next checkpoint leaves the rest to the last connection's close or the
+/// next opener.
+async fn checkpoint_regularly(pool: AnyPool) {
+    let mut every = tokio::time::interval(std::time::Duration::from_millis(200));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            tracing::warn!("checkpoint of the write-ahead log failed (retried): {e}");
+        }
+    }
+}
+
+/// Metric points of one request, and where its outcome goes.
+struct PendingMetrics {
+    run_id: String,
+    metrics: Vec<Metric>,
+    done: oneshot::Sender<Result<()>>,
+}
+
+/// A group commit stops taking requests once it holds this many points
+/// (a request is never split: at most this plus one request's 1,000).
+const GROUP_COMMIT_POINTS: usize = 2000;
+
+/// What opens write transactions: the pool, its engine and the turn.
+#[derive(Clone)]
+struct Writer {
+    pool: AnyPool,
+    backend: Backend,
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Writer {
+    async fn begin(&self) -> Result<WriteTx> {
+        Ok(match self.backend {
+            Backend::Sqlite => {
+                let turn = self.turn.clone().lock_owned().await;
+                WriteTx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) }
+            }
+            Backend::Postgres => WriteTx { tx: self.pool.begin().await?, _turn: None },
+        })
+    }
+
+    /// Commits metric points of many requests at once: while one group
+    /// commits, the next gathers, so concurrent writers share a commit
+    /// (and its write-ahead-log pages) instead of taking turns.
+    async fn commit_metrics(self, mut queue: mpsc::UnboundedReceiver<PendingMetrics>) {
+        while let Some(first) = queue.recv().await {
+            let mut points = first.metrics.len();
+            let mut group = vec![first];
+            while points < GROUP_COMMIT_POINTS {
+                let Ok(next) = queue.try_recv() else { break };
+                points += next.metrics.len();
+                group.push(next);
+            }
+            let result = self.insert_metrics(&group).await;
+            for pending in group {
+                let _ = pending.done.send(result.clone());
+            }
+        }
+    }
+
+    async fn insert_metrics(&self, group: &[PendingMetrics]) -> Result<()> {
+        let points: Vec<(&str, &Metric)> =
+            group.iter().flat_map(|p| p.metrics.iter().map(|m| (p.run_id.as_str(), m))).collect();
+        let mut tx = self.begin().await?;
+        insert_metrics(&mut tx, self.backend, &points).await?;
+        tx.commit().await
+    }
+}
+
+/// Appends metric points to their history and moves each key's latest
+/// point forward (highest step, then latest timestamp).
+async fn insert_metrics(tx: &mut WriteTx, backend: Backend, points: &[(&str, &Metric)]) -> Result<()> {
+    const COLUMNS: [&str; 6] = ["run_id", "key", "value", "is_nan", "timestamp", "step"];
+    let row = |run_id: &str, m: &Metric| {
+        let (value, is_nan) = stored_value(m.value);
+        vec![
+            Arg::Text(run_id.into()),
+            Arg::Text(m.key.clone()),
+            value.map_or(Arg::NullFloat, Arg::Float),
+            Arg::Int(is_nan),
+            Arg::Int(m.timestamp),
+            Arg::Int(m.step),
+        ]
+    };
+    Sql::insert_rows("metrics", &COLUMNS, points.iter().map(|(run_id, m)| row(run_id, m)).collect())
+        .query_on(backend)
+        .execute(&mut **tx)
+        .await?;
+    // One upsert row per run and key (a statement may not touch a row
+    // twice): the group's own latest point, then compared with the
+    // stored one.
+    let mut latest: BTreeMap<(&str, &str), &Metric> = BTreeMap::new();
+    for &(run_id, m) in points {
+        let newer = latest
+            .get(&(run_id, m.key.as_str()))
+            .is_none_or(|l| (m.step, m.timestamp) >= (l.step, l.timestamp));
+        if newer {
+            latest.insert((run_id, &m.key), m);
+        }
+    }
+    let mut upsert = Sql::insert_rows(
+        "latest_metrics",
+        &COLUMNS,
+        latest.iter().map(|((run_id, _), m)| row(run_id, m)).collect(),
+    );
+    upsert.push(
+        " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
+         timestamp = excluded.timestamp, step = excluded.step \
+         WHERE excluded.step > latest_metrics.step \
+         OR (excluded.step = latest_metrics.step AND excluded.timestamp >= latest_metrics.timestamp)",
+    );
+    upsert.query_on(backend).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// A write transaction (see [`SqlStore::write`]): use it as the
+/// connection (`&mut *tx`), then [`WriteTx::commit`]. Dropped without a
+/// commit, it rolls back.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    /// Released after the transaction has ended (fields drop in order).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<()> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
 }
 
 /// Epoch milliseconds now.
@@ -128,6 +299,11 @@ impl SqlStore {
                         sqlx::query("PRAGMA case_sensitive_like = ON").execute(&mut *conn).await?;
                         sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
                         sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        // Checkpoints run in the background (see `checkpoint_regularly`),
+                        // not in whichever request's commit crosses the threshold.
+                        sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
+                        // A burst of writes may grow the log; it shrinks back when it restarts.
+                        sqlx::query("PRAGMA journal_size_limit = 33554432").execute(&mut *conn).await?;
                     }
                     Ok(())
                 })
@@ -136,11 +312,21 @@ impl SqlStore {
             .connect(&url)
             .await
             .map_err(|e| StoreError::internal(format!("cannot open backend store '{uri}': {e}")))?;
-        if backend == Backend::Sqlite {
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
-        }
-        let store =
-            SqlStore { pool, backend, artifact_root: artifact_root.trim_end_matches('/').to_string() };
+        let checkpointer = match backend {
+            Backend::Sqlite => {
+                sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+                Some(tokio::spawn(checkpoint_regularly(pool.clone())).abort_handle())
+            }
+            Backend::Postgres => None,
+        };
+        let store = SqlStore {
+            pool,
+            backend,
+            artifact_root: artifact_root.trim_end_matches('/').to_string(),
+            write_turn: Arc::default(),
+            metric_queue: OnceLock::new(),
+            checkpointer,
+        };
         store.migrate().await?;
         store.ensure_default_experiment().await?;
         Ok(store)
@@ -156,15 +342,30 @@ impl SqlStore {
         &self.pool
     }
 
-    /// A write transaction. On SQLite it takes the write lock up front
-    /// (`BEGIN IMMEDIATE`): concurrent writers then wait their turn
-    /// (`busy_timeout`) instead of failing when a transaction that has
-    /// read tries to upgrade to writing.
-    pub async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
+    /// A write transaction. On SQLite it waits for this process's other
+    /// writers first, then takes the write lock up front (`BEGIN
+    /// IMMEDIATE`), so a transaction that has read never fails upgrading
+    /// to writing; writers in other processes wait on `busy_timeout`.
+    pub async fn write(&self) -> Result<WriteTx> {
+        self.writer().begin().await
+    }
+
+    fn writer(&self) -> Writer {
+        Writer { pool: self.pool.clone(), backend: self.backend, turn: self.write_turn.clone() }
+    }
+
+    /// Metric points only (the common case: `log-metric`, a batch of
+    /// metrics): committed together with other requests' points.
+    async fn log_metrics_grouped(&self, run_id: &str, metrics: &[Metric]) -> Result<()> {
+        let queue = self.metric_queue.get_or_init(|| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            tokio::spawn(self.writer().commit_metrics(receiver));
+            sender
+        });
+        let (done, outcome) = oneshot::channel();
+        let pending = PendingMetrics { run_id: run_id.to_string(), metrics: metrics.to_vec(), done };
+        queue.send(pending).map_err(|_| StoreError::internal("the metric writer has stopped"))?;
+        outcome.await.map_err(|_| StoreError::internal("the metric writer has stopped"))?
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -715,6 +916,9 @@ impl SqlStore {
             check_key("tag", &t.key)?;
         }
         self.require_active_run(run_id).await?;
+        if params.is_empty() && tags.is_empty() {
+            return if metrics.is_empty() { Ok(()) } else { self.log_metrics_grouped(run_id, metrics).await };
+        }
         let mut tx = self.write().await?;
         if !params.is_empty() {
             self.insert_new_params(&mut tx, run_id, params).await?;
@@ -728,42 +932,9 @@ impl SqlStore {
             upsert_tag(&mut tx, run_id, t).await?;
         }
         if !metrics.is_empty() {
-            const COLUMNS: [&str; 6] = ["run_id", "key", "value", "is_nan", "timestamp", "step"];
-            let row = |m: &Metric| {
-                let (value, is_nan) = stored_value(m.value);
-                vec![
-                    Arg::Text(run_id.into()),
-                    Arg::Text(m.key.clone()),
-                    value.map_or(Arg::NullFloat, Arg::Float),
-                    Arg::Int(is_nan),
-                    Arg::Int(m.timestamp),
-                    Arg::Int(m.step),
-                ]
-            };
-            Sql::insert_rows("metrics", &COLUMNS, metrics.iter().map(row).collect())
-                .query()
-                .execute(&mut *tx)
-                .await?;
-            // One upsert row per key (a statement may not touch a row
-            // twice): the batch's own latest point, then compared with the
-            // stored one.
-            let mut latest: BTreeMap<&str, &Metric> = BTreeMap::new();
-            for m in metrics {
-                let newer =
-                    latest.get(m.key.as_str()).is_none_or(|l| (m.step, m.timestamp) >= (l.step, l.timestamp));
-                if newer {
-                    latest.insert(&m.key, m);
-                }
-            }
-            let mut upsert =
-                Sql::insert_rows("latest_metrics", &COLUMNS, latest.values().map(|m| row(m)).collect());
-            upsert.push(
-                " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
-                 timestamp = excluded.timestamp, step = excluded.step \
-                 WHERE excluded.step > latest_metrics.step \
-                 OR (excluded.step = latest_metrics.step AND excluded.timestamp >= latest_metrics.timestamp)",
-            );
-            upsert.query().execute(&mut *tx).await?;
+            // Not grouped: the params and tags commit with them, all or nothing.
+            let points: Vec<(&str, &Metric)> = metrics.iter().map(|m| (run_id, m)).collect();
+            insert_metrics(&mut tx, self.backend, &points).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -771,12 +942,7 @@ impl SqlStore {
 
     /// Inserts the params not logged yet; a param logged before (or twice
     /// in this batch) with another value is an error, as in MLflow.
-    async fn insert_new_params(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        run_id: &str,
-        params: &[Param],
-    ) -> Result<()> {
+    async fn insert_new_params(&self, tx: &mut WriteTx, run_id: &str, params: &[Param]) -> Result<()> {
         let changed = |key: &str, old: &str, new: &str| {
             StoreError::invalid(format!(
                 "Changing param values is not allowed. Param with key='{key}' was already logged with \
@@ -786,7 +952,7 @@ impl SqlStore {
         let mut sql = Sql::new("SELECT key, value FROM params WHERE run_id = ");
         sql.text_arg(run_id).push(" AND key IN ").list(params.iter().map(|p| Arg::Text(p.key.clone())));
         let mut known: BTreeMap<String, String> = BTreeMap::new();
-        for row in sql.query().fetch_all(&mut **tx).await? {
+        for row in sql.query_on(self.backend).fetch_all(&mut **tx).await? {
             known.insert(row.try_get("key")?, row.try_get("value")?);
         }
         let mut new_rows = Vec::new();
@@ -806,7 +972,7 @@ impl SqlStore {
         }
         if !new_rows.is_empty() {
             Sql::insert_rows("params", &["run_id", "key", "value"], new_rows)
-                .query()
+                .query_on(self.backend)
                 .execute(&mut **tx)
                 .await?;
         }
@@ -974,7 +1140,7 @@ fn insert_experiment(id: i64, name: &str, location: &str) -> Sql {
 
 /// Sets `tag` on what `owner` identifies, in a `(owner…, key, value)` table.
 pub(crate) async fn set_tag_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut WriteTx,
     table: &str,
     owner: &[(&str, Arg)],
     tag: &Tag,
@@ -984,7 +1150,7 @@ pub(crate) async fn set_tag_in(
 }
 
 /// Sets a run's tag; `mlflow.runName` also renames the run.
-async fn upsert_tag(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, tag: &Tag) -> Result<()> {
+async fn upsert_tag(tx: &mut WriteTx, run_id: &str, tag: &Tag) -> Result<()> {
     set_tag_in(tx, "tags", &[("run_id", Arg::Text(run_id.into()))], tag).await?;
     if tag.key == "mlflow.runName" && !tag.value.is_empty() {
         Sql::new("UPDATE runs SET run_name = ")

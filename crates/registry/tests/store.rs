@@ -407,7 +407,17 @@ async fn sixteen_concurrent_writers_lose_nothing() {
         }
         let (shared, _) = store.get_metric_history(&id, "shared", None, None).await.unwrap();
         assert_eq!(total + shared.len(), 16 * 50, "{backend}");
-        assert_eq!(store.get_run(&id).await.unwrap().data.params.len(), 16 * 25, "{backend}");
+        let data = store.get_run(&id).await.unwrap().data;
+        assert_eq!(data.params.len(), 16 * 25, "{backend}");
+        // Points of one key arrive from many requests (committed in
+        // groups): the latest is still the highest step.
+        for latest in &data.metrics {
+            assert_eq!(latest.step, 24, "{backend}: {latest:?}");
+            if latest.key != "shared" {
+                assert_eq!(latest.value, 24.0, "{backend}: {latest:?}");
+            }
+        }
+        assert_eq!(data.metrics.len(), 17, "{backend}");
     }
 }
 
