@@ -788,28 +788,37 @@ impl SqlStore {
         }
         let position: std::collections::HashMap<&str, usize> =
             run_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
-        let ids = || run_ids.iter().cloned().map(Arg::Text);
-        let mut sql = Sql::new(
-            "SELECT run_id, key, value, is_nan, timestamp, step FROM latest_metrics WHERE run_id IN ",
-        );
-        sql.list(ids()).push(" ORDER BY key");
-        for row in sql.query().fetch_all(&self.pool).await? {
+        // Sorted here, not in SQL: each run's few rows, not one sort of them all.
+        let select = |columns: &str, table: &str| {
+            let mut sql = Sql::new(&format!("SELECT run_id, {columns} FROM {table} WHERE run_id IN "));
+            sql.list(run_ids.iter().cloned().map(Arg::Text));
+            sql
+        };
+        let metrics = select("key, value, is_nan, timestamp, step", "latest_metrics");
+        let (params, tags) = (select("key, value", "params"), select("key, value", "tags"));
+        // Three reads on three connections at once.
+        let (metrics, params, tags) = tokio::try_join!(
+            metrics.query_on(self.backend).fetch_all(&self.pool),
+            params.query_on(self.backend).fetch_all(&self.pool),
+            tags.query_on(self.backend).fetch_all(&self.pool),
+        )?;
+        let index = |row: &AnyRow| -> Result<usize> {
             let run_id: String = row.try_get("run_id")?;
-            out[position[run_id.as_str()]].1.metrics.push(metric_from_row(&row)?);
+            Ok(position[run_id.as_str()])
+        };
+        for row in &metrics {
+            out[index(row)?].1.metrics.push(metric_from_row(row)?);
         }
-        for (table, is_param) in [("params", true), ("tags", false)] {
-            let mut sql = Sql::new(&format!("SELECT run_id, key, value FROM {table} WHERE run_id IN "));
-            sql.list(ids()).push(" ORDER BY key");
-            for row in sql.query().fetch_all(&self.pool).await? {
-                let run_id: String = row.try_get("run_id")?;
-                let (key, value): (String, String) = (row.try_get("key")?, row.try_get("value")?);
-                let data = &mut out[position[run_id.as_str()]].1;
-                if is_param {
-                    data.params.push(Param { key, value });
-                } else {
-                    data.tags.push(Tag { key, value });
-                }
-            }
+        for row in &params {
+            out[index(row)?].1.params.push(Param { key: row.try_get("key")?, value: row.try_get("value")? });
+        }
+        for row in &tags {
+            out[index(row)?].1.tags.push(Tag { key: row.try_get("key")?, value: row.try_get("value")? });
+        }
+        for (_, data) in &mut out {
+            data.metrics.sort_by(|a, b| a.key.cmp(&b.key));
+            data.params.sort_by(|a, b| a.key.cmp(&b.key));
+            data.tags.sort_by(|a, b| a.key.cmp(&b.key));
         }
         Ok(out)
     }
