@@ -58,7 +58,11 @@ start_s=$(wait_health "$p")
 idle=$(rss_mib "${pids[-1]}")
 "$venv/bin/python" "$here/load.py" "http://127.0.0.1:$p" mlflow --duration "$duration" \
   | "$venv/bin/python" -c "import json,sys; r=json.load(sys.stdin); r.update(start_s=$start_s, idle_rss_mib=$idle, loaded_rss_mib=$(rss_mib "${pids[-1]}")); print(json.dumps(r))" >> "$results"
+# Wait (bounded) until every MLflow process has exited, so none of them
+# still holds a core while retrain is measured.
 kill -- -"${pids[-1]}"
+for _ in $(seq 100); do kill -0 -- -"${pids[-1]}" 2>/dev/null || break; sleep 0.1; done
+kill -9 -- -"${pids[-1]}" 2>/dev/null || true
 
 p=$(port)
 setsid "$target_dir/release/retrain" server --host 127.0.0.1 --port "$p" \
