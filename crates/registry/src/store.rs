@@ -83,7 +83,9 @@ impl Drop for SqlStore {
 /// next checkpoint leaves the rest to the last connection's close or the
 /// next opener.
 async fn checkpoint_regularly(pool: AnyPool) {
-    let mut every = tokio::time::interval(std::time::Duration::from_millis(200));
+    const EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+    // Not at once: a short-lived process (a task instance) should not start with one.
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
