@@ -127,7 +127,9 @@ impl Writer {
 
     /// Commits metric points of many requests at once: while one group
     /// commits, the next gathers, so concurrent writers share a commit
-    /// (and its write-ahead-log pages) instead of taking turns.
+    /// (and its write-ahead-log pages) instead of taking turns. A group
+    /// that fails is retried request by request, so each gets its own
+    /// outcome.
     async fn commit_metrics(self, mut queue: mpsc::UnboundedReceiver<PendingMetrics>) {
         while let Some(first) = queue.recv().await {
             let mut points = first.metrics.len();
@@ -138,6 +140,15 @@ impl Writer {
                 group.push(next);
             }
             let result = self.insert_metrics(&group).await;
+            if result.is_err() && group.len() > 1 {
+                // Maybe one request's points are what failed: each on its
+                // own then, so the others still land.
+                for pending in group {
+                    let result = self.insert_metrics(std::slice::from_ref(&pending)).await;
+                    let _ = pending.done.send(result);
+                }
+                continue;
+            }
             for pending in group {
                 let _ = pending.done.send(result.clone());
             }
@@ -1268,4 +1279,32 @@ fn run_order_term(sql: &mut Sql, item: &str, index: usize) -> Result<(String, St
     };
     let alias = format!("o{index}");
     Ok((format!(", {expression} AS {alias}"), format!("({alias} IS NULL), {alias} {direction}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(key: &str) -> Metric {
+        Metric { key: key.into(), value: 1.0, timestamp: 1, step: 0 }
+    }
+
+    #[tokio::test]
+    async fn one_failing_request_does_not_fail_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = format!("sqlite:///{}", dir.path().join("t.db").display());
+        let store = SqlStore::connect(&uri, "mlflow-artifacts:").await.unwrap();
+        let run = store.create_run("0", "u", None, None, &[]).await.unwrap().info.run_id;
+        // Both requests are queued before the writer runs (one thread), so
+        // they form one group; the unknown run breaks its foreign key.
+        let (kept, lost) = ([point("kept")], [point("lost")]);
+        let (good, bad) = tokio::join!(
+            store.log_metrics_grouped(&run, &kept),
+            store.log_metrics_grouped("no-such-run", &lost),
+        );
+        good.unwrap();
+        assert!(bad.is_err());
+        let (points, _) = store.get_metric_history(&run, "kept", None, None).await.unwrap();
+        assert_eq!(points.len(), 1);
+    }
 }
