@@ -11,6 +11,7 @@
 //! A trigger wakes the scheduler through its [`SchedulerHandle`], so the
 //! run starts without waiting for the scheduler's next look.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::Router;
@@ -78,15 +79,18 @@ impl PipelineApi {
         })
     }
 
-    async fn dag_json(&self, pipeline: &Pipeline) -> Result<Value, Problem> {
-        let paused = self.state.paused().await.map_err(Problem::store)?.contains(&pipeline.name);
+    async fn paused(&self) -> Result<BTreeSet<String>, Problem> {
+        self.state.paused().await.map_err(Problem::store)
+    }
+
+    fn dag_json(&self, pipeline: &Pipeline, paused: &BTreeSet<String>) -> Value {
         let file = self.project.root.join(&pipeline.file);
         let relative = file.strip_prefix(&self.project.root).unwrap_or(&pipeline.file);
-        Ok(json!({
+        json!({
             "dag_id": pipeline.name,
             "dag_display_name": pipeline.name,
             "description": (!pipeline.description.is_empty()).then_some(&pipeline.description),
-            "is_paused": paused,
+            "is_paused": paused.contains(&pipeline.name),
             "is_stale": false,
             "has_import_errors": false,
             "fileloc": file.display().to_string(),
@@ -95,7 +99,7 @@ impl PipelineApi {
             "max_active_runs": pipeline.max_active_runs,
             "tags": [],
             "owners": [],
-        }))
+        })
     }
 }
 
@@ -222,16 +226,14 @@ async fn health(AxumState(api): AxumState<Arc<PipelineApi>>) -> axum::Json<Value
 
 async fn list_dags(AxumState(api): AxumState<Arc<PipelineApi>>) -> Answer {
     let (pipelines, _) = api.project.load_pipelines();
-    let mut dags = Vec::with_capacity(pipelines.len());
-    for pipeline in &pipelines {
-        dags.push(api.dag_json(pipeline).await?);
-    }
+    let paused = api.paused().await?;
+    let dags: Vec<Value> = pipelines.iter().map(|p| api.dag_json(p, &paused)).collect();
     Ok(axum::Json(json!({"dags": dags, "total_entries": pipelines.len()})))
 }
 
 async fn get_dag(AxumState(api): AxumState<Arc<PipelineApi>>, Path(dag_id): Path<String>) -> Answer {
     let pipeline = api.pipeline(&dag_id)?;
-    Ok(axum::Json(api.dag_json(&pipeline).await?))
+    Ok(axum::Json(api.dag_json(&pipeline, &api.paused().await?)))
 }
 
 #[derive(Deserialize)]
@@ -249,7 +251,7 @@ async fn patch_dag(
     let pipeline = api.pipeline(&dag_id)?;
     api.state.set_paused(&pipeline.name, patch.is_paused).await.map_err(Problem::store)?;
     api.scheduler.wake();
-    Ok(axum::Json(api.dag_json(&pipeline).await?))
+    Ok(axum::Json(api.dag_json(&pipeline, &api.paused().await?)))
 }
 
 #[derive(Deserialize)]
@@ -259,7 +261,6 @@ struct TriggerBody {
     /// The data interval's start; `null` or absent: the last complete
     /// interval before now.
     logical_date: Option<String>,
-    #[serde(default)]
     conf: Option<Map<String, Value>>,
 }
 
@@ -275,13 +276,12 @@ async fn trigger(
 ) -> Answer {
     let request: TriggerBody = body(&bytes)?;
     let pipeline = api.pipeline(&dag_id)?;
-    let logical_date = match &request.logical_date {
-        Some(text) => Some(
-            spec::parse_date(text)
-                .map_err(|m| Problem::invalid(&["body", "logical_date"], "datetime_from_date_parsing", m))?,
-        ),
-        None => None,
-    };
+    let logical_date = request
+        .logical_date
+        .as_deref()
+        .map(spec::parse_date)
+        .transpose()
+        .map_err(|m| Problem::invalid(&["body", "logical_date"], "datetime_from_date_parsing", m))?;
     let mut run = PipelineRun::manual(
         &pipeline,
         logical_date,
