@@ -55,10 +55,8 @@ pub struct SqlStore {
     backend: Backend,
     /// Where new experiments put artifacts, e.g. `mlflow-artifacts:`.
     artifact_root: String,
-    /// SQLite has one writer at a time: this process's writers queue
-    /// here, in order, instead of in SQLite's busy handler, which polls
-    /// with sleeps of up to 100 ms and lets a late writer overtake.
-    write_turn: Arc<tokio::sync::Mutex<()>>,
+    /// Opens write transactions (and commits grouped metric points).
+    writer: Writer,
     /// Metric points waiting for the next group commit (started on the
     /// first metric write, in the runtime that makes it).
     metric_queue: OnceLock<mpsc::UnboundedSender<PendingMetrics>>,
@@ -111,6 +109,9 @@ const GROUP_COMMIT_POINTS: usize = 2000;
 struct Writer {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite has one writer at a time: this process's writers queue
+    /// here, in order, instead of in SQLite's busy handler, which polls
+    /// with sleeps of up to 100 ms and lets a late writer overtake.
     turn: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -139,12 +140,12 @@ impl Writer {
                 points += next.metrics.len();
                 group.push(next);
             }
-            let result = self.insert_metrics(&group).await;
+            let result = self.commit_group(&group).await;
             if result.is_err() && group.len() > 1 {
                 // Maybe one request's points are what failed: each on its
                 // own then, so the others still land.
                 for pending in group {
-                    let result = self.insert_metrics(std::slice::from_ref(&pending)).await;
+                    let result = self.commit_group(std::slice::from_ref(&pending)).await;
                     let _ = pending.done.send(result);
                 }
                 continue;
@@ -155,7 +156,7 @@ impl Writer {
         }
     }
 
-    async fn insert_metrics(&self, group: &[PendingMetrics]) -> Result<()> {
+    async fn commit_group(&self, group: &[PendingMetrics]) -> Result<()> {
         let points: Vec<(&str, &Metric)> =
             group.iter().flat_map(|p| p.metrics.iter().map(|m| (p.run_id.as_str(), m))).collect();
         let mut tx = self.begin().await?;
@@ -333,10 +334,10 @@ impl SqlStore {
             Backend::Postgres => None,
         };
         let store = SqlStore {
+            writer: Writer { pool: pool.clone(), backend, turn: Arc::default() },
             pool,
             backend,
             artifact_root: artifact_root.trim_end_matches('/').to_string(),
-            write_turn: Arc::default(),
             metric_queue: OnceLock::new(),
             checkpointer,
         };
@@ -360,11 +361,7 @@ impl SqlStore {
     /// IMMEDIATE`), so a transaction that has read never fails upgrading
     /// to writing; writers in other processes wait on `busy_timeout`.
     pub async fn write(&self) -> Result<WriteTx> {
-        self.writer().begin().await
-    }
-
-    fn writer(&self) -> Writer {
-        Writer { pool: self.pool.clone(), backend: self.backend, turn: self.write_turn.clone() }
+        self.writer.begin().await
     }
 
     /// Metric points only (the common case: `log-metric`, a batch of
@@ -372,7 +369,7 @@ impl SqlStore {
     async fn log_metrics_grouped(&self, run_id: &str, metrics: &[Metric]) -> Result<()> {
         let queue = self.metric_queue.get_or_init(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
-            tokio::spawn(self.writer().commit_metrics(receiver));
+            tokio::spawn(self.writer.clone().commit_metrics(receiver));
             sender
         });
         let (done, outcome) = oneshot::channel();
