@@ -309,15 +309,17 @@ impl SqlStore {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA case_sensitive_like = ON").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                        // Checkpoints run in the background (see `checkpoint_regularly`),
-                        // not in whichever request's commit crosses the threshold.
-                        sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
-                        // A burst of writes may grow the log; it shrinks back when it restarts.
-                        sqlx::query("PRAGMA journal_size_limit = 33554432").execute(&mut *conn).await?;
+                        // One round trip for all of them. Checkpoints run in the
+                        // background (`checkpoint_regularly`), not in whichever
+                        // request's commit crosses the threshold; a burst of writes
+                        // may grow the log, which shrinks back when it restarts.
+                        sqlx::raw_sql(
+                            "PRAGMA busy_timeout = 10000; PRAGMA case_sensitive_like = ON; \
+                             PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+                             PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 33554432;",
+                        )
+                        .execute(&mut *conn)
+                        .await?;
                     }
                     Ok(())
                 })
@@ -1284,6 +1286,30 @@ mod tests {
 
     fn point(key: &str) -> Metric {
         Metric { key: key.into(), value: 1.0, timestamp: 1, step: 0 }
+    }
+
+    #[tokio::test]
+    async fn every_sqlite_connection_is_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = format!("sqlite:///{}", dir.path().join("t.db").display());
+        let store = SqlStore::connect(&uri, "mlflow-artifacts:").await.unwrap();
+        let mut conn = store.pool.acquire().await.unwrap();
+        for (pragma, expected) in [
+            ("busy_timeout", 10000),
+            ("foreign_keys", 1),
+            ("synchronous", 1),
+            ("wal_autocheckpoint", 0),
+            ("journal_size_limit", 33554432),
+        ] {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {pragma}")))
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(row.try_get::<i64, _>(0).unwrap(), expected, "{pragma}");
+        }
+        // case_sensitive_like cannot be read back: seen through LIKE.
+        let row = sqlx::query("SELECT 'A' LIKE 'a' AS same").fetch_one(&mut *conn).await.unwrap();
+        assert_eq!(row.try_get::<i64, _>("same").unwrap(), 0);
     }
 
     #[tokio::test]
