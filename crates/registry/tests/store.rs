@@ -174,6 +174,64 @@ async fn runs_record_params_metrics_and_tags() {
     }
 }
 
+/// Values read back by `runs/get` and `runs/search` are the values
+/// logged: every double (extremes, subnormals, infinities, NaN and a few
+/// hundred arbitrary bit patterns) and texts with quotes, escapes,
+/// control characters and non-ASCII letters.
+#[tokio::test(flavor = "multi_thread")]
+async fn logged_values_come_back_exactly() {
+    let mut values = vec![
+        0.1 + 0.2,
+        1.0 / 3.0,
+        f64::MAX,
+        -f64::MAX,
+        f64::MIN_POSITIVE,
+        5e-324,
+        f64::EPSILON,
+        123_456_789_012_345_680.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+    ];
+    // Arbitrary bit patterns from a fixed linear congruential sequence.
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    while values.len() < 400 {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let value = f64::from_bits(seed);
+        if !value.is_nan() {
+            values.push(value);
+        }
+    }
+    let texts = ["it's \"quoted\"", "back\\slash", "tab\tnew\nline\u{1}", "ünïcödé ✓ 日本", "", " "];
+    for (backend, store, _dir) in stores().await {
+        let exp = store.create_experiment("exact", None, &[]).await.unwrap();
+        let id = store.create_run(&exp, "ana", None, Some(1), &[]).await.unwrap().info.run_id;
+        let metrics: Vec<Metric> =
+            values.iter().enumerate().map(|(i, &v)| metric(&format!("m{i:03}"), v, i as i64)).collect();
+        let params: Vec<Param> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Param { key: format!("p{i}"), value: t.to_string() })
+            .collect();
+        let tags: Vec<Tag> = texts.iter().enumerate().map(|(i, t)| tag(&format!("t{i}"), t)).collect();
+        store.log_batch(&id, &metrics, &params, &tags).await.unwrap();
+
+        let by_get = store.get_run(&id).await.unwrap().data;
+        let (found, _) =
+            store.search_runs(&[exp], None, ViewType::ActiveOnly, None, &[], None).await.unwrap();
+        for data in [by_get, found[0].data.clone()] {
+            assert_eq!(data.metrics.len(), values.len(), "{backend}");
+            for (got, logged) in data.metrics.iter().zip(&metrics) {
+                assert_eq!((&got.key, got.step, got.timestamp), (&logged.key, logged.step, logged.timestamp));
+                let same = got.value == logged.value || (got.value.is_nan() && logged.value.is_nan());
+                assert!(same, "{backend}: {} came back as {} ({:e})", logged.value, got.value, got.value);
+            }
+            assert_eq!(data.params, params, "{backend}");
+            assert!(tags.iter().all(|t| data.tags.contains(t)), "{backend}: {:?}", data.tags);
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn log_batch_is_all_or_nothing() {
     for (backend, store, _dir) in stores().await {
