@@ -20,10 +20,11 @@ use crate::error::{Result, StoreError};
 use crate::filter;
 use crate::sql::{Arg, AttributeColumns, Page, Sql, runs_where};
 
-const MIGRATIONS: [(i64, &str); 3] = [
+const MIGRATIONS: [(i64, &str); 4] = [
     (1, include_str!("../migrations/0001_tracking.sql")),
     (2, include_str!("../migrations/0002_models.sql")),
     (3, include_str!("../migrations/0003_pipelines.sql")),
+    (4, include_str!("../migrations/0004_staged_metrics.sql")),
 ];
 
 /// MLflow's limits on one `log-batch` request.
@@ -76,22 +77,25 @@ impl Drop for SqlStore {
 /// passive checkpoint waits for no one: writers and readers go on while
 /// it copies and syncs, so no request pays for it (SQLite's automatic
 /// checkpoint runs inside the commit that crosses its threshold, and
-/// syncs the file there). The log restarts from its beginning once
-/// everything in it has been copied; a process that exits before its
-/// next checkpoint leaves the rest to the last connection's close or the
-/// next opener.
-async fn checkpoint_regularly(pool: AnyPool) {
+/// syncs the file there). A process that exits before its next
+/// checkpoint leaves the rest to the last connection's close or the next
+/// opener.
+async fn checkpoint_regularly(writer: Writer) {
     const EVERY: std::time::Duration = std::time::Duration::from_millis(200);
     // Not at once: a short-lived process (a task instance) should not start with one.
     let mut every = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+        if let Err(e) = writer.checkpoint().await {
             tracing::warn!("checkpoint of the write-ahead log failed (retried): {e}");
         }
     }
 }
+
+/// The write-ahead log's length, in pages, past which a checkpoint makes
+/// it start over (64 MiB of 4 KiB pages).
+const WAL_RESTART_PAGES: i64 = 16_384;
 
 /// Metric points of one request, and where its outcome goes.
 struct PendingMetrics {
@@ -116,14 +120,31 @@ struct Writer {
 }
 
 impl Writer {
-    async fn begin(&self) -> Result<WriteTx> {
-        Ok(match self.backend {
-            Backend::Sqlite => {
-                let turn = self.turn.clone().lock_owned().await;
-                WriteTx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) }
-            }
-            Backend::Postgres => WriteTx { tx: self.pool.begin().await?, _turn: None },
-        })
+    /// A write transaction on a connection from the pool.
+    async fn begin(&self) -> Result<WriteTx<'static>> {
+        let turn = self.wait_for_turn().await;
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTx { tx, _turn: turn })
+    }
+
+    /// A write transaction on a connection the caller keeps.
+    async fn begin_on<'c>(&self, conn: &'c mut sqlx::AnyConnection) -> Result<WriteTx<'c>> {
+        let turn = self.wait_for_turn().await;
+        let tx = match self.backend {
+            Backend::Sqlite => sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await?,
+            Backend::Postgres => sqlx::Connection::begin(conn).await?,
+        };
+        Ok(WriteTx { tx, _turn: turn })
+    }
+
+    async fn wait_for_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.turn.clone().lock_owned().await),
+            Backend::Postgres => None,
+        }
     }
 
     /// Commits metric points of many requests at once: while one group
@@ -132,6 +153,10 @@ impl Writer {
     /// that fails is retried request by request, so each gets its own
     /// outcome.
     async fn commit_metrics(self, mut queue: mpsc::UnboundedReceiver<PendingMetrics>) {
+        // Every group on one connection: SQLite drops a connection's page
+        // cache whenever another connection has written, so a connection
+        // that does most of the writing keeps its pages warm.
+        let mut conn = None;
         while let Some(first) = queue.recv().await {
             let mut points = first.metrics.len();
             let mut group = vec![first];
@@ -140,12 +165,12 @@ impl Writer {
                 points += next.metrics.len();
                 group.push(next);
             }
-            let result = self.commit_group(&group).await;
+            let result = self.commit_group(&mut conn, &group).await;
             if result.is_err() && group.len() > 1 {
                 // Maybe one request's points are what failed: each on its
                 // own then, so the others still land.
                 for pending in group {
-                    let result = self.commit_group(std::slice::from_ref(&pending)).await;
+                    let result = self.commit_group(&mut conn, std::slice::from_ref(&pending)).await;
                     let _ = pending.done.send(result);
                 }
                 continue;
@@ -156,18 +181,59 @@ impl Writer {
         }
     }
 
-    async fn commit_group(&self, group: &[PendingMetrics]) -> Result<()> {
+    /// A passive checkpoint. The log starts over from its beginning only
+    /// when a writer finds every page of it copied and no reader using it,
+    /// which a steady stream of writes never allows: it would grow without
+    /// end (and every append would extend the file). Past
+    /// [`WAL_RESTART_PAGES`], this process's writers wait while a
+    /// restarting checkpoint copies the rest and waits out the readers, so
+    /// the next commit writes from the log's start (and trims the file to
+    /// `journal_size_limit`).
+    async fn checkpoint(&self) -> Result<()> {
+        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&self.pool).await?;
+        let log_pages: i64 = row.try_get(1)?;
+        if log_pages >= WAL_RESTART_PAGES {
+            let _turn = self.turn.lock().await;
+            sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Commits a group on `kept`, a connection taken from the pool when
+    /// there is none; after a failure it goes back, in case it was the
+    /// connection that failed.
+    async fn commit_group(
+        &self,
+        kept: &mut Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+        group: &[PendingMetrics],
+    ) -> Result<()> {
         let points: Vec<(&str, &Metric)> =
             group.iter().flat_map(|p| p.metrics.iter().map(|m| (p.run_id.as_str(), m))).collect();
-        let mut tx = self.begin().await?;
-        insert_metrics(&mut tx, self.backend, &points).await?;
-        tx.commit().await
+        let conn = match kept {
+            Some(conn) => conn,
+            None => kept.insert(self.pool.acquire().await?),
+        };
+        let result = async {
+            let mut tx = self.begin_on(conn).await?;
+            insert_metrics(&mut tx, self.backend, &points).await?;
+            tx.commit().await
+        }
+        .await;
+        if result.is_err() {
+            *kept = None;
+        }
+        result
     }
 }
 
+/// SQLite: staged metric points are moved into `metrics` once this many
+/// have gathered (see `migrations/0004_staged_metrics.sql`). Reads of a
+/// history scan the staged points, so this bounds what they scan.
+const STAGED_METRICS_MOVE_AT: i64 = 10_000;
+
 /// Appends metric points to their history and moves each key's latest
 /// point forward (highest step, then latest timestamp).
-async fn insert_metrics(tx: &mut WriteTx, backend: Backend, points: &[(&str, &Metric)]) -> Result<()> {
+async fn insert_metrics(tx: &mut WriteTx<'_>, backend: Backend, points: &[(&str, &Metric)]) -> Result<()> {
     const COLUMNS: [&str; 6] = ["run_id", "key", "value", "is_nan", "timestamp", "step"];
     let row = |run_id: &str, m: &Metric| {
         let (value, is_nan) = stored_value(m.value);
@@ -180,10 +246,23 @@ async fn insert_metrics(tx: &mut WriteTx, backend: Backend, points: &[(&str, &Me
             Arg::Int(m.step),
         ]
     };
-    Sql::insert_rows("metrics", &COLUMNS, points.iter().map(|(run_id, m)| row(run_id, m)).collect())
+    let history = match backend {
+        Backend::Sqlite => "metrics_staged",
+        Backend::Postgres => "metrics",
+    };
+    Sql::insert_rows(history, &COLUMNS, points.iter().map(|(run_id, m)| row(run_id, m)).collect())
         .query_on(backend)
         .execute(&mut **tx)
         .await?;
+    if backend == Backend::Sqlite {
+        // Staged rows are only ever deleted all at once, so the last
+        // rowid counts them.
+        let staged: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(rowid) FROM metrics_staged").fetch_one(&mut **tx).await?;
+        if staged.unwrap_or(0) >= STAGED_METRICS_MOVE_AT {
+            move_staged_metrics(tx).await?;
+        }
+    }
     // One upsert row per run and key (a statement may not touch a row
     // twice): the group's own latest point, then compared with the
     // stored one.
@@ -211,22 +290,37 @@ async fn insert_metrics(tx: &mut WriteTx, backend: Backend, points: &[(&str, &Me
     Ok(())
 }
 
+/// Moves every staged metric point into `metrics`, sorted so that each
+/// key's index pages are written once. Inside a write transaction, so no
+/// point can be staged between the copy and the delete.
+async fn move_staged_metrics(tx: &mut WriteTx<'_>) -> Result<()> {
+    sqlx::raw_sql(
+        "INSERT INTO metrics (run_id, key, value, is_nan, timestamp, step) \
+         SELECT run_id, key, value, is_nan, timestamp, step FROM metrics_staged \
+         ORDER BY run_id, key, step, timestamp; \
+         DELETE FROM metrics_staged;",
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// A write transaction (see [`SqlStore::write`]): use it as the
 /// connection (`&mut *tx`), then [`WriteTx::commit`]. Dropped without a
 /// commit, it rolls back.
-pub struct WriteTx {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
+pub struct WriteTx<'c> {
+    tx: sqlx::Transaction<'c, sqlx::Any>,
     /// Released after the transaction has ended (fields drop in order).
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
-impl WriteTx {
+impl WriteTx<'_> {
     pub async fn commit(self) -> Result<()> {
         Ok(self.tx.commit().await?)
     }
 }
 
-impl std::ops::Deref for WriteTx {
+impl std::ops::Deref for WriteTx<'_> {
     type Target = sqlx::AnyConnection;
 
     fn deref(&self) -> &sqlx::AnyConnection {
@@ -234,7 +328,7 @@ impl std::ops::Deref for WriteTx {
     }
 }
 
-impl std::ops::DerefMut for WriteTx {
+impl std::ops::DerefMut for WriteTx<'_> {
     fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.tx
     }
@@ -328,15 +422,16 @@ impl SqlStore {
             .connect(&url)
             .await
             .map_err(|e| StoreError::internal(format!("cannot open backend store '{uri}': {e}")))?;
+        let writer = Writer { pool: pool.clone(), backend, turn: Arc::default() };
         let checkpointer = match backend {
             Backend::Sqlite => {
                 sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
-                Some(tokio::spawn(checkpoint_regularly(pool.clone())).abort_handle())
+                Some(tokio::spawn(checkpoint_regularly(writer.clone())).abort_handle())
             }
             Backend::Postgres => None,
         };
         let store = SqlStore {
-            writer: Writer { pool: pool.clone(), backend, turn: Arc::default() },
+            writer,
             pool,
             backend,
             artifact_root: artifact_root.trim_end_matches('/').to_string(),
@@ -362,7 +457,7 @@ impl SqlStore {
     /// writers first, then takes the write lock up front (`BEGIN
     /// IMMEDIATE`), so a transaction that has read never fails upgrading
     /// to writing; writers in other processes wait on `busy_timeout`.
-    pub async fn write(&self) -> Result<WriteTx> {
+    pub async fn write(&self) -> Result<WriteTx<'static>> {
         self.writer.begin().await
     }
 
@@ -406,15 +501,11 @@ impl SqlStore {
             if applied.is_some() {
                 continue;
             }
-            for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                let without_comments: String = statement
-                    .lines()
-                    .filter(|l| !l.trim_start().starts_with("--"))
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                if !without_comments.trim().is_empty() {
-                    sqlx::query(sqlx::AssertSqlSafe(without_comments)).execute(&mut *tx).await?;
-                }
+            // Comments go first: their text may hold a `;`.
+            let without_comments: String =
+                script.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+            for statement in without_comments.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                sqlx::query(sqlx::AssertSqlSafe(statement.to_string())).execute(&mut *tx).await?;
             }
             Sql::insert(
                 "retrain_schema",
@@ -963,7 +1054,7 @@ impl SqlStore {
 
     /// Inserts the params not logged yet; a param logged before (or twice
     /// in this batch) with another value is an error, as in MLflow.
-    async fn insert_new_params(&self, tx: &mut WriteTx, run_id: &str, params: &[Param]) -> Result<()> {
+    async fn insert_new_params(&self, tx: &mut WriteTx<'_>, run_id: &str, params: &[Param]) -> Result<()> {
         let changed = |key: &str, old: &str, new: &str| {
             StoreError::invalid(format!(
                 "Changing param values is not allowed. Param with key='{key}' was already logged with \
@@ -1036,7 +1127,8 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Every logged point of one metric, by step then timestamp, paged.
+    /// Every logged point of one metric, by step then timestamp, paged:
+    /// those in `metrics` and those still staged.
     pub async fn get_metric_history(
         &self,
         run_id: &str,
@@ -1046,15 +1138,18 @@ impl SqlStore {
     ) -> Result<(Vec<Metric>, Option<String>)> {
         self.run_info(run_id).await?;
         let page = Page::new(max_results, 25_000, page_token)?;
-        let rows = Sql::new("SELECT key, value, is_nan, timestamp, step FROM metrics WHERE run_id = ")
-            .text_arg(run_id)
-            .push(" AND key = ")
-            .text_arg(key)
-            .push(" ORDER BY step, timestamp, value")
-            .page(&page)
-            .query()
-            .fetch_all(&self.pool)
-            .await?;
+        let mut sql = Sql::new("SELECT * FROM (");
+        for (i, table) in ["metrics", "metrics_staged"].into_iter().enumerate() {
+            if i > 0 {
+                sql.push(" UNION ALL ");
+            }
+            sql.push(&format!("SELECT key, value, is_nan, timestamp, step FROM {table} WHERE run_id = "))
+                .text_arg(run_id)
+                .push(" AND key = ")
+                .text_arg(key);
+        }
+        let rows =
+            sql.push(") h ORDER BY step, timestamp, value").page(&page).query().fetch_all(&self.pool).await?;
         let (rows, next) = page.split(rows);
         let metrics = rows.iter().map(metric_from_row).collect::<Result<Vec<_>>>()?;
         Ok((metrics, next))
@@ -1161,7 +1256,7 @@ fn insert_experiment(id: i64, name: &str, location: &str) -> Sql {
 
 /// Sets `tag` on what `owner` identifies, in a `(owner…, key, value)` table.
 pub(crate) async fn set_tag_in(
-    tx: &mut WriteTx,
+    tx: &mut WriteTx<'_>,
     table: &str,
     owner: &[(&str, Arg)],
     tag: &Tag,
@@ -1171,7 +1266,7 @@ pub(crate) async fn set_tag_in(
 }
 
 /// Sets a run's tag; `mlflow.runName` also renames the run.
-async fn upsert_tag(tx: &mut WriteTx, run_id: &str, tag: &Tag) -> Result<()> {
+async fn upsert_tag(tx: &mut WriteTx<'_>, run_id: &str, tag: &Tag) -> Result<()> {
     set_tag_in(tx, "tags", &[("run_id", Arg::Text(run_id.into()))], tag).await?;
     if tag.key == "mlflow.runName" && !tag.value.is_empty() {
         Sql::new("UPDATE runs SET run_name = ")
@@ -1310,6 +1405,53 @@ mod tests {
         // case_sensitive_like cannot be read back: seen through LIKE.
         let row = sqlx::query("SELECT 'A' LIKE 'a' AS same").fetch_one(&mut *conn).await.unwrap();
         assert_eq!(row.try_get::<i64, _>("same").unwrap(), 0);
+    }
+
+    /// Under writes that never pause, with a reader alongside, no passive
+    /// checkpoint ever finds the whole log copied: without a restarting
+    /// checkpoint the log grows by every page written (hundreds of MiB
+    /// here).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_write_ahead_log_stays_bounded_under_steady_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store =
+            Arc::new(SqlStore::connect(&format!("sqlite:///{}", path.display()), "a:").await.unwrap());
+        let run = store.create_run("0", "u", None, None, &[]).await.unwrap().info.run_id;
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = tokio::spawn({
+            let (store, run, done) = (store.clone(), run.clone(), done.clone());
+            let wal = dir.path().join("t.db-wal");
+            async move {
+                let mut largest = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    store.get_run(&run).await.unwrap();
+                    largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                largest
+            }
+        });
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let (store, run) = (store.clone(), run.clone());
+                tokio::spawn(async move {
+                    for step in 0..80 {
+                        let points: Vec<Metric> = (0..1000)
+                            .map(|k| Metric { key: format!("w{w}k{k}"), value: 0.5, timestamp: 1, step })
+                            .collect();
+                        store.log_batch(&run, &points, &[], &[]).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let largest = reader.await.unwrap();
+        let bound = 2 * WAL_RESTART_PAGES as u64 * 4096;
+        assert!(largest > 0 && largest < bound, "the log reached {largest} bytes");
     }
 
     #[tokio::test]

@@ -232,6 +232,61 @@ async fn logged_values_come_back_exactly() {
     }
 }
 
+/// On SQLite points are staged and moved into the history in bulk once
+/// 10,000 have gathered: every read sees each point exactly once, in
+/// order and page by page, before and after a move.
+#[tokio::test(flavor = "multi_thread")]
+async fn metric_history_is_whole_across_staging_and_moves() {
+    for (backend, store, _dir) in stores().await {
+        let exp = store.create_experiment("history", None, &[]).await.unwrap();
+        let id = store.create_run(&exp, "ana", None, Some(1), &[]).await.unwrap().info.run_id;
+        let staged = || async {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM metrics_staged")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            sqlx::Row::get::<i64, _>(&row, "n")
+        };
+        // Steps in a scrambled order, two keys interleaved.
+        let steps: Vec<i64> = (0..10_500).map(|i| (i * 7_919) % 10_500).collect();
+        let mut counts_seen = Vec::new();
+        for chunk in steps.chunks(700) {
+            let points: Vec<Metric> = chunk
+                .iter()
+                .flat_map(|&s| [metric("loss", s as f64 / 2.0, s), metric("acc", 1.0 - s as f64 / 1e5, s)])
+                .take(1000)
+                .collect();
+            store.log_batch(&id, &points, &[], &[]).await.unwrap();
+            counts_seen.push(staged().await);
+        }
+        if backend == "sqlite" {
+            assert!(counts_seen.iter().any(|&n| n > 0), "{counts_seen:?}");
+            assert!(counts_seen.windows(2).any(|w| w[1] < w[0]), "never moved: {counts_seen:?}");
+            assert!(counts_seen.iter().all(|&n| n < 11_000), "{counts_seen:?}");
+        } else {
+            assert!(counts_seen.iter().all(|&n| n == 0), "{backend} stages nothing: {counts_seen:?}");
+        }
+        let logged: usize = steps.chunks(700).map(|c| (c.len() * 2).min(1000) / 2).sum();
+        let mut history = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let (page, next) =
+                store.get_metric_history(&id, "loss", Some(999), token.as_deref()).await.unwrap();
+            history.extend(page);
+            match next {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        assert_eq!(history.len(), logged, "{backend}");
+        assert!(history.windows(2).all(|w| w[0].step < w[1].step), "{backend}: out of order");
+        assert!(history.iter().all(|m| m.value == m.step as f64 / 2.0 && m.key == "loss"));
+        let latest = store.get_run(&id).await.unwrap().data.metrics;
+        let top = history.last().unwrap().step;
+        assert!(latest.iter().any(|m| m.key == "loss" && m.step == top), "{backend}: {latest:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn log_batch_is_all_or_nothing() {
     for (backend, store, _dir) in stores().await {
