@@ -61,34 +61,44 @@ pub struct SqlStore {
     /// Metric points waiting for the next group commit (started on the
     /// first metric write, in the runtime that makes it).
     metric_queue: OnceLock<mpsc::UnboundedSender<PendingMetrics>>,
-    /// SQLite: the task that checkpoints the write-ahead log.
-    checkpointer: Option<tokio::task::AbortHandle>,
+    /// SQLite: the task that checkpoints the write-ahead log and moves
+    /// staged metric points.
+    maintenance: Option<tokio::task::AbortHandle>,
 }
 
 impl Drop for SqlStore {
     fn drop(&mut self) {
-        if let Some(checkpointer) = &self.checkpointer {
-            checkpointer.abort();
+        if let Some(maintenance) = &self.maintenance {
+            maintenance.abort();
         }
     }
 }
 
-/// Copies the write-ahead log into the database file every 200 ms. A
+/// Copies the write-ahead log into the database file every 200 ms, and
+/// moves staged metric points into the history every second (so reads of
+/// a history scan at most a second of writes, or
+/// [`STAGED_METRICS_MOVE_AT`] points, and none once writes stop). A
 /// passive checkpoint waits for no one: writers and readers go on while
 /// it copies and syncs, so no request pays for it (SQLite's automatic
 /// checkpoint runs inside the commit that crosses its threshold, and
 /// syncs the file there). A process that exits before its next
 /// checkpoint leaves the rest to the last connection's close or the next
 /// opener.
-async fn checkpoint_regularly(writer: Writer) {
+async fn maintain_regularly(writer: Writer) {
     const EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+    const MOVES_EVERY: u64 = 5;
     // Not at once: a short-lived process (a task instance) should not start with one.
     let mut every = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for tick in 1u64.. {
         every.tick().await;
         if let Err(e) = writer.checkpoint().await {
             tracing::warn!("checkpoint of the write-ahead log failed (retried): {e}");
+        }
+        if tick % MOVES_EVERY == 0
+            && let Err(e) = writer.move_staged_metrics().await
+        {
+            tracing::warn!("moving staged metric points into the history failed (retried): {e}");
         }
     }
 }
@@ -199,6 +209,18 @@ impl Writer {
         Ok(())
     }
 
+    /// Moves staged metric points into the history, if there are any.
+    async fn move_staged_metrics(&self) -> Result<()> {
+        let staged: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(rowid) FROM metrics_staged").fetch_one(&self.pool).await?;
+        if staged.is_some() {
+            let mut tx = self.begin().await?;
+            move_staged_metrics(&mut tx).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
     /// Commits a group on `kept`, a connection taken from the pool when
     /// there is none; after a failure it goes back, in case it was the
     /// connection that failed.
@@ -229,7 +251,7 @@ impl Writer {
 /// SQLite: staged metric points are moved into `metrics` once this many
 /// have gathered (see `migrations/0004_staged_metrics.sql`). Reads of a
 /// history scan the staged points, so this bounds what they scan.
-const STAGED_METRICS_MOVE_AT: i64 = 10_000;
+const STAGED_METRICS_MOVE_AT: i64 = 50_000;
 
 /// Appends metric points to their history and moves each key's latest
 /// point forward (highest step, then latest timestamp).
@@ -404,13 +426,18 @@ impl SqlStore {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // One round trip for all of them. Checkpoints run in the
-                        // background (`checkpoint_regularly`), not in whichever
+                        // background (`maintain_regularly`), not in whichever
                         // request's commit crosses the threshold; a burst of writes
                         // may grow the log, which shrinks back when it restarts.
+                        // Temporary storage in memory: a multi-row statement keeps
+                        // the pages it changes in a statement journal (to undo
+                        // itself alone), which past 64 KiB went to a temporary file,
+                        // created, written and deleted in every commit.
                         sqlx::raw_sql(
                             "PRAGMA busy_timeout = 10000; PRAGMA case_sensitive_like = ON; \
                              PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                             PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 33554432;",
+                             PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 33554432; \
+                             PRAGMA temp_store = MEMORY;",
                         )
                         .execute(&mut *conn)
                         .await?;
@@ -423,10 +450,10 @@ impl SqlStore {
             .await
             .map_err(|e| StoreError::internal(format!("cannot open backend store '{uri}': {e}")))?;
         let writer = Writer { pool: pool.clone(), backend, turn: Arc::default() };
-        let checkpointer = match backend {
+        let maintenance = match backend {
             Backend::Sqlite => {
                 sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
-                Some(tokio::spawn(checkpoint_regularly(writer.clone())).abort_handle())
+                Some(tokio::spawn(maintain_regularly(writer.clone())).abort_handle())
             }
             Backend::Postgres => None,
         };
@@ -436,7 +463,7 @@ impl SqlStore {
             backend,
             artifact_root: artifact_root.trim_end_matches('/').to_string(),
             metric_queue: OnceLock::new(),
-            checkpointer,
+            maintenance,
         };
         store.migrate().await?;
         store.ensure_default_experiment().await?;
@@ -1395,6 +1422,7 @@ mod tests {
             ("synchronous", 1),
             ("wal_autocheckpoint", 0),
             ("journal_size_limit", 33554432),
+            ("temp_store", 2),
         ] {
             let row = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {pragma}")))
                 .fetch_one(&mut *conn)
