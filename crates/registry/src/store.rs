@@ -74,11 +74,11 @@ impl Drop for SqlStore {
     }
 }
 
-/// Copies the write-ahead log into the database file every 200 ms, and
-/// moves staged metric points into the history every second (so reads of
-/// a history scan at most a second of writes, or
-/// [`STAGED_METRICS_MOVE_AT`] points, and none once writes stop). A
-/// passive checkpoint waits for no one: writers and readers go on while
+/// Every 200 ms: copies the write-ahead log into the database file, and
+/// moves staged metric points into the history when
+/// [`STAGED_METRICS_MOVE_AT`] have gathered or a second has passed (so a
+/// read of a history scans a bounded number, and none once writes stop).
+/// A passive checkpoint waits for no one: writers and readers go on while
 /// it copies and syncs, so no request pays for it (SQLite's automatic
 /// checkpoint runs inside the commit that crosses its threshold, and
 /// syncs the file there). A process that exits before its next
@@ -86,7 +86,7 @@ impl Drop for SqlStore {
 /// opener.
 async fn maintain_regularly(writer: Writer) {
     const EVERY: std::time::Duration = std::time::Duration::from_millis(200);
-    const MOVES_EVERY: u64 = 5;
+    const MOVE_ANYWAY_EVERY: u64 = 5;
     // Not at once: a short-lived process (a task instance) should not start with one.
     let mut every = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -95,9 +95,8 @@ async fn maintain_regularly(writer: Writer) {
         if let Err(e) = writer.checkpoint().await {
             tracing::warn!("checkpoint of the write-ahead log failed (retried): {e}");
         }
-        if tick % MOVES_EVERY == 0
-            && let Err(e) = writer.move_staged_metrics().await
-        {
+        let at_least = if tick % MOVE_ANYWAY_EVERY == 0 { 1 } else { STAGED_METRICS_MOVE_AT };
+        if let Err(e) = writer.move_staged_metrics(at_least).await {
             tracing::warn!("moving staged metric points into the history failed (retried): {e}");
         }
     }
@@ -209,16 +208,28 @@ impl Writer {
         Ok(())
     }
 
-    /// Moves staged metric points into the history, if there are any.
-    async fn move_staged_metrics(&self) -> Result<()> {
+    /// Moves the staged metric points into the history if there are at
+    /// least `at_least`, sorted so that each key's index pages are written
+    /// once; in one write transaction, so no point can be staged between
+    /// the copy and the delete.
+    async fn move_staged_metrics(&self, at_least: i64) -> Result<()> {
+        // Staged rows are only ever deleted all at once, so the last rowid
+        // counts them.
         let staged: Option<i64> =
             sqlx::query_scalar("SELECT MAX(rowid) FROM metrics_staged").fetch_one(&self.pool).await?;
-        if staged.is_some() {
-            let mut tx = self.begin().await?;
-            move_staged_metrics(&mut tx).await?;
-            tx.commit().await?;
+        if staged.unwrap_or(0) < at_least {
+            return Ok(());
         }
-        Ok(())
+        let mut tx = self.begin().await?;
+        sqlx::raw_sql(
+            "INSERT INTO metrics (run_id, key, value, is_nan, timestamp, step) \
+             SELECT run_id, key, value, is_nan, timestamp, step FROM metrics_staged \
+             ORDER BY run_id, key, step, timestamp; \
+             DELETE FROM metrics_staged;",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
     }
 
     /// Commits a group on `kept`, a connection taken from the pool when
@@ -248,9 +259,10 @@ impl Writer {
     }
 }
 
-/// SQLite: staged metric points are moved into `metrics` once this many
-/// have gathered (see `migrations/0004_staged_metrics.sql`). Reads of a
-/// history scan the staged points, so this bounds what they scan.
+/// SQLite: staged metric points are moved into `metrics` at the first
+/// check (every 200 ms) that finds this many, and at least every second
+/// (see `migrations/0004_staged_metrics.sql`). Reads of a history scan the
+/// staged points, so this bounds what they scan.
 const STAGED_METRICS_MOVE_AT: i64 = 50_000;
 
 /// Appends metric points to their history and moves each key's latest
@@ -276,15 +288,6 @@ async fn insert_metrics(tx: &mut WriteTx<'_>, backend: Backend, points: &[(&str,
         .query_on(backend)
         .execute(&mut **tx)
         .await?;
-    if backend == Backend::Sqlite {
-        // Staged rows are only ever deleted all at once, so the last
-        // rowid counts them.
-        let staged: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(rowid) FROM metrics_staged").fetch_one(&mut **tx).await?;
-        if staged.unwrap_or(0) >= STAGED_METRICS_MOVE_AT {
-            move_staged_metrics(tx).await?;
-        }
-    }
     // One upsert row per run and key (a statement may not touch a row
     // twice): the group's own latest point, then compared with the
     // stored one.
@@ -309,21 +312,6 @@ async fn insert_metrics(tx: &mut WriteTx<'_>, backend: Backend, points: &[(&str,
          OR (excluded.step = latest_metrics.step AND excluded.timestamp >= latest_metrics.timestamp)",
     );
     upsert.query_on(backend).execute(&mut **tx).await?;
-    Ok(())
-}
-
-/// Moves every staged metric point into `metrics`, sorted so that each
-/// key's index pages are written once. Inside a write transaction, so no
-/// point can be staged between the copy and the delete.
-async fn move_staged_metrics(tx: &mut WriteTx<'_>) -> Result<()> {
-    sqlx::raw_sql(
-        "INSERT INTO metrics (run_id, key, value, is_nan, timestamp, step) \
-         SELECT run_id, key, value, is_nan, timestamp, step FROM metrics_staged \
-         ORDER BY run_id, key, step, timestamp; \
-         DELETE FROM metrics_staged;",
-    )
-    .execute(&mut **tx)
-    .await?;
     Ok(())
 }
 
