@@ -75,30 +75,37 @@ impl Drop for SqlStore {
 }
 
 /// Every 200 ms: copies the write-ahead log into the database file, and
-/// moves staged metric points into the history when
-/// [`STAGED_METRICS_MOVE_AT`] have gathered or a second has passed (so a
-/// read of a history scans a bounded number, and none once writes stop).
-/// A passive checkpoint waits for no one: writers and readers go on while
-/// it copies and syncs, so no request pays for it (SQLite's automatic
-/// checkpoint runs inside the commit that crosses its threshold, and
-/// syncs the file there). A process that exits before its next
-/// checkpoint leaves the rest to the last connection's close or the next
-/// opener.
+/// moves staged metric points into the history once
+/// [`STAGED_METRICS_MOVE_AT`] have gathered or writes have paused (a
+/// check that finds as many as the last), so a read of a history scans a
+/// bounded number, none once writes stop, and a steady stream of small
+/// writes is not held up by a move every so often. A passive checkpoint
+/// waits for no one: writers and readers go on while it copies and syncs,
+/// so no request pays for it (SQLite's automatic checkpoint runs inside
+/// the commit that crosses its threshold, and syncs the file there). A
+/// process that exits before its next checkpoint leaves the rest to the
+/// last connection's close or the next opener.
 async fn maintain_regularly(writer: Writer) {
     const EVERY: std::time::Duration = std::time::Duration::from_millis(200);
-    const MOVE_ANYWAY_EVERY: u64 = 5;
     // Not at once: a short-lived process (a task instance) should not start with one.
     let mut every = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    for tick in 1u64.. {
+    let mut staged_before = 0;
+    loop {
         every.tick().await;
         if let Err(e) = writer.checkpoint().await {
             tracing::warn!("checkpoint of the write-ahead log failed (retried): {e}");
         }
-        let at_least = if tick % MOVE_ANYWAY_EVERY == 0 { 1 } else { STAGED_METRICS_MOVE_AT };
-        if let Err(e) = writer.move_staged_metrics(at_least).await {
+        let moved = match writer.staged_metrics().await {
+            Ok(staged) if staged >= STAGED_METRICS_MOVE_AT || (staged > 0 && staged == staged_before) => {
+                writer.move_staged_metrics().await.map(|()| 0)
+            }
+            other => other,
+        };
+        staged_before = moved.unwrap_or_else(|e| {
             tracing::warn!("moving staged metric points into the history failed (retried): {e}");
-        }
+            0
+        });
     }
 }
 
@@ -208,18 +215,18 @@ impl Writer {
         Ok(())
     }
 
-    /// Moves the staged metric points into the history if there are at
-    /// least `at_least`, sorted so that each key's index pages are written
-    /// once; in one write transaction, so no point can be staged between
-    /// the copy and the delete.
-    async fn move_staged_metrics(&self, at_least: i64) -> Result<()> {
-        // Staged rows are only ever deleted all at once, so the last rowid
-        // counts them.
+    /// How many metric points are staged. Staged rows are only ever
+    /// deleted all at once, so the last rowid counts them.
+    async fn staged_metrics(&self) -> Result<i64> {
         let staged: Option<i64> =
             sqlx::query_scalar("SELECT MAX(rowid) FROM metrics_staged").fetch_one(&self.pool).await?;
-        if staged.unwrap_or(0) < at_least {
-            return Ok(());
-        }
+        Ok(staged.unwrap_or(0))
+    }
+
+    /// Moves the staged metric points into the history, sorted so that
+    /// each key's index pages are written once; in one write transaction,
+    /// so no point can be staged between the copy and the delete.
+    async fn move_staged_metrics(&self) -> Result<()> {
         let mut tx = self.begin().await?;
         sqlx::raw_sql(
             "INSERT INTO metrics (run_id, key, value, is_nan, timestamp, step) \
@@ -259,9 +266,9 @@ impl Writer {
     }
 }
 
-/// SQLite: staged metric points are moved into `metrics` at the first
-/// check (every 200 ms) that finds this many, and at least every second
-/// (see `migrations/0004_staged_metrics.sql`). Reads of a history scan the
+/// SQLite: staged metric points are moved into `metrics` by the first
+/// check (every 200 ms) that finds this many, or when writes pause (see
+/// `migrations/0004_staged_metrics.sql`). Reads of a history scan the
 /// staged points, so this bounds what they scan.
 const STAGED_METRICS_MOVE_AT: i64 = 50_000;
 
