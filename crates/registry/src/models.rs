@@ -1043,7 +1043,7 @@ fn version_owner(name: &str, version: i64) -> [(&'static str, Arg); 2] {
     [("name", Arg::Text(name.into())), ("version", Arg::Int(version))]
 }
 
-async fn set_stage(tx: &mut WriteTx<'_>, name: &str, version: i64, stage: &str, now: i64) -> Result<()> {
+async fn set_stage(tx: &mut WriteTx, name: &str, version: i64, stage: &str, now: i64) -> Result<()> {
     Sql::new("UPDATE model_versions SET current_stage = ")
         .text_arg(stage)
         .push(", last_updated_timestamp = ")
@@ -1060,7 +1060,7 @@ async fn set_stage(tx: &mut WriteTx<'_>, name: &str, version: i64, stage: &str, 
 
 #[allow(clippy::too_many_arguments)]
 async fn record_event(
-    tx: &mut WriteTx<'_>,
+    tx: &mut WriteTx,
     name: &str,
     kind: &str,
     subject: &str,

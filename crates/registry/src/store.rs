@@ -96,16 +96,16 @@ async fn maintain_regularly(writer: Writer) {
         if let Err(e) = writer.checkpoint().await {
             tracing::warn!("checkpoint of the write-ahead log failed (retried): {e}");
         }
-        let moved = match writer.staged_metrics().await {
+        match writer.staged_metrics().await {
             Ok(staged) if staged >= STAGED_METRICS_MOVE_AT || (staged > 0 && staged == staged_before) => {
-                writer.move_staged_metrics().await.map(|()| 0)
+                staged_before = 0;
+                if let Err(e) = writer.move_staged_metrics().await {
+                    tracing::warn!("moving staged metric points into the history failed (retried): {e}");
+                }
             }
-            other => other,
-        };
-        staged_before = moved.unwrap_or_else(|e| {
-            tracing::warn!("moving staged metric points into the history failed (retried): {e}");
-            0
-        });
+            Ok(staged) => staged_before = staged,
+            Err(e) => tracing::warn!("counting staged metric points failed (retried): {e}"),
+        }
     }
 }
 
@@ -136,31 +136,14 @@ struct Writer {
 }
 
 impl Writer {
-    /// A write transaction on a connection from the pool.
-    async fn begin(&self) -> Result<WriteTx<'static>> {
-        let turn = self.wait_for_turn().await;
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        Ok(WriteTx { tx, _turn: turn })
-    }
-
-    /// A write transaction on a connection the caller keeps.
-    async fn begin_on<'c>(&self, conn: &'c mut sqlx::AnyConnection) -> Result<WriteTx<'c>> {
-        let turn = self.wait_for_turn().await;
-        let tx = match self.backend {
-            Backend::Sqlite => sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await?,
-            Backend::Postgres => sqlx::Connection::begin(conn).await?,
-        };
-        Ok(WriteTx { tx, _turn: turn })
-    }
-
-    async fn wait_for_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match self.backend {
-            Backend::Sqlite => Some(self.turn.clone().lock_owned().await),
-            Backend::Postgres => None,
-        }
+    async fn begin(&self) -> Result<WriteTx> {
+        Ok(match self.backend {
+            Backend::Sqlite => {
+                let turn = self.turn.clone().lock_owned().await;
+                WriteTx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) }
+            }
+            Backend::Postgres => WriteTx { tx: self.pool.begin().await?, _turn: None },
+        })
     }
 
     /// Commits metric points of many requests at once: while one group
@@ -169,10 +152,6 @@ impl Writer {
     /// that fails is retried request by request, so each gets its own
     /// outcome.
     async fn commit_metrics(self, mut queue: mpsc::UnboundedReceiver<PendingMetrics>) {
-        // Every group on one connection: SQLite drops a connection's page
-        // cache whenever another connection has written, so a connection
-        // that does most of the writing keeps its pages warm.
-        let mut conn = None;
         while let Some(first) = queue.recv().await {
             let mut points = first.metrics.len();
             let mut group = vec![first];
@@ -181,12 +160,12 @@ impl Writer {
                 points += next.metrics.len();
                 group.push(next);
             }
-            let result = self.commit_group(&mut conn, &group).await;
+            let result = self.commit_group(&group).await;
             if result.is_err() && group.len() > 1 {
                 // Maybe one request's points are what failed: each on its
                 // own then, so the others still land.
                 for pending in group {
-                    let result = self.commit_group(&mut conn, std::slice::from_ref(&pending)).await;
+                    let result = self.commit_group(std::slice::from_ref(&pending)).await;
                     let _ = pending.done.send(result);
                 }
                 continue;
@@ -239,30 +218,12 @@ impl Writer {
         tx.commit().await
     }
 
-    /// Commits a group on `kept`, a connection taken from the pool when
-    /// there is none; after a failure it goes back, in case it was the
-    /// connection that failed.
-    async fn commit_group(
-        &self,
-        kept: &mut Option<sqlx::pool::PoolConnection<sqlx::Any>>,
-        group: &[PendingMetrics],
-    ) -> Result<()> {
+    async fn commit_group(&self, group: &[PendingMetrics]) -> Result<()> {
         let points: Vec<(&str, &Metric)> =
             group.iter().flat_map(|p| p.metrics.iter().map(|m| (p.run_id.as_str(), m))).collect();
-        let conn = match kept {
-            Some(conn) => conn,
-            None => kept.insert(self.pool.acquire().await?),
-        };
-        let result = async {
-            let mut tx = self.begin_on(conn).await?;
-            insert_metrics(&mut tx, self.backend, &points).await?;
-            tx.commit().await
-        }
-        .await;
-        if result.is_err() {
-            *kept = None;
-        }
-        result
+        let mut tx = self.begin().await?;
+        insert_metrics(&mut tx, self.backend, &points).await?;
+        tx.commit().await
     }
 }
 
@@ -274,7 +235,7 @@ const STAGED_METRICS_MOVE_AT: i64 = 50_000;
 
 /// Appends metric points to their history and moves each key's latest
 /// point forward (highest step, then latest timestamp).
-async fn insert_metrics(tx: &mut WriteTx<'_>, backend: Backend, points: &[(&str, &Metric)]) -> Result<()> {
+async fn insert_metrics(tx: &mut WriteTx, backend: Backend, points: &[(&str, &Metric)]) -> Result<()> {
     const COLUMNS: [&str; 6] = ["run_id", "key", "value", "is_nan", "timestamp", "step"];
     let row = |run_id: &str, m: &Metric| {
         let (value, is_nan) = stored_value(m.value);
@@ -325,19 +286,19 @@ async fn insert_metrics(tx: &mut WriteTx<'_>, backend: Backend, points: &[(&str,
 /// A write transaction (see [`SqlStore::write`]): use it as the
 /// connection (`&mut *tx`), then [`WriteTx::commit`]. Dropped without a
 /// commit, it rolls back.
-pub struct WriteTx<'c> {
-    tx: sqlx::Transaction<'c, sqlx::Any>,
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
     /// Released after the transaction has ended (fields drop in order).
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
-impl WriteTx<'_> {
+impl WriteTx {
     pub async fn commit(self) -> Result<()> {
         Ok(self.tx.commit().await?)
     }
 }
 
-impl std::ops::Deref for WriteTx<'_> {
+impl std::ops::Deref for WriteTx {
     type Target = sqlx::AnyConnection;
 
     fn deref(&self) -> &sqlx::AnyConnection {
@@ -345,7 +306,7 @@ impl std::ops::Deref for WriteTx<'_> {
     }
 }
 
-impl std::ops::DerefMut for WriteTx<'_> {
+impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.tx
     }
@@ -479,7 +440,7 @@ impl SqlStore {
     /// writers first, then takes the write lock up front (`BEGIN
     /// IMMEDIATE`), so a transaction that has read never fails upgrading
     /// to writing; writers in other processes wait on `busy_timeout`.
-    pub async fn write(&self) -> Result<WriteTx<'static>> {
+    pub async fn write(&self) -> Result<WriteTx> {
         self.writer.begin().await
     }
 
@@ -1076,7 +1037,7 @@ impl SqlStore {
 
     /// Inserts the params not logged yet; a param logged before (or twice
     /// in this batch) with another value is an error, as in MLflow.
-    async fn insert_new_params(&self, tx: &mut WriteTx<'_>, run_id: &str, params: &[Param]) -> Result<()> {
+    async fn insert_new_params(&self, tx: &mut WriteTx, run_id: &str, params: &[Param]) -> Result<()> {
         let changed = |key: &str, old: &str, new: &str| {
             StoreError::invalid(format!(
                 "Changing param values is not allowed. Param with key='{key}' was already logged with \
@@ -1278,7 +1239,7 @@ fn insert_experiment(id: i64, name: &str, location: &str) -> Sql {
 
 /// Sets `tag` on what `owner` identifies, in a `(owner…, key, value)` table.
 pub(crate) async fn set_tag_in(
-    tx: &mut WriteTx<'_>,
+    tx: &mut WriteTx,
     table: &str,
     owner: &[(&str, Arg)],
     tag: &Tag,
@@ -1288,7 +1249,7 @@ pub(crate) async fn set_tag_in(
 }
 
 /// Sets a run's tag; `mlflow.runName` also renames the run.
-async fn upsert_tag(tx: &mut WriteTx<'_>, run_id: &str, tag: &Tag) -> Result<()> {
+async fn upsert_tag(tx: &mut WriteTx, run_id: &str, tag: &Tag) -> Result<()> {
     set_tag_in(tx, "tags", &[("run_id", Arg::Text(run_id.into()))], tag).await?;
     if tag.key == "mlflow.runName" && !tag.value.is_empty() {
         Sql::new("UPDATE runs SET run_name = ")
