@@ -19,7 +19,9 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use retrain_registry::{ErrorCode, StoreError};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::ser::SerializeMap;
 use serde_json::{Map, Value, json};
 
 /// An error answered in MLflow's shape with the status its code maps to.
@@ -159,12 +161,30 @@ pub struct Paging {
     pub page_token: Option<String>,
 }
 
-/// Adds `next_page_token` to a search answer when there is a next page.
-pub fn paged(mut answer: Value, next: Option<String>) -> Json<Value> {
-    if let Some(token) = next {
-        answer["next_page_token"] = token.into();
+/// A search answer: `{"<field>": [...], "next_page_token": "..."}`, the
+/// token only when there is a next page. Serialized straight from the
+/// items: a page of runs is large, and an intermediate JSON tree of it
+/// cost as much as writing it out.
+pub struct Paged<T> {
+    field: &'static str,
+    items: Vec<T>,
+    next: Option<String>,
+}
+
+impl<T: Serialize> Serialize for Paged<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry(self.field, &self.items)?;
+        if let Some(token) = &self.next {
+            map.serialize_entry("next_page_token", token)?;
+        }
+        map.end()
     }
-    Json(answer)
+}
+
+/// The answer of a search endpoint whose items are listed under `field`.
+pub fn paged<T>(field: &'static str, (items, next): (Vec<T>, Option<String>)) -> Json<Paged<T>> {
+    Json(Paged { field, items, next })
 }
 
 /// The JSON answer `{}` of mutations with nothing to return.

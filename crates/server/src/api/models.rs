@@ -9,12 +9,12 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use retrain_registry::entities::{Param, Tag};
+use retrain_registry::entities::{LoggedModel, ModelVersion, Param, RegisteredModel, Tag};
 use retrain_registry::now_ms;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, Message, Paging, empty, lenient, paged};
+use super::{ApiError, ApiResult, Message, Paged, Paging, empty, lenient, paged};
 use crate::AppState;
 
 type Reply = ApiResult<Json<Value>>;
@@ -115,8 +115,8 @@ pub struct SearchLoggedModels {
 pub async fn search_logged_models(
     State(app): State<AppState>,
     Message(req): Message<SearchLoggedModels>,
-) -> Reply {
-    let (models, next) = app
+) -> ApiResult<Json<Paged<LoggedModel>>> {
+    let page = app
         .store
         .search_logged_models(
             &req.experiment_ids,
@@ -125,7 +125,7 @@ pub async fn search_logged_models(
             req.page.page_token.as_deref(),
         )
         .await?;
-    Ok(paged(json!({"models": models}), next))
+    Ok(paged("models", page))
 }
 
 #[derive(Deserialize)]
@@ -226,8 +226,8 @@ pub struct SearchRegisteredModels {
 pub async fn search_registered_models(
     State(app): State<AppState>,
     Message(req): Message<SearchRegisteredModels>,
-) -> Reply {
-    let (models, next) = app
+) -> ApiResult<Json<Paged<RegisteredModel>>> {
+    let page = app
         .store
         .search_registered_models(
             req.filter.as_deref(),
@@ -236,7 +236,7 @@ pub async fn search_registered_models(
             req.page.page_token.as_deref(),
         )
         .await?;
-    Ok(paged(json!({"registered_models": models}), next))
+    Ok(paged("registered_models", page))
 }
 
 #[derive(Deserialize)]
@@ -407,12 +407,12 @@ pub struct SearchModelVersions {
 pub async fn search_model_versions(
     State(app): State<AppState>,
     Message(req): Message<SearchModelVersions>,
-) -> Reply {
-    let (versions, next) = app
+) -> ApiResult<Json<Paged<ModelVersion>>> {
+    let page = app
         .store
         .search_model_versions(req.filter.as_deref(), req.page.max_results, req.page.page_token.as_deref())
         .await?;
-    Ok(paged(json!({"model_versions": versions}), next))
+    Ok(paged("model_versions", page))
 }
 
 #[derive(Deserialize)]

@@ -2,19 +2,15 @@
 
 use axum::Json;
 use axum::extract::State;
-use retrain_registry::entities::{DatasetInput, Metric, Param, Tag, ViewType};
+use retrain_registry::entities::{DatasetInput, Experiment, Metric, Param, Run, Tag, ViewType};
 use retrain_registry::now_ms;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, Message, Paging, empty, lenient, paged};
+use super::{ApiError, ApiResult, Message, Paged, Paging, empty, lenient, paged};
 use crate::AppState;
 
 type Reply = ApiResult<Json<Value>>;
-
-fn to_json<T: serde::Serialize>(value: T) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
-}
 
 /// `run_id`, or the legacy `run_uuid` the client also sends.
 #[derive(Deserialize)]
@@ -101,9 +97,9 @@ pub struct SearchExperiments {
 pub async fn search_experiments(
     State(app): State<AppState>,
     Message(req): Message<SearchExperiments>,
-) -> Reply {
+) -> ApiResult<Json<Paged<Experiment>>> {
     let view = view_type(req.view_type)?;
-    let (experiments, next) = app
+    let page = app
         .store
         .search_experiments(
             view,
@@ -113,7 +109,7 @@ pub async fn search_experiments(
             req.page.page_token.as_deref(),
         )
         .await?;
-    Ok(paged(json!({"experiments": experiments}), next))
+    Ok(paged("experiments", page))
 }
 
 #[derive(Deserialize)]
@@ -231,9 +227,12 @@ pub struct SearchRuns {
     page: Paging,
 }
 
-pub async fn search_runs(State(app): State<AppState>, Message(req): Message<SearchRuns>) -> Reply {
+pub async fn search_runs(
+    State(app): State<AppState>,
+    Message(req): Message<SearchRuns>,
+) -> ApiResult<Json<Paged<Run>>> {
     let view = view_type(req.run_view_type)?;
-    let (runs, next) = app
+    let page = app
         .store
         .search_runs(
             &req.experiment_ids,
@@ -244,7 +243,7 @@ pub async fn search_runs(State(app): State<AppState>, Message(req): Message<Sear
             req.page.page_token.as_deref(),
         )
         .await?;
-    Ok(paged(json!({"runs": runs}), next))
+    Ok(paged("runs", page))
 }
 
 #[derive(Deserialize)]
@@ -363,8 +362,11 @@ pub struct MetricHistory {
     page: Paging,
 }
 
-pub async fn get_metric_history(State(app): State<AppState>, Message(req): Message<MetricHistory>) -> Reply {
-    let (metrics, next) = app
+pub async fn get_metric_history(
+    State(app): State<AppState>,
+    Message(req): Message<MetricHistory>,
+) -> ApiResult<Json<Paged<Metric>>> {
+    let page = app
         .store
         .get_metric_history(
             req.run.id()?,
@@ -373,5 +375,5 @@ pub async fn get_metric_history(State(app): State<AppState>, Message(req): Messa
             req.page.page_token.as_deref(),
         )
         .await?;
-    Ok(paged(json!({"metrics": to_json(metrics)}), next))
+    Ok(paged("metrics", page))
 }
