@@ -229,27 +229,11 @@ pub fn runs_where(sql: &mut Sql, clauses: &[Clause], attributes: &AttributeColum
         sql.push(" AND ");
         match clause.entity {
             Entity::Metric => {
-                let Value::Number(n) = clause.value else {
-                    return Err(StoreError::invalid(format!(
-                        "metrics.{} must be compared with a number, e.g. metrics.{} > 0.9",
-                        clause.key, clause.key
-                    )));
-                };
-                if matches!(
-                    clause.comparator,
-                    Comparator::Like | Comparator::ILike | Comparator::In | Comparator::NotIn
-                ) {
-                    return Err(StoreError::invalid(format!(
-                        "metrics.{} takes =, !=, <, <=, > or >=, not {}",
-                        clause.key,
-                        clause.comparator.sql()
-                    )));
-                }
                 sql.push("EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id AND m.key = ")
                     .text_arg(clause.key.clone())
-                    .push(&format!(" AND m.value {} ", clause.comparator.sql()))
-                    .arg(Arg::Float(n))
-                    .push(")");
+                    .push(" AND ");
+                metric_condition(sql, "m.value", clause)?;
+                sql.push(")");
             }
             Entity::Param | Entity::Tag => {
                 let table = if clause.entity == Entity::Param { "params" } else { "tags" };
@@ -282,6 +266,26 @@ pub fn runs_where(sql: &mut Sql, clauses: &[Clause], attributes: &AttributeColum
             }
         }
     }
+    Ok(())
+}
+
+/// `column <op> value` for a column holding the clause's metric value.
+pub fn metric_condition(sql: &mut Sql, column: &str, clause: &Clause) -> Result<()> {
+    let Value::Number(n) = clause.value else {
+        return Err(StoreError::invalid(format!(
+            "metrics.{} must be compared with a number, e.g. metrics.{} > 0.9",
+            clause.key, clause.key
+        )));
+    };
+    if matches!(clause.comparator, Comparator::Like | Comparator::ILike | Comparator::In | Comparator::NotIn)
+    {
+        return Err(StoreError::invalid(format!(
+            "metrics.{} takes =, !=, <, <=, > or >=, not {}",
+            clause.key,
+            clause.comparator.sql()
+        )));
+    }
+    sql.push(&format!("{column} {} ", clause.comparator.sql())).arg(Arg::Float(n));
     Ok(())
 }
 

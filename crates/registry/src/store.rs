@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::entities::*;
 use crate::error::{Result, StoreError};
 use crate::filter;
-use crate::sql::{Arg, AttributeColumns, Page, Sql, runs_where};
+use crate::sql::{Arg, AttributeColumns, Page, Sql, metric_condition, runs_where};
 
 const MIGRATIONS: [(i64, &str); 4] = [
     (1, include_str!("../migrations/0001_tracking.sql")),
@@ -358,12 +358,19 @@ pub(crate) fn stored_value(v: f64) -> (Option<f64>, i64) {
     if v.is_nan() { (None, 1) } else { (Some(v), 0) }
 }
 
+/// A text column of `row`. sqlx's Any driver decodes a `String` by
+/// formatting its shared copy (`to_string`); borrowing the text and copying
+/// it is a plain copy, which a page of runs does thousands of times.
+pub(crate) fn text(row: &AnyRow, column: &str) -> Result<String> {
+    Ok(row.try_get::<&str, _>(column)?.to_owned())
+}
+
 pub(crate) fn metric_from_row(row: &AnyRow) -> Result<Metric> {
+    // NaN is stored as NULL (`stored_value`).
     let value: Option<f64> = row.try_get("value")?;
-    let is_nan: i64 = row.try_get("is_nan")?;
     Ok(Metric {
-        key: row.try_get("key")?,
-        value: if is_nan == 1 { f64::NAN } else { value.unwrap_or(f64::NAN) },
+        key: text(row, "key")?,
+        value: value.unwrap_or(f64::NAN),
         timestamp: row.try_get("timestamp")?,
         step: row.try_get("step")?,
     })
@@ -585,13 +592,13 @@ impl SqlStore {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|t| Ok(Tag { key: t.try_get("key")?, value: t.try_get("value")? }))
+            .map(|t| Ok(Tag { key: text(t, "key")?, value: text(t, "value")? }))
             .collect::<Result<Vec<_>>>()?;
         Ok(Experiment {
             experiment_id: id.to_string(),
-            name: row.try_get("name")?,
-            artifact_location: row.try_get("artifact_location")?,
-            lifecycle_stage: row.try_get("lifecycle_stage")?,
+            name: text(row, "name")?,
+            artifact_location: text(row, "artifact_location")?,
+            lifecycle_stage: text(row, "lifecycle_stage")?,
             creation_time: row.try_get("creation_time")?,
             last_update_time: row.try_get("last_update_time")?,
             tags,
@@ -874,14 +881,25 @@ impl SqlStore {
         }
         let position: std::collections::HashMap<&str, usize> =
             run_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
-        // Sorted here, not in SQL: each run's few rows, not one sort of them all.
-        let select = |columns: &str, table: &str| {
+        // A page of runs holds thousands of values, and each value read
+        // through sqlx costs an allocation or more on both sides of its
+        // worker thread: so each run's params and tags come back as one
+        // JSON object (keys are unique, texts exact), and metrics, whose
+        // values must stay native doubles, as one row each.
+        let select = |columns: &str, table: &str, group: bool| {
             let mut sql = Sql::new(&format!("SELECT run_id, {columns} FROM {table} WHERE run_id IN "));
             sql.list(run_ids.iter().cloned().map(Arg::Text));
+            if group {
+                sql.push(" GROUP BY run_id");
+            }
             sql
         };
-        let metrics = select("key, value, is_nan, timestamp, step", "latest_metrics");
-        let (params, tags) = (select("key, value", "params"), select("key, value", "tags"));
+        let object = match self.backend {
+            Backend::Sqlite => "json_group_object(key, value) AS object",
+            Backend::Postgres => "json_object_agg(key, value)::text AS object",
+        };
+        let metrics = select("key, value, timestamp, step", "latest_metrics", false);
+        let (params, tags) = (select(object, "params", true), select(object, "tags", true));
         // Three reads on three connections at once.
         let (metrics, params, tags) = tokio::try_join!(
             metrics.query_on(self.backend).fetch_all(&self.pool),
@@ -889,22 +907,29 @@ impl SqlStore {
             tags.query_on(self.backend).fetch_all(&self.pool),
         )?;
         let index = |row: &AnyRow| -> Result<usize> {
-            let run_id: String = row.try_get("run_id")?;
-            Ok(position[run_id.as_str()])
+            let run_id: &str = row.try_get("run_id")?;
+            Ok(position[run_id])
+        };
+        // Objects come back ordered by key, as the API lists them.
+        let entries = |row: &AnyRow| -> Result<BTreeMap<String, String>> {
+            let object: &str = row.try_get("object")?;
+            serde_json::from_str(object)
+                .map_err(|e| StoreError::internal(format!("a run's stored values: {e}")))
         };
         for row in &metrics {
             out[index(row)?].1.metrics.push(metric_from_row(row)?);
         }
         for row in &params {
-            out[index(row)?].1.params.push(Param { key: row.try_get("key")?, value: row.try_get("value")? });
+            let data = &mut out[index(row)?].1;
+            data.params = entries(row)?.into_iter().map(|(key, value)| Param { key, value }).collect();
         }
         for row in &tags {
-            out[index(row)?].1.tags.push(Tag { key: row.try_get("key")?, value: row.try_get("value")? });
+            let data = &mut out[index(row)?].1;
+            data.tags = entries(row)?.into_iter().map(|(key, value)| Tag { key, value }).collect();
         }
+        // Sorted here, not in SQL: each run's few rows, not one sort of them all.
         for (_, data) in &mut out {
             data.metrics.sort_by(|a, b| a.key.cmp(&b.key));
-            data.params.sort_by(|a, b| a.key.cmp(&b.key));
-            data.tags.sort_by(|a, b| a.key.cmp(&b.key));
         }
         Ok(out)
     }
@@ -1048,7 +1073,7 @@ impl SqlStore {
         sql.text_arg(run_id).push(" AND key IN ").list(params.iter().map(|p| Arg::Text(p.key.clone())));
         let mut known: BTreeMap<String, String> = BTreeMap::new();
         for row in sql.query_on(self.backend).fetch_all(&mut **tx).await? {
-            known.insert(row.try_get("key")?, row.try_get("value")?);
+            known.insert(text(&row, "key")?, text(&row, "value")?);
         }
         let mut new_rows = Vec::new();
         for p in params {
@@ -1126,7 +1151,7 @@ impl SqlStore {
             if i > 0 {
                 sql.push(" UNION ALL ");
             }
-            sql.push(&format!("SELECT key, value, is_nan, timestamp, step FROM {table} WHERE run_id = "))
+            sql.push(&format!("SELECT key, value, timestamp, step FROM {table} WHERE run_id = "))
                 .text_arg(run_id)
                 .push(" AND key = ")
                 .text_arg(key);
@@ -1164,15 +1189,23 @@ impl SqlStore {
         let mut sql = match filtered_metric_order(order_by, &clauses)? {
             // "The best runs where acc > x": every run that passes the
             // filter has the metric, so the search walks the (key, value)
-            // index in order and stops after one page instead of scoring
-            // every run of the experiment.
+            // index in order, from where the comparisons on that key allow,
+            // and stops after one page instead of scoring every run of the
+            // experiment.
             Some((key, descending)) => {
+                let (on_key, others): (Vec<_>, Vec<_>) =
+                    clauses.into_iter().partition(|c| c.entity == filter::Entity::Metric && c.key == key);
                 let mut sql = Sql::new(
                     "SELECT r.* FROM latest_metrics lm JOIN runs r ON r.run_id = lm.run_id WHERE lm.key = ",
                 );
-                sql.text_arg(key).push(" AND r.experiment_id IN ").list(ids);
+                sql.text_arg(key);
+                for clause in &on_key {
+                    sql.push(" AND ");
+                    metric_condition(&mut sql, "lm.value", clause)?;
+                }
+                sql.push(" AND r.experiment_id IN ").list(ids);
                 lifecycle_condition(&mut sql, "r.lifecycle_stage", view);
-                runs_where(&mut sql, &clauses, &RUN_ATTRIBUTES)?;
+                runs_where(&mut sql, &others, &RUN_ATTRIBUTES)?;
                 let direction = if descending { "DESC" } else { "ASC" };
                 sql.push(&format!(" ORDER BY lm.value {direction}, r.start_time DESC, r.run_id ASC"));
                 sql
@@ -1272,19 +1305,19 @@ pub(crate) fn lifecycle_condition(sql: &mut Sql, column: &str, view: ViewType) {
 }
 
 fn run_info_from_row(row: &AnyRow) -> Result<RunInfo> {
-    let run_id: String = row.try_get("run_id")?;
+    let run_id = text(row, "run_id")?;
     let experiment_id: i64 = row.try_get("experiment_id")?;
     Ok(RunInfo {
         run_uuid: run_id.clone(),
         run_id,
         experiment_id: experiment_id.to_string(),
-        run_name: row.try_get("run_name")?,
-        user_id: row.try_get("user_id")?,
-        status: row.try_get("status")?,
+        run_name: text(row, "run_name")?,
+        user_id: text(row, "user_id")?,
+        status: text(row, "status")?,
         start_time: row.try_get("start_time")?,
         end_time: row.try_get("end_time")?,
-        artifact_uri: row.try_get("artifact_uri")?,
-        lifecycle_stage: row.try_get("lifecycle_stage")?,
+        artifact_uri: text(row, "artifact_uri")?,
+        lifecycle_stage: text(row, "lifecycle_stage")?,
     })
 }
 

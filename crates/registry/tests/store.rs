@@ -471,6 +471,7 @@ async fn a_search_ordered_by_a_filtered_metric_matches_the_general_plan() {
             ("metrics.acc > 0.6 and params.model = 'rf'", "DESC"),
             ("metrics.acc >= 0.5", "ASC"),
             ("metrics.acc != 0.7", "DESC"),
+            ("metrics.acc > 0.5 and metrics.acc <= 0.9 and params.model = 'rf'", "ASC"),
         ] {
             // The general plan, forced by a second (redundant) order term.
             let general = vec![format!("metrics.acc {direction}"), "attributes.start_time DESC".into()];
