@@ -79,22 +79,36 @@ impl Sql {
     /// Registers `arg` and returns its placeholder without appending it,
     /// for text assembled elsewhere and appended in order later.
     pub fn bind(&mut self, arg: Arg) -> String {
-        // A NULL double is written as a literal: sqlx 0.9's Any driver
-        // binds it as a 4-byte float, and PostgreSQL would then type the
-        // cached statement's parameter so, refusing the next non-null
-        // 8-byte double bound to the same statement.
-        if arg == Arg::NullFloat {
-            return "NULL".into();
+        match self.register(arg) {
+            Some(n) => format!("${n}"),
+            None => "NULL".into(),
         }
-        self.args.push(arg);
-        format!("${}", self.args.len())
     }
 
     /// Appends a placeholder bound to `arg`.
     pub fn arg(&mut self, arg: Arg) -> &mut Self {
-        let placeholder = self.bind(arg);
-        self.text.push_str(&placeholder);
+        match self.register(arg) {
+            // Written in place: a batch of metrics binds thousands.
+            Some(n) => {
+                self.text.push('$');
+                self.text.push_str(itoa::Buffer::new().format(n));
+            }
+            None => self.text.push_str("NULL"),
+        }
         self
+    }
+
+    /// Adds `arg` to the bound arguments and returns its number, or `None`
+    /// for a NULL double, which is written as a literal: sqlx 0.9's Any
+    /// driver binds it as a 4-byte float, and PostgreSQL would then type
+    /// the cached statement's parameter so, refusing the next non-null
+    /// 8-byte double bound to the same statement.
+    fn register(&mut self, arg: Arg) -> Option<usize> {
+        if arg == Arg::NullFloat {
+            return None;
+        }
+        self.args.push(arg);
+        Some(self.args.len())
     }
 
     pub fn text_arg(&mut self, value: impl Into<String>) -> &mut Self {
@@ -154,16 +168,27 @@ impl Sql {
 /// `$1, $2, …` → `?, ?, …`. Placeholders appear in order by construction
 /// and SQL text never holds a `$` otherwise (values are always bound).
 fn positional(text: &str) -> String {
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            while chars.next_if(char::is_ascii_digit).is_some() {}
-            out.push('?');
+    // Slices of `text` are cut next to `$` and digits, all ASCII, so on
+    // character boundaries.
+    let (mut copied, mut at) = (0, 0);
+    while at < bytes.len() {
+        let digits = if bytes[at] == b'$' {
+            bytes[at + 1..].iter().take_while(|b| b.is_ascii_digit()).count()
         } else {
-            out.push(c);
+            0
+        };
+        if digits > 0 {
+            out.push_str(&text[copied..at]);
+            out.push('?');
+            at += 1 + digits;
+            copied = at;
+        } else {
+            at += 1;
         }
     }
+    out.push_str(&text[copied..]);
     out
 }
 
