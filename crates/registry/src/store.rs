@@ -252,12 +252,10 @@ async fn insert_metrics(tx: &mut WriteTx, backend: Backend, points: &[(&str, &Me
         Backend::Sqlite => "metrics_staged",
         Backend::Postgres => "metrics",
     };
-    for chunk in statement_chunks(points) {
-        Sql::insert_rows(history, &COLUMNS, chunk.iter().map(|(run_id, m)| row(run_id, m)).collect())
-            .query_on(backend)
-            .execute(&mut **tx)
-            .await?;
-    }
+    Sql::insert_rows(history, &COLUMNS, points.iter().map(|(run_id, m)| row(run_id, m)).collect())
+        .query_on(backend)
+        .execute(&mut **tx)
+        .await?;
     // One upsert row per run and key (a statement may not touch a row
     // twice): the group's own latest point, then compared with the
     // stored one.
@@ -270,37 +268,19 @@ async fn insert_metrics(tx: &mut WriteTx, backend: Backend, points: &[(&str, &Me
             latest.insert((run_id, &m.key), m);
         }
     }
-    let latest: Vec<(&str, &Metric)> = latest.into_iter().map(|((run_id, _), m)| (run_id, m)).collect();
-    for chunk in statement_chunks(&latest) {
-        let mut upsert = Sql::insert_rows(
-            "latest_metrics",
-            &COLUMNS,
-            chunk.iter().map(|(run_id, m)| row(run_id, m)).collect(),
-        );
-        upsert.push(
-            " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
-             timestamp = excluded.timestamp, step = excluded.step \
-             WHERE excluded.step > latest_metrics.step \
-             OR (excluded.step = latest_metrics.step AND excluded.timestamp >= latest_metrics.timestamp)",
-        );
-        upsert.query_on(backend).execute(&mut **tx).await?;
-    }
+    let mut upsert = Sql::insert_rows(
+        "latest_metrics",
+        &COLUMNS,
+        latest.iter().map(|((run_id, _), m)| row(run_id, m)).collect(),
+    );
+    upsert.push(
+        " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
+         timestamp = excluded.timestamp, step = excluded.step \
+         WHERE excluded.step > latest_metrics.step \
+         OR (excluded.step = latest_metrics.step AND excluded.timestamp >= latest_metrics.timestamp)",
+    );
+    upsert.query_on(backend).execute(&mut **tx).await?;
     Ok(())
-}
-
-/// Splits rows for multi-row statements into chunks of a few fixed sizes.
-/// A statement's text depends on its row count, and preparing a long
-/// statement costs about as much as running it: with these sizes each
-/// text is prepared once per connection and then found in its statement
-/// cache, at the price of a few more statements per group.
-fn statement_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
-    const SIZES: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
-    std::iter::from_fn(move || {
-        let size = SIZES.into_iter().find(|&size| size <= rows.len())?;
-        let (chunk, rest) = rows.split_at(size);
-        rows = rest;
-        Some(chunk)
-    })
 }
 
 /// A write transaction (see [`SqlStore::write`]): use it as the
