@@ -711,15 +711,26 @@ tasks:
   then: {op: shell, command: 'true', needs: [say]}
 ",
     );
+    write(
+        d,
+        "pipelines/wave.yaml",
+        "name: wave\nstart_date: 2026-11-01\ntasks:\n  x: {op: shell, command: 'true'}\n",
+    );
     let (mut up, address) = spawn(d, &["up"], &[]);
     let a = address.as_str();
 
     let (status, dags) = api(a, "GET", "/api/v2/dags", "");
     assert_eq!(status, 200);
-    assert_eq!(dags["total_entries"], 1, "{dags}");
+    assert_eq!(dags["total_entries"], 2, "{dags}");
     assert_eq!(dags["dags"][0]["dag_id"], "greet");
     assert_eq!(dags["dags"][0]["description"], "says hello");
     assert_eq!(dags["dags"][0]["is_paused"], false);
+    let (status, page) = api(a, "GET", "/api/v2/dags?limit=1&offset=1&tags=ignored", "");
+    assert_eq!(status, 200, "{page}");
+    assert_eq!((page["total_entries"].as_i64(), page["dags"].as_array().map(Vec::len)), (Some(2), Some(1)));
+    assert_eq!(page["dags"][0]["dag_id"], "wave");
+    let (status, bad) = api(a, "GET", "/api/v2/dags?limit=-1", "");
+    assert_eq!(status, 422, "{bad}");
 
     // A trigger with conf and a logical date: the task sees both.
     let (status, run) = api(
@@ -753,6 +764,16 @@ tasks:
     // A paused pipeline keeps a triggered run queued until it is unpaused.
     let (status, dag) = api(a, "PATCH", "/api/v2/dags/greet", r#"{"is_paused": true}"#);
     assert_eq!((status, &dag["is_paused"]), (200, &serde_json::json!(true)), "{dag}");
+    let (_, paused) = api(a, "GET", "/api/v2/dags?paused=true", "");
+    assert_eq!(
+        (paused["total_entries"].as_i64(), &paused["dags"][0]["dag_id"]),
+        (Some(1), &serde_json::json!("greet"))
+    );
+    let (_, active) = api(a, "GET", "/api/v2/dags?paused=false", "");
+    assert_eq!(
+        (active["total_entries"].as_i64(), &active["dags"][0]["dag_id"]),
+        (Some(1), &serde_json::json!("wave"))
+    );
     let (_, run) = api(a, "POST", "/api/v2/dags/greet/dagRuns", r#"{"logical_date": null}"#);
     let run_id = run["dag_run_id"].as_str().unwrap().to_string();
     assert!(run_id.starts_with("manual__"), "{run}");

@@ -224,11 +224,49 @@ async fn health(AxumState(api): AxumState<Arc<PipelineApi>>) -> axum::Json<Value
     }))
 }
 
-async fn list_dags(AxumState(api): AxumState<Arc<PipelineApi>>) -> Answer {
-    let (pipelines, _) = api.project.load_pipelines();
+/// Airflow's `GET /dags` query, the parameters that page and filter by
+/// state; like FastAPI, others are ignored.
+#[derive(Deserialize)]
+struct ListDags {
+    limit: Option<i64>,
+    offset: Option<i64>,
+    paused: Option<bool>,
+}
+
+async fn list_dags(
+    AxumState(api): AxumState<Arc<PipelineApi>>,
+    query: Result<Query<ListDags>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    let Query(query) = query.map_err(|e| Problem::invalid(&["query"], "value_error", e.body_text()))?;
+    let (limit, offset) = page_bounds(query.limit, query.offset)?;
+    let (mut pipelines, _) = api.project.load_pipelines();
     let paused = api.paused().await?;
-    let dags: Vec<Value> = pipelines.iter().map(|p| api.dag_json(p, &paused)).collect();
+    if let Some(wanted) = query.paused {
+        pipelines.retain(|p| paused.contains(&p.name) == wanted);
+    }
+    // Airflow lists DAGs by id.
+    pipelines.sort_by(|a, b| a.name.cmp(&b.name));
+    let dags: Vec<Value> = (pipelines.iter().skip(offset as usize).take(limit as usize))
+        .map(|p| api.dag_json(p, &paused))
+        .collect();
     Ok(axum::Json(json!({"dags": dags, "total_entries": pipelines.len()})))
+}
+
+/// Airflow's `limit` and `offset` query parameters, checked.
+fn page_bounds(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), Problem> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(0..=MAX_LIMIT).contains(&limit) {
+        return Err(Problem::invalid(
+            &["query", "limit"],
+            "value_error",
+            format!("limit is 0 to {MAX_LIMIT}"),
+        ));
+    }
+    let offset = offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(Problem::invalid(&["query", "offset"], "value_error", "offset is 0 or more"));
+    }
+    Ok((limit, offset))
 }
 
 async fn get_dag(AxumState(api): AxumState<Arc<PipelineApi>>, Path(dag_id): Path<String>) -> Answer {
@@ -352,18 +390,7 @@ async fn list_runs(
     query: Result<Query<ListRuns>, axum::extract::rejection::QueryRejection>,
 ) -> Answer {
     let Query(query) = query.map_err(|e| Problem::invalid(&["query"], "value_error", e.body_text()))?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(0..=MAX_LIMIT).contains(&limit) {
-        return Err(Problem::invalid(
-            &["query", "limit"],
-            "value_error",
-            format!("limit is 0 to {MAX_LIMIT}"),
-        ));
-    }
-    let offset = query.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(Problem::invalid(&["query", "offset"], "value_error", "offset is 0 or more"));
-    }
+    let (limit, offset) = page_bounds(query.limit, query.offset)?;
     let (order, descending) = run_order(query.order_by.as_deref())?;
     let runs = api.state.runs(&dag_id, order, descending, limit, offset).await.map_err(Problem::store)?;
     let total = api.state.count_runs(&dag_id).await.map_err(Problem::store)?;
