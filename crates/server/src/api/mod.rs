@@ -79,45 +79,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Message<T> {
         }
         // Straight from the bytes, without a JSON tree in between (a batch
         // of metrics is thousands of values) and without tracking the path
-        // to each value, which costs as much again: only a message that
-        // fails is decoded again, path tracked, to name the field at fault.
+        // to each value, which costs as much again. A message that fails
+        // is decoded again the way query strings are, through the tree and
+        // `decode`, which names the field at fault.
         match serde_json::from_slice(&body) {
             Ok(message) => Ok(Message(message)),
             Err(e) if e.is_syntax() || e.is_eof() => Err(malformed(e)),
-            Err(e) => Err(located_field_error::<T>(&body, e)),
+            Err(_) => serde_json::from_slice(&body).map_err(malformed).and_then(decode).map(Message),
         }
     }
 }
 
-/// The field error of a JSON body whose decoding failed with `error`.
-fn located_field_error<T: DeserializeOwned>(body: &[u8], error: serde_json::Error) -> ApiError {
-    let tracked = serde_path_to_error::deserialize::<_, T>(&mut serde_json::Deserializer::from_slice(body));
-    let (path, error) = match tracked {
-        Err(e) => (e.path().to_string(), e.into_inner()),
-        Ok(_) => (".".to_string(), error),
-    };
-    // The field's path says more than the position in the body.
-    let position = format!(" at line {} column {}", error.line(), error.column());
-    let message = error.to_string();
-    field_error(&path, message.strip_suffix(&position).unwrap_or(&message))
-}
-
 /// Decodes a JSON object into a request message, naming the field at fault.
 pub fn decode<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
-    serde_path_to_error::deserialize(value)
-        .map_err(|e| field_error(&e.path().to_string(), &e.into_inner().to_string()))
-}
-
-/// The answer to a message whose field at `path` is missing or wrong.
-fn field_error(path: &str, message: &str) -> ApiError {
-    if let Some(field) = message.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
-        return ApiError::invalid(format!("Missing value for required parameter '{field}'."));
-    }
-    if path == "." {
-        ApiError::invalid(format!("Invalid request: {message}"))
-    } else {
-        ApiError::invalid(format!("Invalid value for parameter '{path}': {message}"))
-    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if let Some(field) = inner.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+            return ApiError::invalid(format!("Missing value for required parameter '{field}'."));
+        }
+        if path == "." {
+            ApiError::invalid(format!("Invalid request: {inner}"))
+        } else {
+            ApiError::invalid(format!("Invalid value for parameter '{path}': {inner}"))
+        }
+    })
 }
 
 /// `a=1&b=x&b=y` → `{"a": "1", "b": ["x", "y"]}`; values stay strings
