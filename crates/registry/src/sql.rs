@@ -79,22 +79,16 @@ impl Sql {
     /// Registers `arg` and returns its placeholder without appending it,
     /// for text assembled elsewhere and appended in order later.
     pub fn bind(&mut self, arg: Arg) -> String {
-        match self.register(arg) {
-            Some(n) => format!("${n}"),
-            None => "NULL".into(),
-        }
+        let mut placeholder = String::new();
+        write_placeholder(&mut placeholder, self.register(arg));
+        placeholder
     }
 
-    /// Appends a placeholder bound to `arg`.
+    /// Appends a placeholder bound to `arg`, written in place: a batch of
+    /// metrics binds thousands.
     pub fn arg(&mut self, arg: Arg) -> &mut Self {
-        match self.register(arg) {
-            // Written in place: a batch of metrics binds thousands.
-            Some(n) => {
-                self.text.push('$');
-                self.text.push_str(itoa::Buffer::new().format(n));
-            }
-            None => self.text.push_str("NULL"),
-        }
+        let number = self.register(arg);
+        write_placeholder(&mut self.text, number);
         self
     }
 
@@ -162,6 +156,18 @@ impl Sql {
             };
         }
         sqlx::query_with(sqlx::AssertSqlSafe(text), args)
+    }
+}
+
+/// `$N` for the `N`th bound argument, `NULL` for a NULL double (see
+/// [`Sql::register`]).
+fn write_placeholder(text: &mut String, number: Option<usize>) {
+    match number {
+        Some(n) => {
+            text.push('$');
+            text.push_str(itoa::Buffer::new().format(n));
+        }
+        None => text.push_str("NULL"),
     }
 }
 
