@@ -864,8 +864,8 @@ impl SqlStore {
             .await?;
         let mut inputs = RunInputs::default();
         for row in rows {
-            let payload: String = row.try_get("payload")?;
-            if let Ok(input) = serde_json::from_str(&payload) {
+            let payload: &str = row.try_get("payload")?;
+            if let Ok(input) = serde_json::from_str(payload) {
                 inputs.dataset_inputs.push(input);
             }
         }
@@ -886,20 +886,22 @@ impl SqlStore {
         // worker thread: so each run's params and tags come back as one
         // JSON object (keys are unique, texts exact), and metrics, whose
         // values must stay native doubles, as one row each.
-        let select = |columns: &str, table: &str, group: bool| {
+        let select = |columns: &str, table: &str| {
             let mut sql = Sql::new(&format!("SELECT run_id, {columns} FROM {table} WHERE run_id IN "));
             sql.list(run_ids.iter().cloned().map(Arg::Text));
-            if group {
-                sql.push(" GROUP BY run_id");
-            }
             sql
         };
-        let object = match self.backend {
-            Backend::Sqlite => "json_group_object(key, value) AS object",
-            Backend::Postgres => "json_object_agg(key, value)::text AS object",
+        let object_per_run = |table: &str| {
+            let object = match self.backend {
+                Backend::Sqlite => "json_group_object(key, value) AS object",
+                Backend::Postgres => "json_object_agg(key, value)::text AS object",
+            };
+            let mut sql = select(object, table);
+            sql.push(" GROUP BY run_id");
+            sql
         };
-        let metrics = select("key, value, timestamp, step", "latest_metrics", false);
-        let (params, tags) = (select(object, "params", true), select(object, "tags", true));
+        let metrics = select("key, value, timestamp, step", "latest_metrics");
+        let (params, tags) = (object_per_run("params"), object_per_run("tags"));
         // Three reads on three connections at once.
         let (metrics, params, tags) = tokio::try_join!(
             metrics.query_on(self.backend).fetch_all(&self.pool),

@@ -246,9 +246,8 @@ async fn list_dags(
     }
     // Airflow lists DAGs by id.
     pipelines.sort_by(|a, b| a.name.cmp(&b.name));
-    let dags: Vec<Value> = (pipelines.iter().skip(offset as usize).take(limit as usize))
-        .map(|p| api.dag_json(p, &paused))
-        .collect();
+    let page = pipelines.iter().skip(offset as usize).take(limit as usize);
+    let dags: Vec<Value> = page.map(|p| api.dag_json(p, &paused)).collect();
     Ok(axum::Json(json!({"dags": dags, "total_entries": pipelines.len()})))
 }
 
