@@ -20,11 +20,15 @@ use crate::error::{Result, StoreError};
 use crate::filter;
 use crate::sql::{Arg, AttributeColumns, Page, Sql, metric_condition, runs_where};
 
-const MIGRATIONS: [(i64, &str); 4] = [
-    (1, include_str!("../migrations/0001_tracking.sql")),
-    (2, include_str!("../migrations/0002_models.sql")),
-    (3, include_str!("../migrations/0003_pipelines.sql")),
-    (4, include_str!("../migrations/0004_staged_metrics.sql")),
+/// The schema's migrations, in order. One marked with an engine is in
+/// that engine's dialect and runs there alone; the other engine records
+/// its version all the same, so a version means one thing on both.
+const MIGRATIONS: [(i64, Option<Backend>, &str); 5] = [
+    (1, None, include_str!("../migrations/0001_tracking.sql")),
+    (2, None, include_str!("../migrations/0002_models.sql")),
+    (3, None, include_str!("../migrations/0003_pipelines.sql")),
+    (4, None, include_str!("../migrations/0004_staged_metrics.sql")),
+    (5, Some(Backend::Sqlite), include_str!("../migrations/0005_sqlite_metric_ranges.sql")),
 ];
 
 /// MLflow's limits on one `log-batch` request.
@@ -202,19 +206,30 @@ impl Writer {
         Ok(staged.unwrap_or(0))
     }
 
-    /// Moves the staged metric points into the history, sorted so that
-    /// each key's index pages are written once; in one write transaction,
-    /// so no point can be staged between the copy and the delete.
+    /// Moves the staged metric points into the history, in one write
+    /// transaction, so no point can be staged between the copy and the
+    /// delete: appended sorted by run and key, each key's points of this
+    /// move are one range of rowids, recorded in `metric_ranges` (see
+    /// `migrations/0005_sqlite_metric_ranges.sql`).
     async fn move_staged_metrics(&self) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::raw_sql(
+        let appended_after: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM metrics").fetch_one(&mut *tx).await?;
+        sqlx::query(
             "INSERT INTO metrics (run_id, key, value, is_nan, timestamp, step) \
              SELECT run_id, key, value, is_nan, timestamp, step FROM metrics_staged \
-             ORDER BY run_id, key, step, timestamp; \
-             DELETE FROM metrics_staged;",
+             ORDER BY run_id, key, step, timestamp",
         )
         .execute(&mut *tx)
         .await?;
+        sqlx::query(
+            "INSERT INTO metric_ranges (run_id, key, first_rowid, last_rowid) \
+             SELECT run_id, key, MIN(rowid), MAX(rowid) FROM metrics WHERE rowid > ? GROUP BY run_id, key",
+        )
+        .bind(appended_after)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM metrics_staged").execute(&mut *tx).await?;
         tx.commit().await
     }
 
@@ -234,7 +249,9 @@ impl Writer {
 const STAGED_METRICS_MOVE_AT: i64 = 50_000;
 
 /// Appends metric points to their history and moves each key's latest
-/// point forward (highest step, then latest timestamp).
+/// point forward (highest step, then latest timestamp): on SQLite the
+/// staged table's trigger moves it (`migrations/0005_…`), on PostgreSQL
+/// an upsert here.
 async fn insert_metrics(tx: &mut WriteTx, backend: Backend, points: &[(&str, &Metric)]) -> Result<()> {
     const COLUMNS: [&str; 6] = ["run_id", "key", "value", "is_nan", "timestamp", "step"];
     let row = |run_id: &str, m: &Metric| {
@@ -256,6 +273,9 @@ async fn insert_metrics(tx: &mut WriteTx, backend: Backend, points: &[(&str, &Me
         .query_on(backend)
         .execute(&mut **tx)
         .await?;
+    if backend == Backend::Sqlite {
+        return Ok(());
+    }
     // One upsert row per run and key (a statement may not touch a row
     // twice): the group's own latest point, then compared with the
     // stored one.
@@ -478,7 +498,7 @@ impl SqlStore {
             .iter()
             .map(|row| row.try_get("version"))
             .collect::<std::result::Result<_, _>>()?;
-        for (version, script) in MIGRATIONS {
+        for (version, engine, script) in MIGRATIONS {
             if applied.contains(&version) {
                 continue;
             }
@@ -491,11 +511,8 @@ impl SqlStore {
             if applied.is_some() {
                 continue;
             }
-            // Comments go first: their text may hold a `;`.
-            let without_comments: String =
-                script.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
-            for statement in without_comments.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                sqlx::query(sqlx::AssertSqlSafe(statement.to_string())).execute(&mut *tx).await?;
+            if engine.is_none_or(|engine| engine == self.backend) {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(script)).execute(&mut *tx).await?;
             }
             Sql::insert(
                 "retrain_schema",
@@ -1148,12 +1165,21 @@ impl SqlStore {
     ) -> Result<(Vec<Metric>, Option<String>)> {
         self.run_info(run_id).await?;
         let page = Page::new(max_results, 25_000, page_token)?;
-        let mut sql = Sql::new("SELECT * FROM (");
-        for (i, table) in ["metrics", "metrics_staged"].into_iter().enumerate() {
-            if i > 0 {
-                sql.push(" UNION ALL ");
-            }
-            sql.push(&format!("SELECT key, value, timestamp, step FROM {table} WHERE run_id = "))
+        // SQLite reads the history range by range, then the staged points.
+        let (history, owner) = match self.backend {
+            Backend::Sqlite => (
+                "metric_ranges r JOIN metrics m ON m.rowid BETWEEN r.first_rowid AND r.last_rowid \
+                 AND m.run_id = r.run_id AND m.key = r.key",
+                "r",
+            ),
+            Backend::Postgres => ("metrics m", "m"),
+        };
+        let mut sql = Sql::new(&format!(
+            "SELECT * FROM (SELECT m.key, m.value, m.timestamp, m.step FROM {history} WHERE {owner}.run_id = "
+        ));
+        sql.text_arg(run_id).push(&format!(" AND {owner}.key = ")).text_arg(key);
+        if self.backend == Backend::Sqlite {
+            sql.push(" UNION ALL SELECT key, value, timestamp, step FROM metrics_staged WHERE run_id = ")
                 .text_arg(run_id)
                 .push(" AND key = ")
                 .text_arg(key);

@@ -299,6 +299,81 @@ async fn metric_history_is_whole_across_staging_and_moves() {
     }
 }
 
+/// A SQLite store written before the history was kept in ranges of rowids
+/// (`migrations/0005_sqlite_metric_ranges.sql`), with points in the old
+/// layout and some still staged: after the upgrade every history reads
+/// back whole and in order, the latest points are unchanged, and new
+/// points join them.
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_history_from_before_metric_ranges_survives_the_upgrade() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    sqlx::any::install_default_drivers();
+    let mut old =
+        sqlx::AnyConnection::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
+    for script in [
+        include_str!("../migrations/0001_tracking.sql"),
+        include_str!("../migrations/0002_models.sql"),
+        include_str!("../migrations/0003_pipelines.sql"),
+        include_str!("../migrations/0004_staged_metrics.sql"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(script)).execute(&mut old).await.unwrap();
+    }
+    sqlx::raw_sql(
+        "CREATE TABLE retrain_schema (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL); \
+         INSERT INTO retrain_schema VALUES (1, 0), (2, 0), (3, 0), (4, 0); \
+         INSERT INTO experiments VALUES (0, 'Default', 'mlflow-artifacts:/0', 'active', 0, 0); \
+         INSERT INTO runs VALUES ('r1', 0, 'old', 'ana', 'RUNNING', 0, NULL, 'mlflow-artifacts:/0/r1', 'active'), \
+                                 ('r2', 0, 'other', 'ana', 'RUNNING', 0, NULL, 'mlflow-artifacts:/0/r2', 'active');",
+    )
+    .execute(&mut old)
+    .await
+    .unwrap();
+    // Interleaved runs and keys, steps out of order; the last points of
+    // `loss` in r1 are still staged.
+    let mut history = String::from("INSERT INTO metrics VALUES ");
+    for step in [3, 0, 2, 1] {
+        for (run, key) in [("r2", "loss"), ("r1", "loss"), ("r1", "acc")] {
+            history.push_str(&format!("('{run}', '{key}', {step}.5, 0, 1000, {step}),"));
+        }
+    }
+    history.pop();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(history)).execute(&mut old).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO metrics_staged VALUES ('r1', 'loss', 4.5, 0, 1000, 4), ('r1', 'loss', 5.5, 0, 1000, 5); \
+         INSERT INTO latest_metrics VALUES ('r1', 'loss', 5.5, 0, 1000, 5), ('r1', 'acc', 3.5, 0, 1000, 3), \
+                                           ('r2', 'loss', 3.5, 0, 1000, 3);",
+    )
+    .execute(&mut old)
+    .await
+    .unwrap();
+    old.close().await.unwrap();
+
+    let store =
+        SqlStore::connect(&format!("sqlite:///{}", path.display()), "mlflow-artifacts:").await.unwrap();
+    let steps = |points: Vec<Metric>| points.iter().map(|m| (m.step, m.value)).collect::<Vec<_>>();
+    let history = |run: &'static str, key: &'static str| {
+        let store = &store;
+        async move { steps(store.get_metric_history(run, key, None, None).await.unwrap().0) }
+    };
+    assert_eq!(history("r1", "loss").await, [(0, 0.5), (1, 1.5), (2, 2.5), (3, 3.5), (4, 4.5), (5, 5.5)]);
+    assert_eq!(history("r1", "acc").await, [(0, 0.5), (1, 1.5), (2, 2.5), (3, 3.5)]);
+    assert_eq!(history("r2", "loss").await, [(0, 0.5), (1, 1.5), (2, 2.5), (3, 3.5)]);
+    let (page, next) = store.get_metric_history("r1", "loss", Some(4), None).await.unwrap();
+    assert_eq!(steps(page), [(0, 0.5), (1, 1.5), (2, 2.5), (3, 3.5)]);
+    let (rest, _) = store.get_metric_history("r1", "loss", Some(4), next.as_deref()).await.unwrap();
+    assert_eq!(steps(rest), [(4, 4.5), (5, 5.5)]);
+
+    store.log_batch("r1", &[metric("acc", 9.0, 9), metric("acc", -1.0, -1)], &[], &[]).await.unwrap();
+    let acc = history("r1", "acc").await;
+    assert_eq!(acc.first(), Some(&(-1, -1.0)));
+    assert_eq!(acc.last(), Some(&(9, 9.0)));
+    let latest = store.get_run("r1").await.unwrap().data.metrics;
+    let latest: Vec<_> = latest.iter().map(|m| (m.key.as_str(), m.step, m.value)).collect();
+    assert!(latest.contains(&("acc", 9, 9.0)) && latest.contains(&("loss", 5, 5.5)), "{latest:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn log_batch_is_all_or_nothing() {
     for (backend, store, _dir) in stores().await {
