@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{Method, StatusCode};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use retrain_registry::{ErrorCode, StoreError};
 use serde::Serialize;
@@ -193,9 +193,26 @@ impl<T: Serialize> Serialize for Paged<T> {
     }
 }
 
+/// Bytes a page's buffer starts with per item: a run with a handful of
+/// metrics, params and tags takes about 800.
+const PAGE_BYTES_PER_ITEM: usize = 1024;
+
+/// A page is written into one buffer sized for it up front: axum's `Json`
+/// starts from 128 bytes and grows through a `BufMut` writer, which a page
+/// of 100 runs (about 80 KB) paid for in copies and calls.
+impl<T: Serialize> IntoResponse for Paged<T> {
+    fn into_response(self) -> Response {
+        let mut body = Vec::with_capacity(64 + PAGE_BYTES_PER_ITEM * self.items.len());
+        match serde_json::to_writer(&mut body, &self) {
+            Ok(()) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            Err(e) => ApiError(StoreError::internal(format!("cannot write the answer: {e}"))).into_response(),
+        }
+    }
+}
+
 /// The answer of a search endpoint whose items are listed under `field`.
-pub fn paged<T>(field: &'static str, (items, next): (Vec<T>, Option<String>)) -> Json<Paged<T>> {
-    Json(Paged { field, items, next })
+pub fn paged<T>(field: &'static str, (items, next): (Vec<T>, Option<String>)) -> Paged<T> {
+    Paged { field, items, next }
 }
 
 /// The JSON answer `{}` of mutations with nothing to return.

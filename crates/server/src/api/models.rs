@@ -115,7 +115,7 @@ pub struct SearchLoggedModels {
 pub async fn search_logged_models(
     State(app): State<AppState>,
     Message(req): Message<SearchLoggedModels>,
-) -> ApiResult<Json<Paged<LoggedModel>>> {
+) -> ApiResult<Paged<LoggedModel>> {
     let page = app
         .store
         .search_logged_models(
@@ -226,7 +226,7 @@ pub struct SearchRegisteredModels {
 pub async fn search_registered_models(
     State(app): State<AppState>,
     Message(req): Message<SearchRegisteredModels>,
-) -> ApiResult<Json<Paged<RegisteredModel>>> {
+) -> ApiResult<Paged<RegisteredModel>> {
     let page = app
         .store
         .search_registered_models(
@@ -407,7 +407,7 @@ pub struct SearchModelVersions {
 pub async fn search_model_versions(
     State(app): State<AppState>,
     Message(req): Message<SearchModelVersions>,
-) -> ApiResult<Json<Paged<ModelVersion>>> {
+) -> ApiResult<Paged<ModelVersion>> {
     let page = app
         .store
         .search_model_versions(req.filter.as_deref(), req.page.max_results, req.page.page_token.as_deref())

@@ -97,7 +97,7 @@ pub struct SearchExperiments {
 pub async fn search_experiments(
     State(app): State<AppState>,
     Message(req): Message<SearchExperiments>,
-) -> ApiResult<Json<Paged<Experiment>>> {
+) -> ApiResult<Paged<Experiment>> {
     let view = view_type(req.view_type)?;
     let page = app
         .store
@@ -230,7 +230,7 @@ pub struct SearchRuns {
 pub async fn search_runs(
     State(app): State<AppState>,
     Message(req): Message<SearchRuns>,
-) -> ApiResult<Json<Paged<Run>>> {
+) -> ApiResult<Paged<Run>> {
     let view = view_type(req.run_view_type)?;
     let page = app
         .store
@@ -365,7 +365,7 @@ pub struct MetricHistory {
 pub async fn get_metric_history(
     State(app): State<AppState>,
     Message(req): Message<MetricHistory>,
-) -> ApiResult<Json<Paged<Metric>>> {
+) -> ApiResult<Paged<Metric>> {
     let page = app
         .store
         .get_metric_history(
