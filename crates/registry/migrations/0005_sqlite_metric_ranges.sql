@@ -31,18 +31,3 @@ CREATE TABLE metric_ranges (
 ) WITHOUT ROWID;
 INSERT INTO metric_ranges (run_id, key, first_rowid, last_rowid)
 SELECT run_id, key, MIN(rowid), MAX(rowid) FROM metrics GROUP BY run_id, key;
-
--- Each staged point moves its key's latest point forward (highest step,
--- then latest timestamp) as it is inserted, inside the same statement:
--- a group commit binds every point once, not twice. Points are applied
--- in order, so of two with the same step and timestamp the later wins.
--- PostgreSQL keeps the upsert in `insert_metrics`.
-CREATE TRIGGER metrics_staged_move_latest AFTER INSERT ON metrics_staged
-BEGIN
-    INSERT INTO latest_metrics (run_id, key, value, is_nan, timestamp, step)
-    VALUES (NEW.run_id, NEW.key, NEW.value, NEW.is_nan, NEW.timestamp, NEW.step)
-    ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan,
-        timestamp = excluded.timestamp, step = excluded.step
-    WHERE excluded.step > latest_metrics.step
-        OR (excluded.step = latest_metrics.step AND excluded.timestamp >= latest_metrics.timestamp);
-END;

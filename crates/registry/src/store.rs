@@ -249,9 +249,7 @@ impl Writer {
 const STAGED_METRICS_MOVE_AT: i64 = 50_000;
 
 /// Appends metric points to their history and moves each key's latest
-/// point forward (highest step, then latest timestamp): on SQLite the
-/// staged table's trigger moves it (`migrations/0005_…`), on PostgreSQL
-/// an upsert here.
+/// point forward (highest step, then latest timestamp).
 async fn insert_metrics(tx: &mut WriteTx, backend: Backend, points: &[(&str, &Metric)]) -> Result<()> {
     const COLUMNS: [&str; 6] = ["run_id", "key", "value", "is_nan", "timestamp", "step"];
     let row = |run_id: &str, m: &Metric| {
@@ -273,9 +271,6 @@ async fn insert_metrics(tx: &mut WriteTx, backend: Backend, points: &[(&str, &Me
         .query_on(backend)
         .execute(&mut **tx)
         .await?;
-    if backend == Backend::Sqlite {
-        return Ok(());
-    }
     // One upsert row per run and key (a statement may not touch a row
     // twice): the group's own latest point, then compared with the
     // stored one.
