@@ -193,16 +193,19 @@ impl<T: Serialize> Serialize for Paged<T> {
     }
 }
 
-/// Bytes a page's buffer starts with per item: a run with a handful of
-/// metrics, params and tags takes about 800.
+/// Bytes a page's buffer starts with per item (a run with a handful of
+/// metrics, params and tags takes about 800), up to a mebibyte: past that
+/// it grows by doubling, and a history page of 25,000 points (about 70
+/// bytes each) does not reserve 25 MB first.
 const PAGE_BYTES_PER_ITEM: usize = 1024;
+const PAGE_BUFFER_MAX: usize = 1 << 20;
 
 /// A page is written into one buffer sized for it up front: axum's `Json`
 /// starts from 128 bytes and grows through a `BufMut` writer, which a page
 /// of 100 runs (about 80 KB) paid for in copies and calls.
 impl<T: Serialize> IntoResponse for Paged<T> {
     fn into_response(self) -> Response {
-        let mut body = Vec::with_capacity(64 + PAGE_BYTES_PER_ITEM * self.items.len());
+        let mut body = Vec::with_capacity((64 + PAGE_BYTES_PER_ITEM * self.items.len()).min(PAGE_BUFFER_MAX));
         match serde_json::to_writer(&mut body, &self) {
             Ok(()) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
             Err(e) => ApiError(StoreError::internal(format!("cannot write the answer: {e}"))).into_response(),
