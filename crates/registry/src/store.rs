@@ -6,7 +6,7 @@
 //! `runs/get` shows the latest value of each metric (highest step, then
 //! latest timestamp) and searches compare those latest values.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -164,18 +164,25 @@ impl Writer {
                 points += next.metrics.len();
                 group.push(next);
             }
-            let result = self.commit_group(&group).await;
-            if result.is_err() && group.len() > 1 {
+            match self.commit_group(&group).await {
+                Ok(outcomes) => {
+                    for (pending, outcome) in group.into_iter().zip(outcomes) {
+                        let _ = pending.done.send(outcome);
+                    }
+                }
                 // Maybe one request's points are what failed: each on its
                 // own then, so the others still land.
-                for pending in group {
-                    let result = self.commit_group(std::slice::from_ref(&pending)).await;
-                    let _ = pending.done.send(result);
+                Err(_) if group.len() > 1 => {
+                    for pending in group {
+                        let outcome = self.commit_group(std::slice::from_ref(&pending)).await;
+                        let _ = pending.done.send(outcome.and_then(|mut outcomes| outcomes.swap_remove(0)));
+                    }
                 }
-                continue;
-            }
-            for pending in group {
-                let _ = pending.done.send(result.clone());
+                Err(error) => {
+                    for pending in group {
+                        let _ = pending.done.send(Err(error.clone()));
+                    }
+                }
             }
         }
     }
@@ -233,12 +240,39 @@ impl Writer {
         tx.commit().await
     }
 
-    async fn commit_group(&self, group: &[PendingMetrics]) -> Result<()> {
-        let points: Vec<(&str, &Metric)> =
-            group.iter().flat_map(|p| p.metrics.iter().map(|m| (p.run_id.as_str(), m))).collect();
+    /// Commits the points of every request whose run is active, and says
+    /// for each request in `group` whether its points landed. The runs are
+    /// checked here, in the write transaction, by one query for the whole
+    /// group rather than one per request before it queues.
+    async fn commit_group(&self, group: &[PendingMetrics]) -> Result<Vec<Result<()>>> {
         let mut tx = self.begin().await?;
-        insert_metrics(&mut tx, self.backend, &points).await?;
-        tx.commit().await
+        let mut runs: Vec<&str> = group.iter().map(|p| p.run_id.as_str()).collect();
+        runs.sort_unstable();
+        runs.dedup();
+        let mut sql = Sql::new("SELECT run_id, lifecycle_stage FROM runs WHERE run_id IN ");
+        sql.list(runs.into_iter().map(|id| Arg::Text(id.into())));
+        let stages = sql
+            .query_on(self.backend)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| Ok((text(row, "run_id")?, text(row, "lifecycle_stage")?)))
+            .collect::<Result<HashMap<String, String>>>()?;
+        let outcomes: Vec<Result<()>> = group
+            .iter()
+            .map(|p| check_active_run(&p.run_id, stages.get(&p.run_id).map(String::as_str)))
+            .collect();
+        let points: Vec<(&str, &Metric)> = group
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, outcome)| outcome.is_ok())
+            .flat_map(|(p, _)| p.metrics.iter().map(|m| (p.run_id.as_str(), m)))
+            .collect();
+        if !points.is_empty() {
+            insert_metrics(&mut tx, self.backend, &points).await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
     }
 }
 
@@ -362,6 +396,22 @@ pub(crate) fn parse_experiment_id(id: &str) -> Result<i64> {
         .ok_or_else(|| StoreError::not_found(format!("No Experiment with id={id} exists")))
 }
 
+fn run_not_found(run_id: &str) -> StoreError {
+    StoreError::not_found(format!("Run with id={run_id} not found"))
+}
+
+/// Whether points, params or tags can be logged to `run_id`, whose
+/// lifecycle stage is `stage` (`None`: there is no such run).
+fn check_active_run(run_id: &str, stage: Option<&str>) -> Result<()> {
+    match stage {
+        None => Err(run_not_found(run_id)),
+        Some(ACTIVE) => Ok(()),
+        Some(stage) => Err(StoreError::invalid(format!(
+            "The run {run_id} must be in the 'active' state. Current state is {stage}."
+        ))),
+    }
+}
+
 pub(crate) fn check_key(kind: &str, key: &str) -> Result<()> {
     if key.is_empty() || key.len() > 250 {
         return Err(StoreError::invalid(format!("{kind} key must be 1 to 250 characters, got '{key}'")));
@@ -400,6 +450,11 @@ impl SqlStore {
         let (url, backend) = database_url(uri)?;
         let options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            // A pooled SQLite connection is a file handle that cannot go
+            // stale, and pinging it before every use is a round trip to its
+            // worker thread: a search made four. A PostgreSQL connection
+            // can be dropped by the server, so it is still checked.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -856,7 +911,7 @@ impl SqlStore {
             .query()
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| StoreError::not_found(format!("Run with id={run_id} not found")))?;
+            .ok_or_else(|| run_not_found(run_id))?;
         run_info_from_row(&row)
     }
 
@@ -891,7 +946,7 @@ impl SqlStore {
         if run_ids.is_empty() {
             return Ok(out);
         }
-        let position: std::collections::HashMap<&str, usize> =
+        let position: HashMap<&str, usize> =
             run_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
         // A page of runs holds thousands of values, and each value read
         // through sqlx costs an allocation or more on both sides of its
@@ -998,12 +1053,7 @@ impl SqlStore {
 
     async fn require_active_run(&self, run_id: &str) -> Result<RunInfo> {
         let info = self.run_info(run_id).await?;
-        if info.lifecycle_stage != ACTIVE {
-            return Err(StoreError::invalid(format!(
-                "The run {run_id} must be in the 'active' state. Current state is {}.",
-                info.lifecycle_stage
-            )));
-        }
+        check_active_run(run_id, Some(&info.lifecycle_stage))?;
         Ok(info)
     }
 
@@ -1049,9 +1099,13 @@ impl SqlStore {
         for t in tags {
             check_key("tag", &t.key)?;
         }
+        if params.is_empty() && tags.is_empty() && !metrics.is_empty() {
+            // The group commit checks the run.
+            return self.log_metrics_grouped(run_id, metrics).await;
+        }
         self.require_active_run(run_id).await?;
         if params.is_empty() && tags.is_empty() {
-            return if metrics.is_empty() { Ok(()) } else { self.log_metrics_grouped(run_id, metrics).await };
+            return Ok(());
         }
         let mut tx = self.write().await?;
         if !params.is_empty() {
@@ -1417,6 +1471,7 @@ fn run_order_term(sql: &mut Sql, item: &str, index: usize) -> Result<(String, St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     fn point(key: &str) -> Metric {
         Metric { key: key.into(), value: 1.0, timestamp: 1, step: 0 }
@@ -1500,15 +1555,21 @@ mod tests {
         let uri = format!("sqlite:///{}", dir.path().join("t.db").display());
         let store = SqlStore::connect(&uri, "mlflow-artifacts:").await.unwrap();
         let run = store.create_run("0", "u", None, None, &[]).await.unwrap().info.run_id;
-        // Both requests are queued before the writer runs (one thread), so
-        // they form one group; the unknown run breaks its foreign key.
+        // All three requests are queued before the writer runs (one
+        // thread), so they form one group, with an unknown run and a
+        // deleted one.
+        let deleted = store.create_run("0", "u", None, None, &[]).await.unwrap().info.run_id;
+        store.set_run_lifecycle(&deleted, "deleted").await.unwrap();
         let (kept, lost) = ([point("kept")], [point("lost")]);
-        let (good, bad) = tokio::join!(
+        let (good, unknown, refused) = tokio::join!(
             store.log_metrics_grouped(&run, &kept),
             store.log_metrics_grouped("no-such-run", &lost),
+            store.log_metrics_grouped(&deleted, &lost),
         );
         good.unwrap();
-        assert!(bad.is_err());
+        assert_eq!(unknown.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+        assert_eq!(refused.unwrap_err().code, ErrorCode::InvalidParameterValue);
+        assert!(store.get_metric_history(&deleted, "lost", None, None).await.unwrap().0.is_empty());
         let (points, _) = store.get_metric_history(&run, "kept", None, None).await.unwrap();
         assert_eq!(points.len(), 1);
     }

@@ -171,6 +171,11 @@ async fn runs_record_params_metrics_and_tags() {
         let err = store.log_metric(&id, &metric("loss", 1.0, 9)).await.unwrap_err();
         assert!(err.message.contains("must be in the 'active' state"), "{err}");
         assert_eq!(store.get_run("0123").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+        let err = store.log_metric("0123", &metric("loss", 1.0, 9)).await.unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (ErrorCode::ResourceDoesNotExist, "Run with id=0123 not found")
+        );
     }
 }
 
