@@ -152,9 +152,9 @@ impl Writer {
 
     /// Commits metric points of many requests at once: while one group
     /// commits, the next gathers, so concurrent writers share a commit
-    /// (and its write-ahead-log pages) instead of taking turns. A group
-    /// that fails is retried request by request, so each gets its own
-    /// outcome.
+    /// (and its write-ahead-log pages) instead of taking turns. Each
+    /// request gets its own outcome: its run is checked in the group's
+    /// transaction, and its keys before it queues.
     async fn commit_metrics(self, mut queue: mpsc::UnboundedReceiver<PendingMetrics>) {
         while let Some(first) = queue.recv().await {
             let mut points = first.metrics.len();
@@ -164,25 +164,15 @@ impl Writer {
                 points += next.metrics.len();
                 group.push(next);
             }
-            match self.commit_group(&group).await {
-                Ok(outcomes) => {
-                    for (pending, outcome) in group.into_iter().zip(outcomes) {
-                        let _ = pending.done.send(outcome);
-                    }
-                }
-                // Maybe one request's points are what failed: each on its
-                // own then, so the others still land.
-                Err(_) if group.len() > 1 => {
-                    for pending in group {
-                        let outcome = self.commit_group(std::slice::from_ref(&pending)).await;
-                        let _ = pending.done.send(outcome.and_then(|mut outcomes| outcomes.swap_remove(0)));
-                    }
-                }
-                Err(error) => {
-                    for pending in group {
-                        let _ = pending.done.send(Err(error.clone()));
-                    }
-                }
+            // What is left to fail is the database's, not one request's
+            // points, so every request in the group shares it: retrying
+            // them one by one would only repeat it, a busy timeout included.
+            let outcomes = match self.commit_group(&group).await {
+                Ok(outcomes) => outcomes,
+                Err(error) => vec![Err(error); group.len()],
+            };
+            for (pending, outcome) in group.into_iter().zip(outcomes) {
+                let _ = pending.done.send(outcome);
             }
         }
     }
@@ -415,6 +405,12 @@ fn check_active_run(run_id: &str, stage: Option<&str>) -> Result<()> {
 pub(crate) fn check_key(kind: &str, key: &str) -> Result<()> {
     if key.is_empty() || key.len() > 250 {
         return Err(StoreError::invalid(format!("{kind} key must be 1 to 250 characters, got '{key}'")));
+    }
+    // PostgreSQL's text cannot hold it; refused on both engines alike.
+    if key.contains('\0') {
+        return Err(StoreError::invalid(format!(
+            "{kind} key must not contain the NUL character, got {key:?}"
+        )));
     }
     Ok(())
 }

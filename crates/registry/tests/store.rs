@@ -379,6 +379,28 @@ async fn sqlite_history_from_before_metric_ranges_survives_the_upgrade() {
     assert!(latest.contains(&("acc", 9, 9.0)) && latest.contains(&("loss", 5, 5.5)), "{latest:?}");
 }
 
+/// A key PostgreSQL cannot store (it holds a NUL character) is the
+/// caller's error on both engines, and a metric write sharing a group
+/// commit with it still lands.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_with_a_nul_character_is_refused_alone() {
+    for (backend, store, _dir) in stores().await {
+        let id = store.create_run("0", "ana", None, None, &[]).await.unwrap().info.run_id;
+        let (bad, good) = (metric("lo\0ss", 1.0, 0), metric("acc", 0.5, 0));
+        let (refused, kept) = tokio::join!(store.log_metric(&id, &bad), store.log_metric(&id, &good));
+        let err = refused.unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidParameterValue, "{backend}: {err}");
+        assert!(err.message.contains("NUL"), "{backend}: {err}");
+        kept.unwrap();
+        let param = Param { key: "p\0".into(), value: "v".into() };
+        let err = store.log_batch(&id, &[], &[param], &[]).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidParameterValue, "{backend}: {err}");
+        let data = store.get_run(&id).await.unwrap().data;
+        assert_eq!(data.metrics.iter().map(|m| m.key.as_str()).collect::<Vec<_>>(), ["acc"], "{backend}");
+        assert!(data.params.is_empty(), "{backend}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn log_batch_is_all_or_nothing() {
     for (backend, store, _dir) in stores().await {
