@@ -381,7 +381,8 @@ async fn sqlite_history_from_before_metric_ranges_survives_the_upgrade() {
 
 /// A key PostgreSQL cannot store (it holds a NUL character) is the
 /// caller's error on both engines, and a metric write sharing a group
-/// commit with it still lands.
+/// commit with it still lands; such a value is PostgreSQL's to refuse,
+/// as a bad parameter, not a server error.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_with_a_nul_character_is_refused_alone() {
     for (backend, store, _dir) in stores().await {
@@ -398,6 +399,20 @@ async fn a_key_with_a_nul_character_is_refused_alone() {
         let data = store.get_run(&id).await.unwrap().data;
         assert_eq!(data.metrics.iter().map(|m| m.key.as_str()).collect::<Vec<_>>(), ["acc"], "{backend}");
         assert!(data.params.is_empty(), "{backend}");
+
+        // In a value SQLite keeps it; PostgreSQL refuses it as the caller's error.
+        let noted = store.set_tag(&id, &tag("note", "a\0b")).await;
+        let tags = store.get_run(&id).await.unwrap().data.tags;
+        match backend.as_str() {
+            "postgres" => {
+                assert_eq!(noted.unwrap_err().code, ErrorCode::InvalidParameterValue);
+                assert!(!tags.iter().any(|t| t.key == "note"));
+            }
+            _ => {
+                noted.unwrap();
+                assert!(tags.contains(&tag("note", "a\0b")), "{tags:?}");
+            }
+        }
     }
 }
 
