@@ -1095,14 +1095,14 @@ impl SqlStore {
         for t in tags {
             check_key("tag", &t.key)?;
         }
-        if params.is_empty() && tags.is_empty() && !metrics.is_empty() {
-            // The group commit checks the run.
-            return self.log_metrics_grouped(run_id, metrics).await;
+        if params.is_empty() && tags.is_empty() {
+            // The group commit checks the run, in its transaction.
+            return match metrics {
+                [] => self.require_active_run(run_id).await.map(drop),
+                _ => self.log_metrics_grouped(run_id, metrics).await,
+            };
         }
         self.require_active_run(run_id).await?;
-        if params.is_empty() && tags.is_empty() {
-            return Ok(());
-        }
         let mut tx = self.write().await?;
         if !params.is_empty() {
             self.insert_new_params(&mut tx, run_id, params).await?;
