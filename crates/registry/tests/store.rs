@@ -305,12 +305,13 @@ async fn metric_history_is_whole_across_staging_and_moves() {
 }
 
 /// A SQLite store written before the history was kept in ranges of rowids
-/// (`migrations/0005_sqlite_metric_ranges.sql`), with points in the old
-/// layout and some still staged: after the upgrade every history reads
-/// back whole and in order, the latest points are unchanged, and new
-/// points join them.
+/// (`migrations/0005_sqlite_metric_ranges.sql`) and before runs' values
+/// were stored by run (`0006_sqlite_clustered_run_values.sql`), with
+/// points in the old layout and some still staged: after the upgrade
+/// every history reads back whole and in order, the latest points, params
+/// and tags are unchanged and searchable, and new points join them.
 #[tokio::test(flavor = "multi_thread")]
-async fn sqlite_history_from_before_metric_ranges_survives_the_upgrade() {
+async fn sqlite_store_from_before_metric_ranges_survives_the_upgrade() {
     use sqlx::Connection;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
@@ -348,7 +349,9 @@ async fn sqlite_history_from_before_metric_ranges_survives_the_upgrade() {
     sqlx::raw_sql(
         "INSERT INTO metrics_staged VALUES ('r1', 'loss', 4.5, 0, 1000, 4), ('r1', 'loss', 5.5, 0, 1000, 5); \
          INSERT INTO latest_metrics VALUES ('r1', 'loss', 5.5, 0, 1000, 5), ('r1', 'acc', 3.5, 0, 1000, 3), \
-                                           ('r2', 'loss', 3.5, 0, 1000, 3);",
+                                           ('r2', 'loss', 3.5, 0, 1000, 3); \
+         INSERT INTO params VALUES ('r1', 'model', 'rf'), ('r1', 'depth', '4'), ('r2', 'model', 'knn'); \
+         INSERT INTO tags VALUES ('r1', 'mlflow.runName', 'old'), ('r2', 'team', 'ml');",
     )
     .execute(&mut old)
     .await
@@ -377,6 +380,28 @@ async fn sqlite_history_from_before_metric_ranges_survives_the_upgrade() {
     let latest = store.get_run("r1").await.unwrap().data.metrics;
     let latest: Vec<_> = latest.iter().map(|m| (m.key.as_str(), m.step, m.value)).collect();
     assert!(latest.contains(&("acc", 9, 9.0)) && latest.contains(&("loss", 5, 5.5)), "{latest:?}");
+
+    let data = store.get_run("r1").await.unwrap().data;
+    let params: Vec<_> = data.params.iter().map(|p| (p.key.as_str(), p.value.as_str())).collect();
+    assert_eq!(params, [("depth", "4"), ("model", "rf")]);
+    let tags: Vec<_> = data.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
+    assert_eq!(tags, [("mlflow.runName", "old")]);
+    let filter = "params.model = 'rf' and metrics.loss > 1";
+    let (found, _) = store
+        .search_runs(
+            &["0".into()],
+            Some(filter),
+            ViewType::ActiveOnly,
+            None,
+            &["metrics.loss DESC".into()],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.iter().map(|r| r.info.run_id.as_str()).collect::<Vec<_>>(), ["r1"]);
+    store.set_tag("r2", &Tag { key: "team".into(), value: "data".into() }).await.unwrap();
+    let tags = store.get_run("r2").await.unwrap().data.tags;
+    assert_eq!(tags.iter().map(|t| t.value.as_str()).collect::<Vec<_>>(), ["data"]);
 }
 
 /// A key PostgreSQL cannot store (it holds a NUL character) is the
