@@ -52,7 +52,7 @@ fn check_alias(alias: &str) -> Result<()> {
     let reserved = alias.eq_ignore_ascii_case("latest")
         || alias.trim_start_matches(['v', 'V']).parse::<i64>().is_ok()
         || alias.is_empty()
-        || alias.len() > 255;
+        || alias.chars().count() > 255;
     if reserved {
         return Err(StoreError::invalid(format!(
             "Invalid alias '{alias}': aliases are 1 to 255 characters and cannot be 'latest' or a version like 'v3'"

@@ -404,7 +404,7 @@ fn check_active_run(run_id: &str, stage: Option<&str>) -> Result<()> {
 }
 
 pub(crate) fn check_key(kind: &str, key: &str) -> Result<()> {
-    if key.is_empty() || key.len() > 250 {
+    if key.is_empty() || key.chars().count() > 250 {
         return Err(StoreError::invalid(format!("{kind} key must be 1 to 250 characters, got '{key}'")));
     }
     // PostgreSQL's text cannot hold it; refused on both engines alike.
@@ -1089,7 +1089,7 @@ impl SqlStore {
         }
         for p in params {
             check_key("param", &p.key)?;
-            if p.value.len() > 6000 {
+            if p.value.chars().count() > 6000 {
                 return Err(StoreError::invalid(format!("param '{}' value exceeds 6000 characters", p.key)));
             }
         }

@@ -404,6 +404,25 @@ async fn sqlite_store_from_before_metric_ranges_survives_the_upgrade() {
     assert_eq!(tags.iter().map(|t| t.value.as_str()).collect::<Vec<_>>(), ["data"]);
 }
 
+/// Key and param value limits count characters, as MLflow's do (Python's
+/// `len`), not bytes: 250 two-byte characters make a valid key.
+#[tokio::test(flavor = "multi_thread")]
+async fn length_limits_count_characters() {
+    for (backend, store, _dir) in stores().await {
+        let id = store.create_run("0", "ana", None, None, &[]).await.unwrap().info.run_id;
+        let param = |key: String, value: String| Param { key, value };
+        let (key, value) = ("é".repeat(250), "é".repeat(6000));
+        store.log_batch(&id, &[], &[param(key.clone(), value.clone())], &[]).await.unwrap();
+        let data = store.get_run(&id).await.unwrap().data;
+        assert_eq!((&data.params[0].key, &data.params[0].value), (&key, &value), "{backend}");
+        for (key, value) in [("é".repeat(251), "v".into()), ("p".into(), "é".repeat(6001))] {
+            let err = store.log_batch(&id, &[], &[param(key, value)], &[]).await.unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidParameterValue, "{backend}: {err}");
+        }
+        assert_eq!(store.get_run(&id).await.unwrap().data.params.len(), 1, "{backend}");
+    }
+}
+
 /// A key PostgreSQL cannot store (it holds a NUL character) is the
 /// caller's error on both engines, and a metric write sharing a group
 /// commit with it still lands; such a value is PostgreSQL's to refuse,
@@ -866,6 +885,10 @@ async fn registry_versions_stages_aliases_and_audit_trail() {
             ErrorCode::ResourceAlreadyExists
         );
 
+        // 255 characters, counted as MLflow counts them, not in bytes.
+        store.set_alias("iris-forest", &"é".repeat(255), "1", "x", "").await.unwrap();
+        assert!(store.set_alias("iris-forest", &"é".repeat(256), "1", "x", "").await.is_err());
+        store.delete_alias("iris-forest", &"é".repeat(255), "x", "").await.unwrap();
         store.delete_alias("iris-forest", "champion", "ana", "retired").await.unwrap();
         assert_eq!(
             store.get_version_by_alias("iris-forest", "champion").await.unwrap_err().code,
