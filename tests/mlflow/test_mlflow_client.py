@@ -93,6 +93,20 @@ def test_tracking_workflow(client):
     assert client.get_experiment(experiment_id).lifecycle_stage == "deleted"
 
 
+def test_long_values_are_kept_as_mlflow_keeps_them(client):
+    # MLflow keeps the start of an over-long param (6,000 characters) or
+    # run tag value (8,000) and refuses an experiment name past 500.
+    experiment_id = mlflow.create_experiment(unique("limits"))
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.log_param("config", "é" * 7000)
+        mlflow.set_tag("notes", "n" * 9000)
+    got = client.get_run(run.info.run_id)
+    assert got.data.params["config"] == "é" * 6000
+    assert got.data.tags["notes"] == "n" * 8000
+    with pytest.raises(MlflowException, match="exceeds the maximum length of 500"):
+        mlflow.create_experiment("x" * 501)
+
+
 def test_model_registry_and_loading(client):
     experiment_id = mlflow.create_experiment(unique("registry"))
     mlflow.set_experiment(experiment_id=experiment_id)

@@ -14,7 +14,10 @@ use crate::entities::*;
 use crate::error::{ErrorCode, Result, StoreError};
 use crate::filter::{self, Entity};
 use crate::sql::{Arg, AttributeColumns, Page, Sql, text_condition};
-use crate::store::{SqlStore, WriteTx, check_key, now_ms, parse_experiment_id, set_tag_in};
+use crate::store::{
+    MAX_MODEL_TAG_VALUE_CHARS, SqlStore, WriteTx, check_key, check_length, now_ms, parse_experiment_id,
+    set_tag_in,
+};
 
 /// Logged model statuses.
 pub const LOGGED_MODEL_STATUSES: [&str; 3] =
@@ -41,6 +44,11 @@ fn check_name(what: &str, name: &str) -> Result<()> {
         return Err(StoreError::invalid(format!("Missing value for required parameter '{what}'.")));
     }
     Ok(())
+}
+
+fn check_registered_model_tag(tag: &Tag) -> Result<()> {
+    check_key("tag", &tag.key)?;
+    check_length("value", &tag.value, MAX_MODEL_TAG_VALUE_CHARS)
 }
 
 fn tags_of(rows: Vec<AnyRow>) -> Result<Vec<Tag>> {
@@ -314,7 +322,7 @@ impl SqlStore {
             });
         }
         for t in tags {
-            check_key("tag", &t.key)?;
+            check_registered_model_tag(t)?;
             set_tag_in(&mut tx, "registered_model_tags", &[("name", Arg::Text(name.into()))], t).await?;
         }
         tx.commit().await?;
@@ -505,7 +513,7 @@ impl SqlStore {
     }
 
     pub async fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()> {
-        check_key("tag", &tag.key)?;
+        check_registered_model_tag(tag)?;
         self.require_registered_model(name).await?;
         let mut tx = self.write().await?;
         set_tag_in(&mut tx, "registered_model_tags", &[("name", Arg::Text(name.into()))], tag).await?;

@@ -403,9 +403,59 @@ fn check_active_run(run_id: &str, stage: Option<&str>) -> Result<()> {
     }
 }
 
+/// MLflow's length limits, counted in characters (Python's `len`) as it
+/// does. An over-long param or run tag value keeps its start: MLflow's
+/// default (`MLFLOW_TRUNCATE_LONG_VALUES`) truncates those with a warning,
+/// and its client sends them unchecked, so refusing them would fail a
+/// `log_param` that works against MLflow. Past the other limits MLflow
+/// refuses, and so does this store.
+const MAX_KEY_CHARS: usize = 250;
+const MAX_PARAM_VALUE_CHARS: usize = 6000;
+const MAX_RUN_TAG_VALUE_CHARS: usize = 8000;
+const MAX_EXPERIMENT_NAME_CHARS: usize = 500;
+const MAX_EXPERIMENT_TAG_VALUE_CHARS: usize = 20_000;
+pub(crate) const MAX_MODEL_TAG_VALUE_CHARS: usize = 100_000;
+
+/// Refuses a `field` longer than `limit` characters, in MLflow's words.
+pub(crate) fn check_length(field: &str, value: &str, limit: usize) -> Result<()> {
+    if value.chars().nth(limit).is_some() {
+        return Err(StoreError::invalid(format!(
+            "'{field}' exceeds the maximum length of {limit} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// `value`'s first `limit` characters, with a warning when that cuts it.
+fn truncated<'a>(kind: &str, key: &str, value: &'a str, limit: usize) -> &'a str {
+    let Some((end, _)) = value.char_indices().nth(limit) else { return value };
+    tracing::warn!(
+        "{kind} '{key}': a value of {} characters was truncated to {limit}, as MLflow does",
+        value.chars().count()
+    );
+    &value[..end]
+}
+
+/// A param as the store keeps it (see [`MAX_PARAM_VALUE_CHARS`]).
+fn stored_param(p: &Param) -> Param {
+    Param { key: p.key.clone(), value: truncated("param", &p.key, &p.value, MAX_PARAM_VALUE_CHARS).into() }
+}
+
+/// A run tag as the store keeps it (see [`MAX_RUN_TAG_VALUE_CHARS`]).
+fn stored_run_tag(t: &Tag) -> Tag {
+    Tag { key: t.key.clone(), value: truncated("tag", &t.key, &t.value, MAX_RUN_TAG_VALUE_CHARS).into() }
+}
+
+fn check_experiment_tag(tag: &Tag) -> Result<()> {
+    check_key("experiment tag", &tag.key)?;
+    check_length("value", &tag.value, MAX_EXPERIMENT_TAG_VALUE_CHARS)
+}
+
 pub(crate) fn check_key(kind: &str, key: &str) -> Result<()> {
-    if key.is_empty() || key.chars().count() > 250 {
-        return Err(StoreError::invalid(format!("{kind} key must be 1 to 250 characters, got '{key}'")));
+    if key.is_empty() || key.chars().nth(MAX_KEY_CHARS).is_some() {
+        return Err(StoreError::invalid(format!(
+            "{kind} key must be 1 to {MAX_KEY_CHARS} characters, got '{key}'"
+        )));
     }
     // PostgreSQL's text cannot hold it; refused on both engines alike.
     if key.contains('\0') {
@@ -604,8 +654,9 @@ impl SqlStore {
         if name.trim().is_empty() {
             return Err(StoreError::invalid("Missing value for required parameter 'name'"));
         }
+        check_length("name", name, MAX_EXPERIMENT_NAME_CHARS)?;
         for tag in tags {
-            check_key("experiment tag", &tag.key)?;
+            check_experiment_tag(tag)?;
         }
         // Allocate max + 1; a concurrent creator makes the insert fail on
         // the primary key and we try again.
@@ -779,6 +830,7 @@ impl SqlStore {
         if new_name.trim().is_empty() {
             return Err(StoreError::invalid("Missing value for required parameter 'new_name'"));
         }
+        check_length("new_name", new_name, MAX_EXPERIMENT_NAME_CHARS)?;
         let experiment = self.get_experiment(experiment_id).await?;
         if experiment.lifecycle_stage != ACTIVE {
             return Err(StoreError::invalid(format!(
@@ -826,7 +878,7 @@ impl SqlStore {
     }
 
     pub async fn set_experiment_tag(&self, experiment_id: &str, tag: &Tag) -> Result<()> {
-        check_key("experiment tag", &tag.key)?;
+        check_experiment_tag(tag)?;
         let id = parse_experiment_id(experiment_id)?;
         self.get_experiment(experiment_id).await?;
         let mut tx = self.write().await?;
@@ -891,7 +943,7 @@ impl SqlStore {
         .query()
         .execute(&mut *tx)
         .await?;
-        let mut all_tags = tags.to_vec();
+        let mut all_tags: Vec<Tag> = tags.iter().map(stored_run_tag).collect();
         if !all_tags.iter().any(|t| t.key == "mlflow.runName") {
             all_tags.push(Tag { key: "mlflow.runName".into(), value: name });
         }
@@ -1089,9 +1141,6 @@ impl SqlStore {
         }
         for p in params {
             check_key("param", &p.key)?;
-            if p.value.chars().count() > 6000 {
-                return Err(StoreError::invalid(format!("param '{}' value exceeds 6000 characters", p.key)));
-            }
         }
         for t in tags {
             check_key("tag", &t.key)?;
@@ -1104,14 +1153,15 @@ impl SqlStore {
             };
         }
         self.require_active_run(run_id).await?;
+        let params: Vec<Param> = params.iter().map(stored_param).collect();
         let mut tx = self.write().await?;
         if !params.is_empty() {
-            self.insert_new_params(&mut tx, run_id, params).await?;
+            self.insert_new_params(&mut tx, run_id, &params).await?;
         }
         // Within a batch the last value of a tag wins.
-        let mut last_tags: BTreeMap<&str, &Tag> = BTreeMap::new();
+        let mut last_tags: BTreeMap<&str, Tag> = BTreeMap::new();
         for t in tags {
-            last_tags.insert(&t.key, t);
+            last_tags.insert(&t.key, stored_run_tag(t));
         }
         for t in last_tags.values() {
             upsert_tag(&mut tx, run_id, t).await?;

@@ -406,20 +406,65 @@ async fn sqlite_store_from_before_metric_ranges_survives_the_upgrade() {
 
 /// Key and param value limits count characters, as MLflow's do (Python's
 /// `len`), not bytes: 250 two-byte characters make a valid key.
+/// MLflow's limits, counted in characters as Python's `len` does: an
+/// over-long param or run tag value keeps its start (MLflow's default),
+/// the other limits refuse, and a refused write leaves nothing behind.
 #[tokio::test(flavor = "multi_thread")]
 async fn length_limits_count_characters() {
     for (backend, store, _dir) in stores().await {
-        let id = store.create_run("0", "ana", None, None, &[]).await.unwrap().info.run_id;
+        let id = store
+            .create_run("0", "ana", None, None, &[tag("long", &"é".repeat(8001))])
+            .await
+            .unwrap()
+            .info
+            .run_id;
         let param = |key: String, value: String| Param { key, value };
-        let (key, value) = ("é".repeat(250), "é".repeat(6000));
-        store.log_batch(&id, &[], &[param(key.clone(), value.clone())], &[]).await.unwrap();
+        let key = "é".repeat(250);
+        store.log_batch(&id, &[], &[param(key.clone(), "é".repeat(6000))], &[]).await.unwrap();
+        store.log_param(&id, &param("long".into(), "é".repeat(7000))).await.unwrap();
+        // The same long value again is the same param, not a change.
+        store.log_param(&id, &param("long".into(), "é".repeat(7000))).await.unwrap();
+        store.set_tag(&id, &tag("notes", &"ü".repeat(9000))).await.unwrap();
         let data = store.get_run(&id).await.unwrap().data;
-        assert_eq!((&data.params[0].key, &data.params[0].value), (&key, &value), "{backend}");
-        for (key, value) in [("é".repeat(251), "v".into()), ("p".into(), "é".repeat(6001))] {
-            let err = store.log_batch(&id, &[], &[param(key, value)], &[]).await.unwrap_err();
+        let value_of = |key: &str| {
+            let param = data.params.iter().find(|p| p.key == key).map(|p| &p.value);
+            param.or(data.tags.iter().find(|t| t.key == key).map(|t| &t.value)).unwrap().clone()
+        };
+        assert_eq!(value_of(&key), "é".repeat(6000), "{backend}");
+        assert_eq!(value_of("long"), "é".repeat(6000), "{backend}: a param");
+        assert_eq!(data.tags.iter().find(|t| t.key == "long").unwrap().value, "é".repeat(8000), "{backend}");
+        assert_eq!(value_of("notes"), "ü".repeat(8000), "{backend}");
+
+        let err = store.log_batch(&id, &[], &[param("é".repeat(251), "v".into())], &[]).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidParameterValue, "{backend}: {err}");
+        assert_eq!(store.get_run(&id).await.unwrap().data.params.len(), 2, "{backend}");
+
+        let experiment = store.create_experiment(&"ö".repeat(500), None, &[]).await.unwrap();
+        let refusals = [
+            store.create_experiment(&"ö".repeat(501), None, &[]).await,
+            store.create_experiment("tagged", None, &[tag("t", &"x".repeat(20_001))]).await,
+            store.update_experiment(&experiment, &"ö".repeat(501)).await.map(|()| String::new()),
+            store
+                .set_experiment_tag(&experiment, &tag("t", &"x".repeat(20_001)))
+                .await
+                .map(|()| String::new()),
+        ];
+        for refused in refusals {
+            let err = refused.unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidParameterValue, "{backend}: {err}");
+            assert!(err.message.contains("exceeds the maximum length"), "{backend}: {err}");
         }
-        assert_eq!(store.get_run(&id).await.unwrap().data.params.len(), 1, "{backend}");
+        assert_eq!(store.get_experiment(&experiment).await.unwrap().name, "ö".repeat(500), "{backend}");
+        assert!(store.get_experiment_by_name("tagged").await.is_err(), "{backend}");
+        store.set_experiment_tag(&experiment, &tag("t", &"x".repeat(20_000))).await.unwrap();
+
+        let long = tag("t", &"x".repeat(100_001));
+        let err = store.create_registered_model("limits", "", std::slice::from_ref(&long)).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidParameterValue, "{backend}: {err}");
+        store.create_registered_model("limits", "", &[]).await.unwrap();
+        let err = store.set_registered_model_tag("limits", &long).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidParameterValue, "{backend}: {err}");
+        store.set_registered_model_tag("limits", &tag("t", &"x".repeat(100_000))).await.unwrap();
     }
 }
 
