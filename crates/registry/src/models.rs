@@ -48,7 +48,7 @@ fn check_name(what: &str, name: &str) -> Result<()> {
 
 fn check_registered_model_tag(tag: &Tag) -> Result<()> {
     check_key("tag", &tag.key)?;
-    check_length("value", &tag.value, MAX_MODEL_TAG_VALUE_CHARS)
+    check_length(&format!("The value of tag '{}'", tag.key), &tag.value, MAX_MODEL_TAG_VALUE_CHARS)
 }
 
 fn tags_of(rows: Vec<AnyRow>) -> Result<Vec<Tag>> {

@@ -419,9 +419,7 @@ pub(crate) const MAX_MODEL_TAG_VALUE_CHARS: usize = 100_000;
 /// Refuses a `field` longer than `limit` characters, in MLflow's words.
 pub(crate) fn check_length(field: &str, value: &str, limit: usize) -> Result<()> {
     if value.chars().nth(limit).is_some() {
-        return Err(StoreError::invalid(format!(
-            "'{field}' exceeds the maximum length of {limit} characters"
-        )));
+        return Err(StoreError::invalid(format!("{field} exceeds the maximum length of {limit} characters")));
     }
     Ok(())
 }
@@ -448,7 +446,11 @@ fn stored_run_tag(t: &Tag) -> Tag {
 
 fn check_experiment_tag(tag: &Tag) -> Result<()> {
     check_key("experiment tag", &tag.key)?;
-    check_length("value", &tag.value, MAX_EXPERIMENT_TAG_VALUE_CHARS)
+    check_length(
+        &format!("The value of experiment tag '{}'", tag.key),
+        &tag.value,
+        MAX_EXPERIMENT_TAG_VALUE_CHARS,
+    )
 }
 
 pub(crate) fn check_key(kind: &str, key: &str) -> Result<()> {
@@ -654,7 +656,7 @@ impl SqlStore {
         if name.trim().is_empty() {
             return Err(StoreError::invalid("Missing value for required parameter 'name'"));
         }
-        check_length("name", name, MAX_EXPERIMENT_NAME_CHARS)?;
+        check_length("'name'", name, MAX_EXPERIMENT_NAME_CHARS)?;
         for tag in tags {
             check_experiment_tag(tag)?;
         }
@@ -830,7 +832,7 @@ impl SqlStore {
         if new_name.trim().is_empty() {
             return Err(StoreError::invalid("Missing value for required parameter 'new_name'"));
         }
-        check_length("new_name", new_name, MAX_EXPERIMENT_NAME_CHARS)?;
+        check_length("'new_name'", new_name, MAX_EXPERIMENT_NAME_CHARS)?;
         let experiment = self.get_experiment(experiment_id).await?;
         if experiment.lifecycle_stage != ACTIVE {
             return Err(StoreError::invalid(format!(

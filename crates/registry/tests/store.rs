@@ -461,6 +461,7 @@ async fn length_limits_count_characters() {
         let long = tag("t", &"x".repeat(100_001));
         let err = store.create_registered_model("limits", "", std::slice::from_ref(&long)).await.unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidParameterValue, "{backend}: {err}");
+        assert_eq!(err.message, "The value of tag 't' exceeds the maximum length of 100000 characters");
         store.create_registered_model("limits", "", &[]).await.unwrap();
         let err = store.set_registered_model_tag("limits", &long).await.unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidParameterValue, "{backend}: {err}");
