@@ -2,15 +2,17 @@
 # MLflow tier: installs MLflow into a virtualenv, then
 #  1. starts `retrain server` on a free 127.0.0.1 port with a throwaway
 #     store and runs the official Python client (test_mlflow_client.py)
-#     against it;
+#     against it, once as MLflow 3.17 and once as 2.22;
 #  2. starts a real `mlflow server` the same way and runs retrain's own
 #     MLflow client (RestStore) against it.
 #   RETRAIN_BIN   the retrain binary (default: built with cargo)
 #   MLFLOW_VENV   virtualenv to reuse (default: bench/.venv-mlflow)
+#   MLFLOW2_VENV  the same for the 2.x client (default: bench/.venv-mlflow2)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 venv=${MLFLOW_VENV:-$root/bench/.venv-mlflow}
+venv2=${MLFLOW2_VENV:-$root/bench/.venv-mlflow2}
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import mlflow, sklearn, pytest' 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q "mlflow==3.17.2" scikit-learn pytest
@@ -50,6 +52,17 @@ wait_for_health "$port" 10
 export MLFLOW_TRACKING_URI="http://127.0.0.1:$port"
 cd "$work"
 if ! "$venv/bin/python" -m pytest -q -p no:cacheprovider "$here/test_mlflow_client.py"; then
+  echo "--- server log" >&2
+  tail -50 "$work/server.log" >&2
+  exit 1
+fi
+
+echo "--- the same tests with an MLflow 2.x client"
+if [ ! -x "$venv2/bin/python" ] || ! "$venv2/bin/python" -c 'import mlflow, sklearn, pytest' 2>/dev/null; then
+  python3 -m venv "$venv2"
+  "$venv2/bin/pip" install -q "mlflow==2.22.5" scikit-learn pytest
+fi
+if ! "$venv2/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning "$here/test_mlflow_client.py"; then
   echo "--- server log" >&2
   tail -50 "$work/server.log" >&2
   exit 1

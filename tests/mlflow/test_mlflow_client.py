@@ -4,6 +4,7 @@ The server's URL comes from MLFLOW_TRACKING_URI (run.sh starts a server on
 a free 127.0.0.1 port). Each test walks a part of the workflow a user of
 MLflow runs, and asserts every step's result.
 """
+import json
 import os
 import tempfile
 import uuid
@@ -21,6 +22,10 @@ from sklearn.ensemble import RandomForestClassifier
 def client():
     assert os.environ["MLFLOW_TRACKING_URI"].startswith("http://127.0.0.1:")
     return MlflowClient()
+
+
+# The tier runs this file with a 3.x client and with a 2.x one.
+MLFLOW_2 = mlflow.__version__.startswith("2.")
 
 
 def unique(prefix):
@@ -114,14 +119,21 @@ def test_model_registry_and_loading(client):
     model_name = unique("iris-rf")
     versions = []
     for trees in (10, 20):
-        with mlflow.start_run():
+        with mlflow.start_run() as run:
             model = RandomForestClassifier(n_estimators=trees, random_state=0).fit(x, y)
             mlflow.log_param("n_estimators", trees)
-            info = mlflow.sklearn.log_model(
-                model, name="model", input_example=x[:2], skops_trusted_types=["sklearn.tree._tree.Tree"]
-            )
+            if MLFLOW_2:
+                where = {"artifact_path": "model"}
+            else:
+                where = {"name": "model", "skops_trusted_types": ["sklearn.tree._tree.Tree"]}
+            info = mlflow.sklearn.log_model(model, input_example=x[:2], **where)
             version = mlflow.register_model(info.model_uri, model_name)
             versions.append(version)
+        if MLFLOW_2:
+            # 2.x reports the model to the run (runs/log-model).
+            history = json.loads(client.get_run(run.info.run_id).data.tags["mlflow.log-model.history"])
+            assert [(m["artifact_path"], m["run_id"]) for m in history] == [("model", run.info.run_id)]
+            assert "sklearn" in history[0]["flavors"]
     assert [v.version for v in versions] == ["1", "2"]
 
     client.set_registered_model_alias(model_name, "champion", "1")

@@ -11,12 +11,13 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde_json::{Map, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::entities::*;
-use crate::error::{Result, StoreError};
+use crate::error::{ErrorCode, Result, StoreError};
 use crate::filter;
 use crate::sql::{Arg, AttributeColumns, Page, Sql, metric_condition, runs_where};
 
@@ -403,6 +404,9 @@ fn check_active_run(run_id: &str, stage: Option<&str>) -> Result<()> {
     }
 }
 
+/// The run tag listing the models logged in a run (MLflow 2.x).
+const LOGGED_MODELS_TAG: &str = "mlflow.log-model.history";
+
 /// MLflow's length limits, counted in characters (Python's `len`) as it
 /// does. An over-long param or run tag value keeps its start: MLflow's
 /// default (`MLFLOW_TRUNCATE_LONG_VALUES`) truncates those with a warning,
@@ -637,7 +641,7 @@ impl SqlStore {
             // Another process may have created it at the same moment.
             if let Err(e) = result {
                 let err = StoreError::from(e);
-                if err.code != crate::ErrorCode::ResourceAlreadyExists {
+                if err.code != ErrorCode::ResourceAlreadyExists {
                     return Err(err);
                 }
             }
@@ -685,7 +689,7 @@ impl SqlStore {
                 Ok(_) => {}
                 Err(e) => {
                     let err = StoreError::from(e);
-                    if err.code == crate::ErrorCode::ResourceAlreadyExists {
+                    if err.code == ErrorCode::ResourceAlreadyExists {
                         continue;
                     }
                     return Err(err);
@@ -1250,6 +1254,67 @@ impl SqlStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Records a model logged in the run, as MLflow 2.x clients report it
+    /// (`runs/log-model`, after `log_model` uploaded its files): appended
+    /// to the run's `mlflow.log-model.history` tag with what MLflow keeps
+    /// of it, the run, time, path and id, and each flavor without its
+    /// `config`.
+    pub async fn record_logged_model(&self, run_id: &str, model: &Value) -> Result<()> {
+        let Some(model) = model.as_object() else {
+            return Err(StoreError::invalid("model_json must be a JSON object"));
+        };
+        let missing: Vec<&str> = ["artifact_path", "flavors", "run_id", "utc_time_created"]
+            .into_iter()
+            .filter(|field| !model.contains_key(*field))
+            .collect();
+        if !missing.is_empty() {
+            return Err(StoreError::invalid(format!(
+                "Model json is missing mandatory fields: {}",
+                missing.join(", ")
+            )));
+        }
+        let Some(flavors) = model["flavors"].as_object() else {
+            return Err(StoreError::invalid("model_json's 'flavors' must be a JSON object"));
+        };
+        let mut entry: Map<String, Value> = ["run_id", "utc_time_created", "artifact_path", "model_uuid"]
+            .into_iter()
+            .filter_map(|field| Some((field.to_string(), model.get(field)?.clone())))
+            .collect();
+        let flavors = flavors.iter().map(|(name, config)| {
+            let mut config = config.clone();
+            if let Some(config) = config.as_object_mut() {
+                config.remove("config");
+            }
+            (name.clone(), config)
+        });
+        entry.insert("flavors".into(), Value::Object(flavors.collect()));
+
+        self.require_active_run(run_id).await?;
+        let mut tx = self.write().await?;
+        let recorded = Sql::new("SELECT value FROM tags WHERE run_id = ")
+            .text_arg(run_id)
+            .push(" AND key = ")
+            .text_arg(LOGGED_MODELS_TAG)
+            .query()
+            .fetch_optional(&mut *tx)
+            .await?;
+        let mut history: Vec<Value> = match recorded {
+            None => Vec::new(),
+            Some(row) => serde_json::from_str(row.try_get("value")?).map_err(|e| {
+                StoreError::new(
+                    ErrorCode::InvalidState,
+                    format!(
+                        "the run's tag '{LOGGED_MODELS_TAG}' is not a JSON list ({e}): set it to [] first"
+                    ),
+                )
+            })?,
+        };
+        history.push(Value::Object(entry));
+        let value = Value::Array(history).to_string();
+        upsert_tag(&mut tx, run_id, &Tag { key: LOGGED_MODELS_TAG.into(), value }).await?;
+        tx.commit().await
     }
 
     /// Every logged point of one metric, by step then timestamp, paged:

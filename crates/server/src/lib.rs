@@ -60,6 +60,7 @@ fn mlflow_routes() -> Router<AppState> {
         .route("/runs/log-parameter", post(tracking::log_param))
         .route("/runs/log-batch", post(tracking::log_batch))
         .route("/runs/log-inputs", post(tracking::log_inputs))
+        .route("/runs/log-model", post(tracking::log_model))
         .route("/runs/set-tag", post(tracking::set_tag))
         .route("/runs/delete-tag", post(tracking::delete_tag))
         .route("/metrics/get-history", get(tracking::get_metric_history))

@@ -165,6 +165,56 @@ async fn tracking_workflow_over_http() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["message"].as_str().unwrap().contains("invalid comparator"), "{body}");
 
+    // MLflow 2.x's log_model reports each model; the run's tag lists them.
+    for path in ["model", "model-2"] {
+        let model = json!({"run_id": run_id, "artifact_path": path, "utc_time_created": "2026-11-28 10:00:00.000000",
+            "model_uuid": "u1", "signature": {"inputs": "[]"},
+            "flavors": {"sklearn": {"pickled_model": "model.pkl", "config": {"big": true}}, "python_function": {"env": "conda.yaml"}}});
+        let (status, body) =
+            s.post("runs/log-model", json!({"run_id": run_id, "model_json": model.to_string()})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (_, body) = s.get("runs/get", &[("run_id", &run_id)]).await;
+    let tags = body["run"]["data"]["tags"].as_array().unwrap();
+    let history = tags.iter().find(|t| t["key"] == "mlflow.log-model.history").unwrap();
+    let history: Value = serde_json::from_str(history["value"].as_str().unwrap()).unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
+    assert_eq!(
+        history[1],
+        json!({"run_id": run_id, "artifact_path": "model-2", "utc_time_created": "2026-11-28 10:00:00.000000",
+            "model_uuid": "u1", "flavors": {"sklearn": {"pickled_model": "model.pkl"}, "python_function": {"env": "conda.yaml"}}})
+    );
+    for (model_json, said) in [
+        ("{\"artifact_path\": ", "not valid JSON"),
+        ("[1]", "must be a JSON object"),
+        (
+            "{\"artifact_path\": \"m\", \"run_id\": \"r\"}",
+            "missing mandatory fields: flavors, utc_time_created",
+        ),
+        (
+            "{\"artifact_path\": \"m\", \"run_id\": \"r\", \"utc_time_created\": \"t\", \"flavors\": 1}",
+            "'flavors'",
+        ),
+    ] {
+        let (status, body) =
+            s.post("runs/log-model", json!({"run_id": run_id, "model_json": model_json})).await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("INVALID_PARAMETER_VALUE"))
+        );
+        assert!(body["message"].as_str().unwrap().contains(said), "{body}");
+    }
+    s.post("runs/set-tag", json!({"run_id": run_id, "key": "mlflow.log-model.history", "value": "oops"}))
+        .await;
+    let model = json!({"run_id": run_id, "artifact_path": "m", "utc_time_created": "t", "flavors": {}});
+    let (status, body) =
+        s.post("runs/log-model", json!({"run_id": run_id, "model_json": model.to_string()})).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("INVALID_STATE")),
+        "{body}"
+    );
+
     let (_, body) =
         s.post("runs/update", json!({"run_id": run_id, "status": "FINISHED", "end_time": 9})).await;
     assert_eq!(body["run_info"]["status"], "FINISHED");

@@ -354,6 +354,21 @@ pub async fn log_inputs(State(app): State<AppState>, Message(req): Message<LogIn
 }
 
 #[derive(Deserialize)]
+pub struct LogModel {
+    #[serde(flatten)]
+    run: RunRef,
+    model_json: String,
+}
+
+/// MLflow 2.x clients report each model `log_model` uploaded here.
+pub async fn log_model(State(app): State<AppState>, Message(req): Message<LogModel>) -> Reply {
+    let model: Value = serde_json::from_str(&req.model_json)
+        .map_err(|e| ApiError::invalid(format!("model_json is not valid JSON: {e}")))?;
+    app.store.record_logged_model(req.run.id()?, &model).await?;
+    Ok(empty())
+}
+
+#[derive(Deserialize)]
 pub struct MetricHistory {
     #[serde(flatten)]
     run: RunRef,
