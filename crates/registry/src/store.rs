@@ -457,16 +457,29 @@ fn check_experiment_tag(tag: &Tag) -> Result<()> {
     )
 }
 
+/// A metric, param or tag key as MLflow accepts it: 1 to 250 letters,
+/// digits and `_ - . : /` or spaces, and nothing that names another key
+/// when read as a path (`a/../b`, `/a`, `a//b`, `a/`): MLflow refuses
+/// those, and a client written against it never sends them.
 pub(crate) fn check_key(kind: &str, key: &str) -> Result<()> {
     if key.is_empty() || key.chars().nth(MAX_KEY_CHARS).is_some() {
         return Err(StoreError::invalid(format!(
             "{kind} key must be 1 to {MAX_KEY_CHARS} characters, got '{key}'"
         )));
     }
-    // PostgreSQL's text cannot hold it; refused on both engines alike.
-    if key.contains('\0') {
+    if let Some(bad) = key.chars().find(|&c| !(c.is_alphanumeric() || "_-.:/ ".contains(c))) {
         return Err(StoreError::invalid(format!(
-            "{kind} key must not contain the NUL character, got {key:?}"
+            "Invalid {kind} key {key:?}: {bad:?} is not allowed; keys may only contain alphanumerics, \
+             underscores (_), dashes (-), periods (.), colons (:), spaces ( ) and slashes (/)"
+        )));
+    }
+    let resolves_elsewhere = key.starts_with('/')
+        || key.starts_with("..")
+        || key.split('/').any(|part| matches!(part, "" | "." | ".."));
+    if resolves_elsewhere {
+        return Err(StoreError::invalid(format!(
+            "Invalid {kind} key {key:?}: read as a path, it would name another key \
+             (no leading '/', empty, '.' or '..' parts)"
         )));
     }
     Ok(())
