@@ -15,7 +15,7 @@ use crate::error::{ErrorCode, Result, StoreError};
 use crate::filter::{self, Entity};
 use crate::sql::{Arg, AttributeColumns, Page, Sql, text_condition};
 use crate::store::{
-    MAX_MODEL_TAG_VALUE_CHARS, SqlStore, WriteTx, check_key, check_length, now_ms, parse_experiment_id,
+    MAX_MODEL_TAG_VALUE_CHARS, SqlStore, WriteTx, check_key, check_tag, now_ms, parse_experiment_id,
     set_tag_in,
 };
 
@@ -44,11 +44,6 @@ fn check_name(what: &str, name: &str) -> Result<()> {
         return Err(StoreError::invalid(format!("Missing value for required parameter '{what}'.")));
     }
     Ok(())
-}
-
-fn check_registered_model_tag(tag: &Tag) -> Result<()> {
-    check_key("tag", &tag.key)?;
-    check_length(&format!("The value of tag '{}'", tag.key), &tag.value, MAX_MODEL_TAG_VALUE_CHARS)
 }
 
 fn tags_of(rows: Vec<AnyRow>) -> Result<Vec<Tag>> {
@@ -322,7 +317,7 @@ impl SqlStore {
             });
         }
         for t in tags {
-            check_registered_model_tag(t)?;
+            check_tag("tag", t, MAX_MODEL_TAG_VALUE_CHARS)?;
             set_tag_in(&mut tx, "registered_model_tags", &[("name", Arg::Text(name.into()))], t).await?;
         }
         tx.commit().await?;
@@ -513,7 +508,7 @@ impl SqlStore {
     }
 
     pub async fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()> {
-        check_registered_model_tag(tag)?;
+        check_tag("tag", tag, MAX_MODEL_TAG_VALUE_CHARS)?;
         self.require_registered_model(name).await?;
         let mut tx = self.write().await?;
         set_tag_in(&mut tx, "registered_model_tags", &[("name", Arg::Text(name.into()))], tag).await?;

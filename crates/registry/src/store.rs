@@ -421,7 +421,7 @@ const MAX_EXPERIMENT_TAG_VALUE_CHARS: usize = 20_000;
 pub(crate) const MAX_MODEL_TAG_VALUE_CHARS: usize = 100_000;
 
 /// Refuses a `field` longer than `limit` characters, in MLflow's words.
-pub(crate) fn check_length(field: &str, value: &str, limit: usize) -> Result<()> {
+fn check_length(field: &str, value: &str, limit: usize) -> Result<()> {
     if value.chars().nth(limit).is_some() {
         return Err(StoreError::invalid(format!("{field} exceeds the maximum length of {limit} characters")));
     }
@@ -448,13 +448,10 @@ fn stored_run_tag(t: &Tag) -> Tag {
     Tag { key: t.key.clone(), value: truncated("tag", &t.key, &t.value, MAX_RUN_TAG_VALUE_CHARS).into() }
 }
 
-fn check_experiment_tag(tag: &Tag) -> Result<()> {
-    check_key("experiment tag", &tag.key)?;
-    check_length(
-        &format!("The value of experiment tag '{}'", tag.key),
-        &tag.value,
-        MAX_EXPERIMENT_TAG_VALUE_CHARS,
-    )
+/// A `kind` of tag whose value MLflow refuses past `max_value_chars`.
+pub(crate) fn check_tag(kind: &str, tag: &Tag, max_value_chars: usize) -> Result<()> {
+    check_key(kind, &tag.key)?;
+    check_length(&format!("The value of {kind} '{}'", tag.key), &tag.value, max_value_chars)
 }
 
 /// A metric, param or tag key as MLflow accepts it: 1 to 250 letters,
@@ -675,7 +672,7 @@ impl SqlStore {
         }
         check_length("'name'", name, MAX_EXPERIMENT_NAME_CHARS)?;
         for tag in tags {
-            check_experiment_tag(tag)?;
+            check_tag("experiment tag", tag, MAX_EXPERIMENT_TAG_VALUE_CHARS)?;
         }
         // Allocate max + 1; a concurrent creator makes the insert fail on
         // the primary key and we try again.
@@ -897,7 +894,7 @@ impl SqlStore {
     }
 
     pub async fn set_experiment_tag(&self, experiment_id: &str, tag: &Tag) -> Result<()> {
-        check_experiment_tag(tag)?;
+        check_tag("experiment tag", tag, MAX_EXPERIMENT_TAG_VALUE_CHARS)?;
         let id = parse_experiment_id(experiment_id)?;
         self.get_experiment(experiment_id).await?;
         let mut tx = self.write().await?;
