@@ -1072,8 +1072,11 @@ async fn record_event(
     actor: &str,
     reason: &str,
 ) -> Result<()> {
+    // Events are read back by (at, event_id): time-ordered ids keep two
+    // changes of the same millisecond in the order they were made, which
+    // a replay of the trail depends on (an alias moved 1 -> 2 -> 3).
     let values = vec![
-        Arg::Text(uuid::Uuid::new_v4().simple().to_string()),
+        Arg::Text(uuid::Uuid::now_v7().simple().to_string()),
         Arg::Int(now_ms()),
         Arg::Text(name.into()),
         Arg::Text(kind.into()),

@@ -922,6 +922,22 @@ async fn registry_versions_stages_aliases_and_audit_trail() {
             ("bot", "beats v1 on validation")
         );
 
+        // Moves within one millisecond keep their order in the trail, so
+        // replaying it ends where the alias is.
+        for i in 0..20 {
+            let version = if i % 2 == 0 { "1" } else { "2" };
+            store.set_alias("iris-rf", "stand-in", version, "bot", &format!("move {i}")).await.unwrap();
+        }
+        let events = store.registry_events("iris-rf", None).await.unwrap();
+        let moves: Vec<_> = events.iter().filter(|e| e.subject == "stand-in").collect();
+        let reasons: Vec<&str> = moves.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(reasons, (0..20).map(|i| format!("move {i}")).collect::<Vec<_>>(), "{backend}");
+        for pair in moves.windows(2) {
+            assert_eq!(pair[1].from_version, pair[0].to_version, "{backend}");
+        }
+        let (_, aliases) = store.registry_state_at("iris-rf", retrain_registry::now_ms()).await.unwrap();
+        assert_eq!(aliases.get("stand-in").map(String::as_str), Some("2"), "{backend}");
+
         let (found, _) =
             store.search_model_versions(Some("name = 'iris-rf' and tags.k = 'v'"), None, None).await.unwrap();
         assert_eq!(found.iter().map(|v| v.version.as_str()).collect::<Vec<_>>(), ["2"]);
