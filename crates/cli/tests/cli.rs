@@ -92,6 +92,36 @@ fn daily_workflow_from_generated_data_to_predictions() {
 }
 
 #[test]
+fn training_without_validation_data_records_the_training_set_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "rf.yaml", RF_CONFIG);
+    write(d, "lr.yaml", "name: lr\nmodel: logistic_regression\n");
+    retrain(d)
+        .args(["train", "--config", "rf.yaml", "--data", "iris", "--out", "rf"])
+        .assert()
+        .success()
+        .stdout(contains("training accuracy").and(contains("out-of-bag accuracy")));
+    let metrics: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(d.join("rf/metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["training"]["n_samples"], 150);
+    assert!(metrics["training"]["accuracy"].as_f64().unwrap() > 0.9);
+    let out_of_bag = metrics["out_of_bag_accuracy"].as_f64().unwrap();
+    assert!((0.8..=1.0).contains(&out_of_bag), "{out_of_bag}");
+    assert!(metrics.get("validation").is_none());
+
+    retrain(d)
+        .args(["train", "--config", "lr.yaml", "--data", "iris", "--out", "lr"])
+        .assert()
+        .success()
+        .stdout(contains("training accuracy").and(contains("out-of-bag").not()));
+    let metrics: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(d.join("lr/metrics.json")).unwrap()).unwrap();
+    assert!(metrics["training"]["accuracy"].as_f64().unwrap() > 0.9);
+    assert!(metrics.get("out_of_bag_accuracy").is_none());
+}
+
+#[test]
 fn generated_data_is_reproducible_and_dated_by_its_directory() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::impute::Imputer;
 use crate::metrics::Metrics;
 use crate::models::{Estimator, argmax};
-use crate::progress::{History, Progress};
+use crate::progress::{History, OUT_OF_BAG_ACCURACY, Progress};
 
 /// The model format this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -37,6 +37,9 @@ pub const MODEL_FILE: &str = "model.bin";
 pub const METADATA_FILE: &str = "metadata.json";
 pub const METRICS_FILE: &str = "metrics.json";
 pub const HISTORY_FILE: &str = "history.json";
+/// The key of the training-set metrics in [`Metadata::metrics`].
+pub const TRAINING_METRICS: &str = "training";
+
 /// More classes than this is almost certainly the wrong column, and would
 /// make tree leaves (one probability per class) enormous.
 pub const MAX_CLASSES: usize = 1000;
@@ -60,10 +63,26 @@ pub struct Metadata {
     pub has_proba: bool,
     pub training_rows: usize,
     pub training_data_sha256: String,
-    /// Metrics by the data set they were measured on ("validation", …).
+    /// Metrics by the data set they were measured on: always "training"
+    /// (the rows the model was fitted on, as MLflow's autologging records
+    /// them), and "validation" when held-out data was given.
     pub metrics: BTreeMap<String, Metrics>,
+    /// Accuracy on the rows each tree of a bagged forest did not see: an
+    /// honest estimate without held-out data. Absent for other models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_bag_accuracy: Option<f64>,
     pub created_at: DateTime<Utc>,
     pub model_sha256: String,
+}
+
+/// `metrics.json`: the metrics of each data set, and the out-of-bag
+/// accuracy beside them when the model has one.
+#[derive(Serialize)]
+struct MetricsFile<'a> {
+    #[serde(flatten)]
+    by_dataset: &'a BTreeMap<String, Metrics>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    out_of_bag_accuracy: Option<f64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -122,6 +141,13 @@ pub fn train(config: &ClassifierConfig, data: &Dataset, progress: &dyn Progress)
         .spec
         .fit(&x, &y, classes.len(), config.seed, progress)
         .map_err(|e| Error::Invalid(format!("config '{}': {e}", config.name)))?;
+    let training = {
+        let scores = estimator.scores(&x);
+        let predicted: Vec<u32> = (0..scores.rows()).map(|i| argmax(scores.row(i)) as u32).collect();
+        Metrics::compute(&y, &predicted, estimator.has_proba().then_some(&scores), &classes)
+    };
+    let out_of_bag_accuracy =
+        history.points.iter().rev().find(|p| p.metric == OUT_OF_BAG_ACCURACY).map(|p| p.value);
     let metadata = Metadata {
         format_version: FORMAT_VERSION,
         retrain_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -136,7 +162,8 @@ pub fn train(config: &ClassifierConfig, data: &Dataset, progress: &dyn Progress)
         has_proba: estimator.has_proba(),
         training_rows: data.rows(),
         training_data_sha256: dataset_hash(data),
-        metrics: BTreeMap::new(),
+        metrics: BTreeMap::from([(TRAINING_METRICS.to_string(), training)]),
+        out_of_bag_accuracy,
         created_at: Utc::now(),
         model_sha256: String::new(),
     };
@@ -173,7 +200,10 @@ impl Model {
         bytes.extend_from_slice(&body);
         self.metadata.model_sha256 = format!("{:x}", Sha256::digest(&bytes));
         let metadata = to_json(&self.metadata);
-        let metrics = to_json(&self.metadata.metrics);
+        let metrics = to_json(&MetricsFile {
+            by_dataset: &self.metadata.metrics,
+            out_of_bag_accuracy: self.metadata.out_of_bag_accuracy,
+        });
         let history = to_json(history);
         atomic::write_dir(
             dir,

@@ -24,6 +24,10 @@ pub struct NoProgress;
 
 impl Progress for NoProgress {}
 
+/// The history metric a bagged forest reports after each batch of trees:
+/// the accuracy on the rows those trees did not see.
+pub const OUT_OF_BAG_ACCURACY: &str = "oob_accuracy";
+
 /// The per-step metrics of one fit.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct History {

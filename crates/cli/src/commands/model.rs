@@ -88,12 +88,15 @@ pub fn train(args: TrainArgs) -> Result<()> {
         model.metadata.metrics.insert("validation".into(), metrics);
     }
     model.save(&args.out, &history)?;
-    let summary = model
-        .metadata
-        .metrics
-        .get("validation")
-        .map(|m| format!(", validation accuracy {:.4}", m.accuracy))
+    let mut summary: String = ["validation", model::TRAINING_METRICS]
+        .into_iter()
+        .find_map(|set| {
+            model.metadata.metrics.get(set).map(|m| format!(", {set} accuracy {:.4}", m.accuracy))
+        })
         .unwrap_or_default();
+    if let Some(accuracy) = model.metadata.out_of_bag_accuracy {
+        summary.push_str(&format!(", out-of-bag accuracy {accuracy:.4}"));
+    }
     println!(
         "trained {} '{}' on {} rows in {:.2}s{summary}; model written to {}",
         config.spec.name(),

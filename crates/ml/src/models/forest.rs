@@ -18,7 +18,7 @@ use super::bins::Binned;
 use super::params::{MaxFeatures, ParamError, ensure, ensure_max_bins, ensure_n_jobs};
 use super::tree::{CartData, CartRules, FlatTree, grow_classifier};
 use crate::data::Matrix;
-use crate::progress::{History, NoProgress, Progress, Recorder};
+use crate::progress::{History, NoProgress, OUT_OF_BAG_ACCURACY, Progress, Recorder};
 
 /// Rows per parallel work unit when predicting.
 const PREDICT_CHUNK: usize = 1024;
@@ -203,7 +203,7 @@ pub fn fit_random_forest(
         if params.bootstrap {
             add_out_of_bag(x, &grown, n_classes, &mut oob_sum);
             if let Some(accuracy) = out_of_bag_accuracy(&oob_sum, y, n_classes) {
-                metrics.push(("oob_accuracy", accuracy));
+                metrics.push((OUT_OF_BAG_ACCURACY, accuracy));
             }
         }
         trees.extend(grown.into_iter().map(|(tree, _)| tree));
