@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use retrain_registry::sql::{Arg, Sql};
+use retrain_registry::{Arg, Sql};
 use retrain_registry::{SqlStore, StoreError, now_ms};
 use serde_json::{Map, Value};
 use sqlx::Row;

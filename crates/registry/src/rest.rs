@@ -141,13 +141,13 @@ impl RestStore {
         params: &[Param],
         tags: &[Tag],
     ) -> Result<()> {
-        for chunk in params.chunks(crate::store::MAX_BATCH_PARAMS) {
+        for chunk in params.chunks(crate::limits::MAX_BATCH_PARAMS) {
             self.call(Method::POST, "runs/log-batch", json!({"run_id": run_id, "params": chunk})).await?;
         }
-        for chunk in tags.chunks(crate::store::MAX_BATCH_TAGS) {
+        for chunk in tags.chunks(crate::limits::MAX_BATCH_TAGS) {
             self.call(Method::POST, "runs/log-batch", json!({"run_id": run_id, "tags": chunk})).await?;
         }
-        for chunk in metrics.chunks(crate::store::MAX_BATCH_METRICS) {
+        for chunk in metrics.chunks(crate::limits::MAX_BATCH_METRICS) {
             self.call(Method::POST, "runs/log-batch", json!({"run_id": run_id, "metrics": chunk})).await?;
         }
         Ok(())

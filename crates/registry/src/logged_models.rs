@@ -1,0 +1,233 @@
+//! MLflow 3's logged models: what `log_model` creates (with its params
+//! and tags) before any registry, finalized once its files are uploaded,
+//! and the runs that produced them (`runs/outputs`).
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::SqlStore;
+use crate::db::{Arg, Sql, now_ms};
+use crate::entities::{ACTIVE, LoggedModel, LoggedModelData, LoggedModelInfo, Param, Tag};
+use crate::error::{Result, StoreError};
+use crate::experiments::parse_experiment_id;
+use crate::filter::{self, Entity};
+use crate::limits::check_key;
+use crate::search::{AttributeColumns, Page, text_condition};
+use crate::tags::{set_tag_in, tags_of};
+
+/// Logged model statuses.
+pub const LOGGED_MODEL_STATUSES: [&str; 3] =
+    ["LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"];
+
+impl SqlStore {
+    pub async fn create_logged_model(
+        &self,
+        experiment_id: &str,
+        name: Option<&str>,
+        source_run_id: Option<&str>,
+        model_type: Option<&str>,
+        params: &[Param],
+        tags: &[Tag],
+    ) -> Result<LoggedModel> {
+        let experiment = self.get_experiment(experiment_id).await?;
+        let model_id = format!("m-{}", uuid::Uuid::new_v4().simple());
+        let name = name.filter(|n| !n.is_empty()).unwrap_or("model").to_string();
+        let artifact_location = format!("{}/models/{model_id}/artifacts", experiment.artifact_location);
+        let now = now_ms();
+        let mut tx = self.write().await?;
+        let values = vec![
+            Arg::Text(model_id.clone()),
+            Arg::Int(parse_experiment_id(experiment_id)?),
+            Arg::Text(name),
+            Arg::Text(artifact_location),
+            Arg::Text("LOGGED_MODEL_PENDING".into()),
+            source_run_id.map_or(Arg::NullText, |r| Arg::Text(r.into())),
+            model_type.map_or(Arg::NullText, |t| Arg::Text(t.into())),
+            Arg::Int(now),
+            Arg::Int(now),
+            Arg::Text(ACTIVE.into()),
+        ];
+        let columns = [
+            "model_id",
+            "experiment_id",
+            "name",
+            "artifact_location",
+            "status",
+            "source_run_id",
+            "model_type",
+            "creation_timestamp_ms",
+            "last_updated_timestamp_ms",
+            "lifecycle_stage",
+        ];
+        Sql::insert("logged_models", &columns, values).execute(&mut *tx).await?;
+        for p in params {
+            let owner = [("model_id", Arg::Text(model_id.clone()))];
+            Sql::upsert_key_value("logged_model_params", &owner, &p.key, &p.value).execute(&mut *tx).await?;
+        }
+        for t in tags {
+            set_tag_in(&mut tx, "logged_model_tags", &[("model_id", Arg::Text(model_id.clone()))], t).await?;
+        }
+        tx.commit().await?;
+        self.get_logged_model(&model_id).await
+    }
+
+    pub async fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
+        let row = Sql::new("SELECT * FROM logged_models WHERE model_id = ")
+            .text_arg(model_id)
+            .fetch_optional(&self.db.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("Logged model with ID '{model_id}' not found.")))?;
+        self.logged_model_from_row(&row).await
+    }
+
+    async fn logged_model_from_row(&self, row: &AnyRow) -> Result<LoggedModel> {
+        let model_id: String = row.try_get("model_id")?;
+        let experiment_id: i64 = row.try_get("experiment_id")?;
+        let tags = Sql::new("SELECT key, value FROM logged_model_tags WHERE model_id = ")
+            .text_arg(model_id.clone())
+            .push(" ORDER BY key")
+            .fetch_all(&self.db.pool)
+            .await?;
+        let params = Sql::new("SELECT key, value FROM logged_model_params WHERE model_id = ")
+            .text_arg(model_id.clone())
+            .push(" ORDER BY key")
+            .fetch_all(&self.db.pool)
+            .await?;
+        let params = tags_of(&params)?.into_iter().map(|t| Param { key: t.key, value: t.value }).collect();
+        Ok(LoggedModel {
+            info: LoggedModelInfo {
+                model_id,
+                experiment_id: experiment_id.to_string(),
+                name: row.try_get("name")?,
+                artifact_uri: row.try_get("artifact_location")?,
+                status: row.try_get("status")?,
+                source_run_id: row.try_get("source_run_id")?,
+                model_type: row.try_get("model_type")?,
+                creation_timestamp_ms: row.try_get("creation_timestamp_ms")?,
+                last_updated_timestamp_ms: row.try_get("last_updated_timestamp_ms")?,
+                tags: tags_of(&tags)?,
+            },
+            data: LoggedModelData { params, metrics: Vec::new() },
+        })
+    }
+
+    pub async fn finalize_logged_model(&self, model_id: &str, status: &str) -> Result<LoggedModel> {
+        if !LOGGED_MODEL_STATUSES.contains(&status) {
+            return Err(StoreError::invalid(format!(
+                "Invalid logged model status '{status}'; expected one of {}",
+                LOGGED_MODEL_STATUSES.join(", ")
+            )));
+        }
+        self.get_logged_model(model_id).await?;
+        Sql::new("UPDATE logged_models SET status = ")
+            .text_arg(status)
+            .push(", last_updated_timestamp_ms = ")
+            .int_arg(now_ms())
+            .push(" WHERE model_id = ")
+            .text_arg(model_id)
+            .execute(&self.db.pool)
+            .await?;
+        self.get_logged_model(model_id).await
+    }
+
+    pub async fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> Result<()> {
+        self.get_logged_model(model_id).await?;
+        let mut tx = self.write().await?;
+        for t in tags {
+            check_key("tag", &t.key)?;
+            set_tag_in(&mut tx, "logged_model_tags", &[("model_id", Arg::Text(model_id.into()))], t).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_logged_model(&self, model_id: &str) -> Result<()> {
+        self.get_logged_model(model_id).await?;
+        Sql::new("UPDATE logged_models SET lifecycle_stage = 'deleted' WHERE model_id = ")
+            .text_arg(model_id)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Logged models of the given experiments; the filter takes `name`,
+    /// `model_id`, `status`, `source_run_id` and `tags.KEY`.
+    pub async fn search_logged_models(
+        &self,
+        experiment_ids: &[String],
+        filter: Option<&str>,
+        max_results: Option<i64>,
+        page_token: Option<&str>,
+    ) -> Result<(Vec<LoggedModel>, Option<String>)> {
+        const ATTRIBUTES: AttributeColumns = AttributeColumns {
+            columns: &[
+                ("name", "l.name", false),
+                ("model_id", "l.model_id", false),
+                ("status", "l.status", false),
+                ("source_run_id", "l.source_run_id", false),
+            ],
+        };
+        let page = Page::new(max_results, 100, page_token)?;
+        let mut ids = Vec::new();
+        for id in experiment_ids {
+            ids.push(Arg::Int(parse_experiment_id(id)?));
+        }
+        if ids.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let mut sql = Sql::new(
+            "SELECT l.* FROM logged_models l WHERE l.lifecycle_stage = 'active' AND l.experiment_id IN ",
+        );
+        sql.list(ids);
+        for clause in filter::parse(filter.unwrap_or(""))? {
+            sql.push(" AND ");
+            match clause.entity {
+                Entity::Tag => {
+                    sql.push("EXISTS (SELECT 1 FROM logged_model_tags t WHERE t.model_id = l.model_id AND t.key = ")
+                        .text_arg(clause.key.clone())
+                        .push(" AND ");
+                    text_condition(&mut sql, "t.value", &clause)?;
+                    sql.push(")");
+                }
+                Entity::Attribute => {
+                    let (column, _) = ATTRIBUTES.lookup(&clause.key).ok_or_else(|| {
+                        StoreError::invalid(format!(
+                            "unknown logged model attribute '{}'; searchable: {}, tags.KEY",
+                            clause.key,
+                            ATTRIBUTES.names()
+                        ))
+                    })?;
+                    text_condition(&mut sql, column, &clause)?;
+                }
+                _ => {
+                    return Err(StoreError::invalid(
+                        "logged models can be filtered by attributes and tags.KEY",
+                    ));
+                }
+            }
+        }
+        page.apply(sql.push(" ORDER BY l.creation_timestamp_ms DESC, l.model_id"));
+        let rows = sql.fetch_all(&self.db.pool).await?;
+        let (rows, next) = page.split(rows);
+        let mut models = Vec::new();
+        for row in rows.iter() {
+            models.push(self.logged_model_from_row(row).await?);
+        }
+        Ok((models, next))
+    }
+
+    /// Records that a run produced logged models (`runs/outputs`).
+    pub async fn log_outputs(&self, run_id: &str, models: &[(String, i64)]) -> Result<()> {
+        self.get_run(run_id).await?;
+        let mut tx = self.write().await?;
+        for (model_id, step) in models {
+            let values = vec![Arg::Text(run_id.into()), Arg::Text(model_id.clone()), Arg::Int(*step)];
+            Sql::insert("run_outputs", &["run_id", "model_id", "step"], values)
+                .push(" ON CONFLICT (run_id, model_id) DO UPDATE SET step = excluded.step")
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

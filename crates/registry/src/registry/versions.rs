@@ -1,0 +1,421 @@
+//! Model versions: registration (numbered per model, retried when a
+//! concurrent registration took the number), stages with MLflow's
+//! `archive_existing_versions`, tags, search, and where a version's files
+//! are.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::SqlStore;
+use crate::audit::record_event;
+use crate::db::{Arg, Sql, WriteTx, now_ms};
+use crate::entities::{ModelVersion, Tag};
+use crate::error::{ErrorCode, Result, StoreError};
+use crate::filter::{self, Entity};
+use crate::limits::check_key;
+use crate::registry::{canonical_stage, check_name, parse_version};
+use crate::search::{AttributeColumns, Page, text_condition};
+use crate::tags::{set_tag_in, tags_of};
+
+impl SqlStore {
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_model_version(
+        &self,
+        name: &str,
+        source: &str,
+        run_id: Option<&str>,
+        model_id: Option<&str>,
+        tags: &[Tag],
+        run_link: Option<&str>,
+        description: &str,
+        user_id: &str,
+    ) -> Result<ModelVersion> {
+        check_name("source", source)?;
+        self.require_registered_model(name).await?;
+        if let Some(model_id) = model_id.filter(|m| !m.is_empty()) {
+            self.get_logged_model(model_id).await?;
+        }
+        for _ in 0..5 {
+            let mut tx = self.write().await?;
+            let row =
+                Sql::new("SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions WHERE name = ")
+                    .text_arg(name)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let version: i64 = row.try_get("next")?;
+            let now = now_ms();
+            let values = vec![
+                Arg::Text(name.into()),
+                Arg::Int(version),
+                Arg::Int(now),
+                Arg::Int(now),
+                Arg::Text(description.into()),
+                Arg::Text(user_id.into()),
+                Arg::Text("None".into()),
+                Arg::Text(source.into()),
+                run_id.filter(|r| !r.is_empty()).map_or(Arg::NullText, |r| Arg::Text(r.into())),
+                run_link.filter(|r| !r.is_empty()).map_or(Arg::NullText, |r| Arg::Text(r.into())),
+                model_id.filter(|m| !m.is_empty()).map_or(Arg::NullText, |m| Arg::Text(m.into())),
+                Arg::Text("READY".into()),
+            ];
+            let columns = [
+                "name",
+                "version",
+                "creation_timestamp",
+                "last_updated_timestamp",
+                "description",
+                "user_id",
+                "current_stage",
+                "source",
+                "run_id",
+                "run_link",
+                "model_id",
+                "status",
+            ];
+            match Sql::insert("model_versions", &columns, values).execute(&mut *tx).await {
+                Ok(_) => {}
+                Err(err) => {
+                    if err.code == ErrorCode::ResourceAlreadyExists {
+                        continue;
+                    }
+                    return Err(err);
+                }
+            }
+            for t in tags {
+                check_key("tag", &t.key)?;
+                set_tag_in(&mut tx, "model_version_tags", &version_owner(name, version), t).await?;
+            }
+            Sql::new("UPDATE registered_models SET last_updated_timestamp = ")
+                .int_arg(now)
+                .push(" WHERE name = ")
+                .text_arg(name)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return self.get_model_version(name, &version.to_string()).await;
+        }
+        Err(StoreError::internal("could not allocate a model version under concurrent registration"))
+    }
+
+    pub(super) async fn versions_where(&self, name: &str, which: Which) -> Result<Vec<ModelVersion>> {
+        let mut sql = Sql::new("SELECT * FROM model_versions WHERE name = ");
+        sql.text_arg(name);
+        match which {
+            Which::Version(v) => sql.push(" AND version = ").int_arg(v),
+            Which::NewestPerStage => sql
+                .push(" AND version IN (SELECT MAX(version) FROM model_versions WHERE name = ")
+                .text_arg(name)
+                .push(" GROUP BY current_stage)"),
+        };
+        sql.push(" ORDER BY version");
+        let rows = sql.fetch_all(&self.db.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.model_version_from_row(row).await?);
+        }
+        Ok(out)
+    }
+
+    async fn model_version_from_row(&self, row: &AnyRow) -> Result<ModelVersion> {
+        let name: String = row.try_get("name")?;
+        let version: i64 = row.try_get("version")?;
+        let tags = Sql::new("SELECT key, value FROM model_version_tags WHERE name = ")
+            .text_arg(name.clone())
+            .push(" AND version = ")
+            .int_arg(version)
+            .push(" ORDER BY key")
+            .fetch_all(&self.db.pool)
+            .await?;
+        let aliases = self
+            .aliases_of(&name)
+            .await?
+            .into_iter()
+            .filter(|(_, v)| *v == version)
+            .map(|(a, _)| a)
+            .collect();
+        Ok(ModelVersion {
+            version: version.to_string(),
+            creation_timestamp: row.try_get("creation_timestamp")?,
+            last_updated_timestamp: row.try_get("last_updated_timestamp")?,
+            user_id: row.try_get("user_id")?,
+            current_stage: row.try_get("current_stage")?,
+            description: row.try_get("description")?,
+            source: row.try_get("source")?,
+            run_id: row.try_get("run_id")?,
+            status: row.try_get("status")?,
+            run_link: row.try_get("run_link")?,
+            model_id: row.try_get("model_id")?,
+            tags: tags_of(&tags)?,
+            aliases,
+            name,
+        })
+    }
+
+    pub async fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
+        let number = parse_version(version)?;
+        self.require_registered_model(name).await?;
+        self.versions_where(name, Which::Version(number)).await?.pop().ok_or_else(|| {
+            StoreError::not_found(format!("Model Version (name={name}, version={version}) not found"))
+        })
+    }
+
+    pub async fn update_model_version(
+        &self,
+        name: &str,
+        version: &str,
+        description: &str,
+    ) -> Result<ModelVersion> {
+        self.get_model_version(name, version).await?;
+        Sql::new("UPDATE model_versions SET description = ")
+            .text_arg(description)
+            .push(", last_updated_timestamp = ")
+            .int_arg(now_ms())
+            .push(" WHERE name = ")
+            .text_arg(name)
+            .push(" AND version = ")
+            .int_arg(parse_version(version)?)
+            .execute(&self.db.pool)
+            .await?;
+        self.get_model_version(name, version).await
+    }
+
+    /// Deletes a version; aliases pointing at it go too (recorded in the
+    /// audit trail).
+    pub async fn delete_model_version(&self, name: &str, version: &str, actor: &str) -> Result<()> {
+        let existing = self.get_model_version(name, version).await?;
+        let number = parse_version(version)?;
+        let mut tx = self.write().await?;
+        for alias in &existing.aliases {
+            record_event(&mut tx, name, "alias", alias, Some(number), None, actor, "version deleted").await?;
+        }
+        if existing.current_stage != "None" {
+            record_event(
+                &mut tx,
+                name,
+                "stage",
+                &existing.current_stage,
+                Some(number),
+                None,
+                actor,
+                "version deleted",
+            )
+            .await?;
+        }
+        for table in ["model_version_tags", "registered_model_aliases", "model_versions"] {
+            Sql::new(&format!("DELETE FROM {table} WHERE name = "))
+                .text_arg(name)
+                .push(" AND version = ")
+                .int_arg(number)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Versions matching a filter on `name`, `run_id`, `source_path`,
+    /// `version_number` and `tags.KEY`.
+    pub async fn search_model_versions(
+        &self,
+        filter: Option<&str>,
+        max_results: Option<i64>,
+        page_token: Option<&str>,
+    ) -> Result<(Vec<ModelVersion>, Option<String>)> {
+        const ATTRIBUTES: AttributeColumns = AttributeColumns {
+            columns: &[
+                ("name", "v.name", false),
+                ("run_id", "v.run_id", false),
+                ("source_path", "v.source", false),
+                ("source", "v.source", false),
+                ("version_number", "v.version", true),
+                ("current_stage", "v.current_stage", false),
+            ],
+        };
+        let page = Page::new(max_results, 10_000, page_token)?;
+        let mut sql = Sql::new("SELECT v.* FROM model_versions v WHERE 1 = 1");
+        for clause in filter::parse(filter.unwrap_or(""))? {
+            sql.push(" AND ");
+            match clause.entity {
+                Entity::Tag => {
+                    sql.push(
+                        "EXISTS (SELECT 1 FROM model_version_tags t WHERE t.name = v.name AND t.version = v.version AND t.key = ",
+                    )
+                    .text_arg(clause.key.clone())
+                    .push(" AND ");
+                    text_condition(&mut sql, "t.value", &clause)?;
+                    sql.push(")");
+                }
+                Entity::Attribute => match ATTRIBUTES.lookup(&clause.key) {
+                    Some((column, true)) => {
+                        let number = match &clause.value {
+                            filter::Value::Number(n) => *n as i64,
+                            filter::Value::Text(t) => parse_version(t)?,
+                            filter::Value::List(_) => {
+                                return Err(StoreError::invalid("version_number takes one number"));
+                            }
+                        };
+                        sql.push(&format!("{column} {} ", clause.comparator.sql())).int_arg(number);
+                    }
+                    Some((column, false)) => text_condition(&mut sql, column, &clause)?,
+                    None => {
+                        return Err(StoreError::invalid(format!(
+                            "unknown model version attribute '{}'; searchable: {}, tags.KEY",
+                            clause.key,
+                            ATTRIBUTES.names()
+                        )));
+                    }
+                },
+                _ => {
+                    return Err(StoreError::invalid(
+                        "model versions can be filtered by attributes and tags.KEY",
+                    ));
+                }
+            }
+        }
+        page.apply(sql.push(" ORDER BY v.name, v.version DESC"));
+        let rows = sql.fetch_all(&self.db.pool).await?;
+        let (rows, next) = page.split(rows);
+        let mut versions = Vec::new();
+        for row in rows.iter() {
+            versions.push(self.model_version_from_row(row).await?);
+        }
+        Ok((versions, next))
+    }
+
+    /// The newest version in each requested stage (all stages when empty).
+    pub async fn get_latest_versions(&self, name: &str, stages: &[String]) -> Result<Vec<ModelVersion>> {
+        let wanted: Vec<&'static str> =
+            stages.iter().map(|s| canonical_stage(s)).collect::<Result<Vec<_>>>()?;
+        let model = self.get_registered_model(name).await?;
+        Ok(model
+            .latest_versions
+            .into_iter()
+            .filter(|v| wanted.is_empty() || wanted.contains(&v.current_stage.as_str()))
+            .collect())
+    }
+
+    /// Moves a version to a stage; with `archive_existing`, other versions
+    /// in that stage (Staging or Production) move to Archived. Every move
+    /// is recorded with `actor` and `reason`.
+    pub async fn transition_stage(
+        &self,
+        name: &str,
+        version: &str,
+        stage: &str,
+        archive_existing: bool,
+        actor: &str,
+        reason: &str,
+    ) -> Result<ModelVersion> {
+        let stage = canonical_stage(stage)?;
+        let current = self.get_model_version(name, version).await?;
+        let number = parse_version(version)?;
+        let now = now_ms();
+        let mut tx = self.write().await?;
+        if archive_existing && (stage == "Staging" || stage == "Production") {
+            let others = Sql::new("SELECT version FROM model_versions WHERE name = ")
+                .text_arg(name)
+                .push(" AND current_stage = ")
+                .text_arg(stage)
+                .push(" AND version != ")
+                .int_arg(number)
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in others {
+                let other: i64 = row.try_get("version")?;
+                set_stage(&mut tx, name, other, "Archived", now).await?;
+                record_event(&mut tx, name, "stage", stage, Some(other), None, actor, reason).await?;
+                record_event(&mut tx, name, "stage", "Archived", None, Some(other), actor, reason).await?;
+            }
+        }
+        if current.current_stage != stage {
+            set_stage(&mut tx, name, number, stage, now).await?;
+            if current.current_stage != "None" {
+                record_event(
+                    &mut tx,
+                    name,
+                    "stage",
+                    &current.current_stage,
+                    Some(number),
+                    None,
+                    actor,
+                    reason,
+                )
+                .await?;
+            }
+            record_event(&mut tx, name, "stage", stage, None, Some(number), actor, reason).await?;
+        }
+        tx.commit().await?;
+        self.get_model_version(name, version).await
+    }
+
+    pub async fn set_model_version_tag(&self, name: &str, version: &str, tag: &Tag) -> Result<()> {
+        check_key("tag", &tag.key)?;
+        self.get_model_version(name, version).await?;
+        let mut tx = self.write().await?;
+        set_tag_in(&mut tx, "model_version_tags", &version_owner(name, parse_version(version)?), tag).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_model_version_tag(&self, name: &str, version: &str, key: &str) -> Result<()> {
+        self.get_model_version(name, version).await?;
+        Sql::new("DELETE FROM model_version_tags WHERE name = ")
+            .text_arg(name)
+            .push(" AND version = ")
+            .int_arg(parse_version(version)?)
+            .push(" AND key = ")
+            .text_arg(key)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Where a version's files are: a logged model's artifacts, a run's
+    /// artifact path, or the source as registered.
+    pub async fn model_version_download_uri(&self, name: &str, version: &str) -> Result<String> {
+        let v = self.get_model_version(name, version).await?;
+        if let Some(model_id) = v
+            .model_id
+            .as_deref()
+            .or_else(|| v.source.strip_prefix("models:/").filter(|s| s.starts_with("m-")))
+        {
+            return Ok(self.get_logged_model(model_id).await?.info.artifact_uri);
+        }
+        if let Some(rest) = v.source.strip_prefix("runs:/") {
+            let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let run = self.get_run(run_id).await?;
+            return Ok(if path.is_empty() {
+                run.info.artifact_uri
+            } else {
+                format!("{}/{path}", run.info.artifact_uri)
+            });
+        }
+        Ok(v.source)
+    }
+}
+
+/// Which versions of a model to read.
+pub(super) enum Which {
+    Version(i64),
+    /// The newest version in each stage (a registered model's
+    /// `latest_versions`), without reading every version.
+    NewestPerStage,
+}
+
+fn version_owner(name: &str, version: i64) -> [(&'static str, Arg); 2] {
+    [("name", Arg::Text(name.into())), ("version", Arg::Int(version))]
+}
+
+async fn set_stage(tx: &mut WriteTx, name: &str, version: i64, stage: &str, now: i64) -> Result<()> {
+    Sql::new("UPDATE model_versions SET current_stage = ")
+        .text_arg(stage)
+        .push(", last_updated_timestamp = ")
+        .int_arg(now)
+        .push(" WHERE name = ")
+        .text_arg(name)
+        .push(" AND version = ")
+        .int_arg(version)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
