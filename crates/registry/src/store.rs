@@ -52,12 +52,6 @@ impl SqlStore {
         self.db.write().await
     }
 
-    /// The connection pool, for the other parts of the system that keep
-    /// their state in the same database (the pipeline scheduler).
-    pub fn pool(&self) -> &sqlx::AnyPool {
-        &self.db.pool
-    }
-
     // The database for the other tables kept in it (the scheduler's):
     // reads and single statements outside a transaction. Several
     // statements that must land together go through [`SqlStore::write`].

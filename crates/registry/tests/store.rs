@@ -246,8 +246,8 @@ async fn metric_history_is_whole_across_staging_and_moves() {
         let exp = store.create_experiment("history", None, &[]).await.unwrap();
         let id = store.create_run(&exp, "ana", None, Some(1), &[]).await.unwrap().info.run_id;
         let staged = || async {
-            let row = sqlx::query("SELECT COUNT(*) AS n FROM metrics_staged")
-                .fetch_one(store.pool())
+            let row = store
+                .fetch_one(&retrain_registry::Sql::new("SELECT COUNT(*) AS n FROM metrics_staged"))
                 .await
                 .unwrap();
             sqlx::Row::get::<i64, _>(&row, "n")
