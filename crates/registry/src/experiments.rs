@@ -10,10 +10,9 @@ use crate::SqlStore;
 use crate::db::{Arg, Sql, now_ms, text};
 use crate::entities::{ACTIVE, DELETED, Experiment, Tag, ViewType};
 use crate::error::{ErrorCode, Result, StoreError};
-use crate::filter;
 use crate::limits::{MAX_EXPERIMENT_NAME_CHARS, MAX_EXPERIMENT_TAG_VALUE_CHARS, check_length, check_tag};
-use crate::search::{AttributeColumns, Page, lifecycle_condition, parse_order_item};
-use crate::tags::set_tag_in;
+use crate::search::{KeyValues, Kind, Request, Search, Searchable, attribute, lifecycle_condition};
+use crate::tags::{group_by, set_tag_in, tag_of};
 
 pub(crate) fn parse_experiment_id(id: &str) -> Result<i64> {
     id.parse::<i64>()
@@ -42,6 +41,34 @@ fn insert_experiment(id: i64, name: &str, location: &str) -> Sql {
         Arg::Int(now),
     ];
     Sql::insert("experiments", &columns, values)
+}
+
+impl Searchable for Experiment {
+    const SEARCH: Search = Search {
+        plural: "experiments",
+        select: "SELECT e.* FROM experiments e",
+        attributes: &[
+            attribute("name", "e.name", Kind::Text),
+            attribute("experiment_id", "e.experiment_id", Kind::Number),
+            attribute("creation_time", "e.creation_time", Kind::Number),
+            attribute("last_update_time", "e.last_update_time", Kind::Number),
+        ],
+        tags: KeyValues { table: "experiment_tags", join: "x.experiment_id = e.experiment_id" },
+        params: None,
+        metrics: None,
+        orderable: &[
+            ("name", "e.name"),
+            ("experiment_id", "e.experiment_id"),
+            ("creation_time", "e.creation_time"),
+            ("last_update_time", "e.last_update_time"),
+        ],
+        default_order: "e.experiment_id ASC",
+        page_size: 1000,
+    };
+
+    async fn load_page(store: &SqlStore, rows: Vec<AnyRow>) -> Result<Vec<Experiment>> {
+        store.experiments_from_rows(rows).await
+    }
 }
 
 impl SqlStore {
@@ -113,25 +140,37 @@ impl SqlStore {
         Err(StoreError::internal("could not allocate an experiment id under concurrent creation"))
     }
 
-    async fn experiment_from_row(&self, row: &AnyRow) -> Result<Experiment> {
-        let id: i64 = row.try_get("experiment_id")?;
-        let tags = Sql::new("SELECT key, value FROM experiment_tags WHERE experiment_id = ")
-            .int_arg(id)
-            .push(" ORDER BY key")
-            .fetch_all(&self.db.pool)
-            .await?
-            .iter()
-            .map(|t| Ok(Tag { key: text(t, "key")?, value: text(t, "value")? }))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Experiment {
-            experiment_id: id.to_string(),
-            name: text(row, "name")?,
-            artifact_location: text(row, "artifact_location")?,
-            lifecycle_stage: text(row, "lifecycle_stage")?,
-            creation_time: row.try_get("creation_time")?,
-            last_update_time: row.try_get("last_update_time")?,
-            tags,
-        })
+    /// Experiments from their rows, with every tag read in one query.
+    async fn experiments_from_rows(&self, rows: Vec<AnyRow>) -> Result<Vec<Experiment>> {
+        let ids = rows.iter().map(|row| row.try_get("experiment_id")).collect::<Result<Vec<i64>, _>>()?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql =
+            Sql::new("SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN ");
+        sql.list(ids.iter().copied().map(Arg::Int)).push(" ORDER BY key");
+        let mut tags =
+            group_by(&self.fetch_all(&sql).await?, |r| Ok(r.try_get::<i64, _>("experiment_id")?), tag_of)?;
+        rows.iter()
+            .zip(ids)
+            .map(|(row, id)| {
+                Ok(Experiment {
+                    experiment_id: id.to_string(),
+                    name: text(row, "name")?,
+                    artifact_location: text(row, "artifact_location")?,
+                    lifecycle_stage: text(row, "lifecycle_stage")?,
+                    creation_time: row.try_get("creation_time")?,
+                    last_update_time: row.try_get("last_update_time")?,
+                    tags: tags.remove(&id).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// The experiment of `row`.
+    async fn experiment_from_row(&self, row: AnyRow) -> Result<Experiment> {
+        let mut one = self.experiments_from_rows(vec![row]).await?;
+        one.pop().ok_or_else(|| StoreError::internal("an experiment's row was read and lost"))
     }
 
     pub async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
@@ -141,7 +180,7 @@ impl SqlStore {
             .fetch_optional(&self.db.pool)
             .await?
             .ok_or_else(|| StoreError::not_found(format!("No Experiment with id={experiment_id} exists")))?;
-        self.experiment_from_row(&row).await
+        self.experiment_from_row(row).await
     }
 
     pub async fn get_experiment_by_name(&self, name: &str) -> Result<Experiment> {
@@ -150,7 +189,7 @@ impl SqlStore {
             .fetch_optional(&self.db.pool)
             .await?
             .ok_or_else(|| StoreError::not_found(format!("Could not find experiment with name '{name}'")))?;
-        self.experiment_from_row(&row).await
+        self.experiment_from_row(row).await
     }
 
     /// Experiments matching `filter` (on `name`, `tags.KEY`, times),
@@ -163,79 +202,12 @@ impl SqlStore {
         order_by: &[String],
         page_token: Option<&str>,
     ) -> Result<(Vec<Experiment>, Option<String>)> {
-        const ATTRIBUTES: AttributeColumns = AttributeColumns {
-            columns: &[
-                ("name", "e.name", false),
-                ("experiment_id", "e.experiment_id", true),
-                ("creation_time", "e.creation_time", true),
-                ("last_update_time", "e.last_update_time", true),
-            ],
-        };
-        let page = Page::new(max_results, 1000, page_token)?;
-        let mut sql = Sql::new("SELECT e.* FROM experiments e WHERE 1 = 1");
-        lifecycle_condition(&mut sql, "e.lifecycle_stage", view);
-        for clause in filter::parse(filter.unwrap_or(""))? {
-            sql.push(" AND ");
-            match clause.entity {
-                filter::Entity::Tag => {
-                    sql.push("EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.experiment_id AND t.key = ")
-                        .text_arg(clause.key.clone())
-                        .push(" AND ");
-                    crate::search::text_condition(&mut sql, "t.value", &clause)?;
-                    sql.push(")");
-                }
-                filter::Entity::Attribute => {
-                    let Some((column, numeric)) = ATTRIBUTES.lookup(&clause.key) else {
-                        return Err(StoreError::invalid(format!(
-                            "unknown experiment attribute '{}'; searchable: {}, tags.KEY",
-                            clause.key,
-                            ATTRIBUTES.names()
-                        )));
-                    };
-                    if numeric {
-                        let filter::Value::Number(n) = clause.value else {
-                            return Err(StoreError::invalid(format!(
-                                "{} is compared with a number",
-                                clause.key
-                            )));
-                        };
-                        sql.push(&format!("{column} {} ", clause.comparator.sql())).int_arg(n as i64);
-                    } else {
-                        crate::search::text_condition(&mut sql, column, &clause)?;
-                    }
-                }
-                _ => {
-                    return Err(StoreError::invalid(
-                        "experiments can be filtered by name, attributes and tags.KEY only",
-                    ));
-                }
-            }
-        }
-        let mut order = Vec::new();
-        for item in order_by {
-            let (key, descending) = parse_order_item(item)?;
-            let column = match key.trim_start_matches("attributes.").trim_start_matches("attribute.") {
-                "name" => "e.name",
-                "experiment_id" => "e.experiment_id",
-                "creation_time" => "e.creation_time",
-                "last_update_time" => "e.last_update_time",
-                other => {
-                    return Err(StoreError::invalid(format!(
-                        "cannot order experiments by '{other}'; use name, experiment_id, creation_time or last_update_time"
-                    )));
-                }
-            };
-            order.push(format!("{column} {}", if descending { "DESC" } else { "ASC" }));
-        }
-        order.push("e.experiment_id ASC".into());
-        page.apply(sql.push(&format!(" ORDER BY {}", order.join(", "))));
-        let rows = sql.fetch_all(&self.db.pool).await?;
-        let (rows, next) = page.split(rows);
-        let mut experiments = Vec::new();
-        for row in rows.iter() {
-            experiments.push(self.experiment_from_row(row).await?);
-        }
-        Ok((experiments, next))
+        let request = Request { filter, order_by, max_results, page_token };
+        self.search::<Experiment>(request, |sql| {
+            lifecycle_condition(sql, "e.lifecycle_stage", view);
+            Ok(())
+        })
+        .await
     }
 
     pub async fn update_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {

@@ -105,3 +105,10 @@ pub(crate) fn check_alias(alias: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// A version number as MLflow accepts it: a positive integer.
+pub(crate) fn parse_version(version: &str) -> Result<i64> {
+    version.trim().parse::<i64>().ok().filter(|v| *v >= 1).ok_or_else(|| {
+        StoreError::invalid(format!("Model version must be a positive integer, got '{version}'"))
+    })
+}

@@ -10,14 +10,36 @@ use crate::db::{Arg, Sql, now_ms};
 use crate::entities::{ACTIVE, LoggedModel, LoggedModelData, LoggedModelInfo, Param, Tag};
 use crate::error::{Result, StoreError};
 use crate::experiments::parse_experiment_id;
-use crate::filter::{self, Entity};
 use crate::limits::check_key;
-use crate::search::{AttributeColumns, Page, text_condition};
-use crate::tags::{set_tag_in, tags_of};
+use crate::search::{KeyValues, Kind, Page, Request, Search, Searchable, attribute};
+use crate::tags::{group_by, set_tag_in, tag_of};
 
 /// Logged model statuses.
 pub const LOGGED_MODEL_STATUSES: [&str; 3] =
     ["LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"];
+
+impl Searchable for LoggedModel {
+    const SEARCH: Search = Search {
+        plural: "logged models",
+        select: "SELECT l.* FROM logged_models l",
+        attributes: &[
+            attribute("name", "l.name", Kind::Text),
+            attribute("model_id", "l.model_id", Kind::Text),
+            attribute("status", "l.status", Kind::Text),
+            attribute("source_run_id", "l.source_run_id", Kind::Text),
+        ],
+        tags: KeyValues { table: "logged_model_tags", join: "x.model_id = l.model_id" },
+        params: None,
+        metrics: None,
+        orderable: &[],
+        default_order: "l.creation_timestamp_ms DESC, l.model_id",
+        page_size: 100,
+    };
+
+    async fn load_page(store: &SqlStore, rows: Vec<AnyRow>) -> Result<Vec<LoggedModel>> {
+        store.logged_models_from_rows(rows).await
+    }
+}
 
 impl SqlStore {
     pub async fn create_logged_model(
@@ -77,38 +99,50 @@ impl SqlStore {
             .fetch_optional(&self.db.pool)
             .await?
             .ok_or_else(|| StoreError::not_found(format!("Logged model with ID '{model_id}' not found.")))?;
-        self.logged_model_from_row(&row).await
+        let mut one = self.logged_models_from_rows(vec![row]).await?;
+        one.pop().ok_or_else(|| StoreError::internal("a logged model's row was read and lost"))
     }
 
-    async fn logged_model_from_row(&self, row: &AnyRow) -> Result<LoggedModel> {
-        let model_id: String = row.try_get("model_id")?;
-        let experiment_id: i64 = row.try_get("experiment_id")?;
-        let tags = Sql::new("SELECT key, value FROM logged_model_tags WHERE model_id = ")
-            .text_arg(model_id.clone())
-            .push(" ORDER BY key")
-            .fetch_all(&self.db.pool)
-            .await?;
-        let params = Sql::new("SELECT key, value FROM logged_model_params WHERE model_id = ")
-            .text_arg(model_id.clone())
-            .push(" ORDER BY key")
-            .fetch_all(&self.db.pool)
-            .await?;
-        let params = tags_of(&params)?.into_iter().map(|t| Param { key: t.key, value: t.value }).collect();
-        Ok(LoggedModel {
-            info: LoggedModelInfo {
-                model_id,
-                experiment_id: experiment_id.to_string(),
-                name: row.try_get("name")?,
-                artifact_uri: row.try_get("artifact_location")?,
-                status: row.try_get("status")?,
-                source_run_id: row.try_get("source_run_id")?,
-                model_type: row.try_get("model_type")?,
-                creation_timestamp_ms: row.try_get("creation_timestamp_ms")?,
-                last_updated_timestamp_ms: row.try_get("last_updated_timestamp_ms")?,
-                tags: tags_of(&tags)?,
-            },
-            data: LoggedModelData { params, metrics: Vec::new() },
-        })
+    /// Logged models from their rows, with every tag and param read in
+    /// one query each.
+    async fn logged_models_from_rows(&self, rows: Vec<AnyRow>) -> Result<Vec<LoggedModel>> {
+        let ids = rows.iter().map(|row| row.try_get("model_id")).collect::<Result<Vec<String>, _>>()?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let of_models = |table: &str| {
+            let mut sql = Sql::new(&format!("SELECT model_id, key, value FROM {table} WHERE model_id IN "));
+            sql.list(ids.iter().cloned().map(Arg::Text)).push(" ORDER BY key");
+            sql
+        };
+        let owner = |r: &AnyRow| Ok(r.try_get::<String, _>("model_id")?);
+        let mut tags = group_by(&self.fetch_all(&of_models("logged_model_tags")).await?, owner, tag_of)?;
+        let param = |r: &AnyRow| tag_of(r).map(|t| Param { key: t.key, value: t.value });
+        let mut params = group_by(&self.fetch_all(&of_models("logged_model_params")).await?, owner, param)?;
+        rows.iter()
+            .zip(ids)
+            .map(|(row, model_id)| {
+                let experiment_id: i64 = row.try_get("experiment_id")?;
+                Ok(LoggedModel {
+                    data: LoggedModelData {
+                        params: params.remove(&model_id).unwrap_or_default(),
+                        metrics: Vec::new(),
+                    },
+                    info: LoggedModelInfo {
+                        experiment_id: experiment_id.to_string(),
+                        name: row.try_get("name")?,
+                        artifact_uri: row.try_get("artifact_location")?,
+                        status: row.try_get("status")?,
+                        source_run_id: row.try_get("source_run_id")?,
+                        model_type: row.try_get("model_type")?,
+                        creation_timestamp_ms: row.try_get("creation_timestamp_ms")?,
+                        last_updated_timestamp_ms: row.try_get("last_updated_timestamp_ms")?,
+                        tags: tags.remove(&model_id).unwrap_or_default(),
+                        model_id,
+                    },
+                })
+            })
+            .collect()
     }
 
     pub async fn finalize_logged_model(&self, model_id: &str, status: &str) -> Result<LoggedModel> {
@@ -159,61 +193,21 @@ impl SqlStore {
         max_results: Option<i64>,
         page_token: Option<&str>,
     ) -> Result<(Vec<LoggedModel>, Option<String>)> {
-        const ATTRIBUTES: AttributeColumns = AttributeColumns {
-            columns: &[
-                ("name", "l.name", false),
-                ("model_id", "l.model_id", false),
-                ("status", "l.status", false),
-                ("source_run_id", "l.source_run_id", false),
-            ],
-        };
-        let page = Page::new(max_results, 100, page_token)?;
-        let mut ids = Vec::new();
-        for id in experiment_ids {
-            ids.push(Arg::Int(parse_experiment_id(id)?));
-        }
+        let ids = experiment_ids
+            .iter()
+            .map(|id| parse_experiment_id(id).map(Arg::Int))
+            .collect::<Result<Vec<_>>>()?;
         if ids.is_empty() {
+            // Checked as MLflow does: a bad page request is refused all the same.
+            Page::new(max_results, LoggedModel::SEARCH.page_size, page_token)?;
             return Ok((Vec::new(), None));
         }
-        let mut sql = Sql::new(
-            "SELECT l.* FROM logged_models l WHERE l.lifecycle_stage = 'active' AND l.experiment_id IN ",
-        );
-        sql.list(ids);
-        for clause in filter::parse(filter.unwrap_or(""))? {
-            sql.push(" AND ");
-            match clause.entity {
-                Entity::Tag => {
-                    sql.push("EXISTS (SELECT 1 FROM logged_model_tags t WHERE t.model_id = l.model_id AND t.key = ")
-                        .text_arg(clause.key.clone())
-                        .push(" AND ");
-                    text_condition(&mut sql, "t.value", &clause)?;
-                    sql.push(")");
-                }
-                Entity::Attribute => {
-                    let (column, _) = ATTRIBUTES.lookup(&clause.key).ok_or_else(|| {
-                        StoreError::invalid(format!(
-                            "unknown logged model attribute '{}'; searchable: {}, tags.KEY",
-                            clause.key,
-                            ATTRIBUTES.names()
-                        ))
-                    })?;
-                    text_condition(&mut sql, column, &clause)?;
-                }
-                _ => {
-                    return Err(StoreError::invalid(
-                        "logged models can be filtered by attributes and tags.KEY",
-                    ));
-                }
-            }
-        }
-        page.apply(sql.push(" ORDER BY l.creation_timestamp_ms DESC, l.model_id"));
-        let rows = sql.fetch_all(&self.db.pool).await?;
-        let (rows, next) = page.split(rows);
-        let mut models = Vec::new();
-        for row in rows.iter() {
-            models.push(self.logged_model_from_row(row).await?);
-        }
-        Ok((models, next))
+        let request = Request { filter, order_by: &[], max_results, page_token };
+        self.search::<LoggedModel>(request, |sql| {
+            sql.push(" AND l.lifecycle_stage = 'active' AND l.experiment_id IN ").list(ids);
+            Ok(())
+        })
+        .await
     }
 
     /// Records that a run produced logged models (`runs/outputs`).

@@ -1,6 +1,9 @@
 //! Tags (and params) as every entity keeps them: a `(owner…, key, value)`
 //! table per entity, written by upsert and read back ordered by key.
 
+use std::collections::HashMap;
+use std::hash::Hash;
+
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -19,7 +22,22 @@ pub(crate) async fn set_tag_in(
     Ok(())
 }
 
-/// Rows of `key` and `value` as tags.
-pub(crate) fn tags_of(rows: &[AnyRow]) -> Result<Vec<Tag>> {
-    rows.iter().map(|r| Ok(Tag { key: r.try_get("key")?, value: r.try_get("value")? })).collect()
+/// A row's `key` and `value` as a tag.
+pub(crate) fn tag_of(row: &AnyRow) -> Result<Tag> {
+    Ok(Tag { key: row.try_get("key")?, value: row.try_get("value")? })
+}
+
+/// `rows` grouped by their owner, each group in row order: what one query
+/// read for a whole page (its tags, params, aliases or versions), handed
+/// out to each row of the page.
+pub(crate) fn group_by<K: Eq + Hash, T>(
+    rows: &[AnyRow],
+    owner: impl Fn(&AnyRow) -> Result<K>,
+    item: impl Fn(&AnyRow) -> Result<T>,
+) -> Result<HashMap<K, Vec<T>>> {
+    let mut groups: HashMap<K, Vec<T>> = HashMap::new();
+    for row in rows {
+        groups.entry(owner(row)?).or_default().push(item(row)?);
+    }
+    Ok(groups)
 }

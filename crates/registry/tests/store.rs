@@ -987,3 +987,25 @@ async fn registry_versions_stages_aliases_and_audit_trail() {
         );
     }
 }
+
+/// `LIKE` and `ILIKE` on a numeric attribute are the request's fault: a
+/// 400 naming the attribute, as runs/search answers, not the database's
+/// syntax error.
+#[tokio::test(flavor = "multi_thread")]
+async fn like_on_a_numeric_attribute_is_refused_naming_it() {
+    for (backend, store, _dir) in stores().await {
+        store.create_registered_model("m", "", &[]).await.unwrap();
+        store.create_model_version("m", "s3://b/m", None, None, &[], None, "", "").await.unwrap();
+        for comparator in ["LIKE", "ILIKE"] {
+            let filter = format!("attributes.creation_time {comparator} 5");
+            let err =
+                store.search_experiments(ViewType::All, Some(&filter), None, &[], None).await.unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidParameterValue, "{backend}: {err}");
+            assert!(err.message.contains("creation_time"), "{backend}: {err}");
+            let filter = format!("attributes.version_number {comparator} 5");
+            let err = store.search_model_versions(Some(&filter), None, None).await.unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidParameterValue, "{backend}: {err}");
+            assert!(err.message.contains("version_number"), "{backend}: {err}");
+        }
+    }
+}

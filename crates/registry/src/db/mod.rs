@@ -23,6 +23,8 @@ use crate::error::Result;
 pub(crate) use group_commit::{GroupCommit, Grouped};
 #[cfg(test)]
 pub(crate) use maintenance::WAL_RESTART_PAGES;
+#[cfg(test)]
+pub(crate) use sql::statements;
 pub use sql::{Arg, Sql};
 pub use writer::WriteTx;
 pub(crate) use writer::Writer;

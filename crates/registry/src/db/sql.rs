@@ -42,13 +42,28 @@ impl Sql {
     /// One `INSERT` of several rows: `VALUES (…), (…), …`.
     pub fn insert_rows(table: &str, columns: &[&str], rows: Vec<Vec<Arg>>) -> Sql {
         let mut sql = Sql::new(&format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")));
+        sql.rows(rows);
+        sql
+    }
+
+    /// Appends `(VALUES (…), (…), …)`, each row bound: what a row value
+    /// is compared with, `(name, version) IN (VALUES …)` (SQLite takes no
+    /// plain list of rows there).
+    pub fn values(&mut self, rows: impl IntoIterator<Item = Vec<Arg>>) -> &mut Self {
+        self.push("(VALUES ");
+        self.rows(rows);
+        self.push(")")
+    }
+
+    /// Appends `(…), (…), …`, each row bound.
+    fn rows(&mut self, rows: impl IntoIterator<Item = Vec<Arg>>) -> &mut Self {
         for (i, row) in rows.into_iter().enumerate() {
             if i > 0 {
-                sql.push(", ");
+                self.push(", ");
             }
-            sql.list(row);
+            self.list(row);
         }
-        sql
+        self
     }
 
     /// Sets one key/value pair (a tag, a param) of the thing `owner`
@@ -168,6 +183,8 @@ impl Sql {
     }
 
     fn query_with_text(&self, text: String) -> Query<'_, Any, AnyArguments> {
+        #[cfg(test)]
+        statements::count_one();
         let mut args = AnyArguments::default();
         for arg in &self.args {
             // Adding an owned scalar to AnyArguments cannot fail.
@@ -222,6 +239,26 @@ fn positional(text: &str) -> String {
     }
     out.push_str(&text[copied..]);
     out
+}
+
+/// How many statements this thread has built, for tests that check a
+/// page is read with a fixed number of queries.
+#[cfg(test)]
+pub(crate) mod statements {
+    use std::cell::Cell;
+
+    thread_local! {
+        static BUILT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub(super) fn count_one() {
+        BUILT.with(|built| built.set(built.get() + 1));
+    }
+
+    /// The statements built since the last call.
+    pub(crate) fn take() -> usize {
+        BUILT.with(|built| built.replace(0))
+    }
 }
 
 #[cfg(test)]

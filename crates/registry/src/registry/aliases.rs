@@ -8,11 +8,10 @@ use crate::audit::record_event;
 use crate::db::{Arg, Sql};
 use crate::entities::ModelVersion;
 use crate::error::{Result, StoreError};
-use crate::limits::check_alias;
-use crate::registry::parse_version;
+use crate::limits::{check_alias, parse_version};
 
 impl SqlStore {
-    pub(crate) async fn aliases_of(&self, name: &str) -> Result<Vec<(String, i64)>> {
+    async fn aliases_of(&self, name: &str) -> Result<Vec<(String, i64)>> {
         let rows = Sql::new("SELECT alias, version FROM registered_model_aliases WHERE name = ")
             .text_arg(name)
             .push(" ORDER BY alias")

@@ -5,7 +5,7 @@
 mod aliases;
 mod versions;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -14,11 +14,9 @@ use crate::SqlStore;
 use crate::db::{Arg, Sql, now_ms};
 use crate::entities::{Alias, ModelVersion, RegisteredModel, STAGES, Tag};
 use crate::error::{ErrorCode, Result, StoreError};
-use crate::filter::{self, Entity};
 use crate::limits::{MAX_MODEL_TAG_VALUE_CHARS, check_tag};
-use crate::search::{AttributeColumns, Page, parse_order_item, text_condition};
-use crate::tags::{set_tag_in, tags_of};
-use versions::Which;
+use crate::search::{KeyValues, Kind, Request, Search, Searchable, attribute};
+use crate::tags::{group_by, set_tag_in, tag_of};
 
 /// A stage name in MLflow's spelling, accepting any letter case.
 pub fn canonical_stage(stage: &str) -> Result<&'static str> {
@@ -30,17 +28,34 @@ pub fn canonical_stage(stage: &str) -> Result<&'static str> {
     })
 }
 
-pub(crate) fn parse_version(version: &str) -> Result<i64> {
-    version.trim().parse::<i64>().ok().filter(|v| *v >= 1).ok_or_else(|| {
-        StoreError::invalid(format!("Model version must be a positive integer, got '{version}'"))
-    })
-}
-
 pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(StoreError::invalid(format!("Missing value for required parameter '{what}'.")));
     }
     Ok(())
+}
+
+impl Searchable for RegisteredModel {
+    const SEARCH: Search = Search {
+        plural: "registered models",
+        select: "SELECT m.* FROM registered_models m",
+        attributes: &[attribute("name", "m.name", Kind::Text)],
+        tags: KeyValues { table: "registered_model_tags", join: "x.name = m.name" },
+        params: None,
+        metrics: None,
+        orderable: &[
+            ("name", "m.name"),
+            ("timestamp", "m.last_updated_timestamp"),
+            ("last_updated_timestamp", "m.last_updated_timestamp"),
+            ("creation_timestamp", "m.creation_timestamp"),
+        ],
+        default_order: "m.name ASC",
+        page_size: 100,
+    };
+
+    async fn load_page(store: &SqlStore, rows: Vec<AnyRow>) -> Result<Vec<RegisteredModel>> {
+        store.registered_models_from_rows(rows).await
+    }
 }
 
 impl SqlStore {
@@ -88,38 +103,67 @@ impl SqlStore {
 
     pub async fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         let row = self.require_registered_model(name).await?;
-        self.registered_model_from_row(&row).await
+        let mut one = self.registered_models_from_rows(vec![row]).await?;
+        one.pop().ok_or_else(|| StoreError::internal("a registered model's row was read and lost"))
     }
 
-    async fn registered_model_from_row(&self, row: &AnyRow) -> Result<RegisteredModel> {
-        let name: String = row.try_get("name")?;
-        let tags = Sql::new("SELECT key, value FROM registered_model_tags WHERE name = ")
-            .text_arg(name.clone())
-            .push(" ORDER BY key")
-            .fetch_all(&self.db.pool)
-            .await?;
-        let aliases = self
-            .aliases_of(&name)
-            .await?
-            .into_iter()
-            .map(|(alias, version)| Alias { alias, version: version.to_string() })
-            .collect();
-        // One per stage, ordered by stage name.
-        let latest: BTreeMap<String, ModelVersion> = self
-            .versions_where(&name, Which::NewestPerStage)
-            .await?
-            .into_iter()
-            .map(|v| (v.current_stage.clone(), v))
-            .collect();
-        Ok(RegisteredModel {
-            creation_timestamp: row.try_get("creation_timestamp")?,
-            last_updated_timestamp: row.try_get("last_updated_timestamp")?,
-            description: row.try_get("description")?,
-            latest_versions: latest.into_values().collect(),
-            tags: tags_of(&tags)?,
-            aliases,
-            name,
-        })
+    /// Registered models from their rows, with every tag, alias and
+    /// latest version read in one query each.
+    async fn registered_models_from_rows(&self, rows: Vec<AnyRow>) -> Result<Vec<RegisteredModel>> {
+        let names = rows.iter().map(|row| row.try_get("name")).collect::<Result<Vec<String>, _>>()?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let of_models = |select: &str, order: &str| {
+            let mut sql = Sql::new(select);
+            sql.list(names.iter().cloned().map(Arg::Text)).push(order);
+            sql
+        };
+        let owner = |r: &AnyRow| Ok(r.try_get::<String, _>("name")?);
+        let tags =
+            of_models("SELECT name, key, value FROM registered_model_tags WHERE name IN ", " ORDER BY key");
+        let mut tags = group_by(&self.fetch_all(&tags).await?, owner, tag_of)?;
+        let aliases = of_models(
+            "SELECT name, alias, version FROM registered_model_aliases WHERE name IN ",
+            " ORDER BY alias",
+        );
+        let alias = |r: &AnyRow| {
+            let version: i64 = r.try_get("version")?;
+            Ok(Alias { alias: r.try_get("alias")?, version: version.to_string() })
+        };
+        let mut aliases = group_by(&self.fetch_all(&aliases).await?, owner, alias)?;
+        // The newest version in each stage, without reading every version.
+        let latest = of_models(
+            "SELECT * FROM model_versions WHERE (name, version) IN \
+             (SELECT name, MAX(version) FROM model_versions WHERE name IN ",
+            " GROUP BY name, current_stage) ORDER BY version",
+        );
+        let mut latest_versions: HashMap<String, BTreeMap<String, ModelVersion>> = HashMap::new();
+        for version in self.model_versions_from_rows(self.fetch_all(&latest).await?).await? {
+            // One per stage, ordered by stage name.
+            latest_versions
+                .entry(version.name.clone())
+                .or_default()
+                .insert(version.current_stage.clone(), version);
+        }
+        rows.iter()
+            .zip(names)
+            .map(|(row, name)| {
+                Ok(RegisteredModel {
+                    creation_timestamp: row.try_get("creation_timestamp")?,
+                    last_updated_timestamp: row.try_get("last_updated_timestamp")?,
+                    description: row.try_get("description")?,
+                    latest_versions: latest_versions
+                        .remove(&name)
+                        .unwrap_or_default()
+                        .into_values()
+                        .collect(),
+                    tags: tags.remove(&name).unwrap_or_default(),
+                    aliases: aliases.remove(&name).unwrap_or_default(),
+                    name,
+                })
+            })
+            .collect()
     }
 
     pub async fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel> {
@@ -191,54 +235,8 @@ impl SqlStore {
         order_by: &[String],
         page_token: Option<&str>,
     ) -> Result<(Vec<RegisteredModel>, Option<String>)> {
-        const ATTRIBUTES: AttributeColumns = AttributeColumns { columns: &[("name", "m.name", false)] };
-        let page = Page::new(max_results, 100, page_token)?;
-        let mut sql = Sql::new("SELECT m.* FROM registered_models m WHERE 1 = 1");
-        for clause in filter::parse(filter.unwrap_or(""))? {
-            sql.push(" AND ");
-            match clause.entity {
-                Entity::Tag => {
-                    sql.push(
-                        "EXISTS (SELECT 1 FROM registered_model_tags t WHERE t.name = m.name AND t.key = ",
-                    )
-                    .text_arg(clause.key.clone())
-                    .push(" AND ");
-                    text_condition(&mut sql, "t.value", &clause)?;
-                    sql.push(")");
-                }
-                Entity::Attribute if ATTRIBUTES.lookup(&clause.key).is_some() => {
-                    text_condition(&mut sql, "m.name", &clause)?;
-                }
-                _ => {
-                    return Err(StoreError::invalid(format!(
-                        "registered models can be filtered by name and tags.KEY, not '{}'",
-                        clause.key
-                    )));
-                }
-            }
-        }
-        let mut order = Vec::new();
-        for item in order_by {
-            let (key, descending) = parse_order_item(item)?;
-            let column = match key.as_str() {
-                "name" => "m.name",
-                "timestamp" | "last_updated_timestamp" => "m.last_updated_timestamp",
-                "creation_timestamp" => "m.creation_timestamp",
-                other => {
-                    return Err(StoreError::invalid(format!("cannot order registered models by '{other}'")));
-                }
-            };
-            order.push(format!("{column} {}", if descending { "DESC" } else { "ASC" }));
-        }
-        order.push("m.name ASC".into());
-        page.apply(sql.push(&format!(" ORDER BY {}", order.join(", "))));
-        let rows = sql.fetch_all(&self.db.pool).await?;
-        let (rows, next) = page.split(rows);
-        let mut models = Vec::new();
-        for row in rows.iter() {
-            models.push(self.registered_model_from_row(row).await?);
-        }
-        Ok((models, next))
+        let request = Request { filter, order_by, max_results, page_token };
+        self.search::<RegisteredModel>(request, |_| Ok(())).await
     }
 
     pub async fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()> {

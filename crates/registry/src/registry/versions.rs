@@ -11,11 +11,36 @@ use crate::audit::record_event;
 use crate::db::{Arg, Sql, WriteTx, now_ms};
 use crate::entities::{ModelVersion, Tag};
 use crate::error::{ErrorCode, Result, StoreError};
-use crate::filter::{self, Entity};
 use crate::limits::check_key;
-use crate::registry::{canonical_stage, check_name, parse_version};
-use crate::search::{AttributeColumns, Page, text_condition};
-use crate::tags::{set_tag_in, tags_of};
+use crate::limits::parse_version;
+use crate::registry::{canonical_stage, check_name};
+use crate::search::{KeyValues, Kind, Request, Search, Searchable, attribute};
+use crate::tags::{group_by, set_tag_in, tag_of};
+
+impl Searchable for ModelVersion {
+    const SEARCH: Search = Search {
+        plural: "model versions",
+        select: "SELECT v.* FROM model_versions v",
+        attributes: &[
+            attribute("name", "v.name", Kind::Text),
+            attribute("run_id", "v.run_id", Kind::Text),
+            attribute("source_path", "v.source", Kind::Text),
+            attribute("source", "v.source", Kind::Text),
+            attribute("version_number", "v.version", Kind::Version),
+            attribute("current_stage", "v.current_stage", Kind::Text),
+        ],
+        tags: KeyValues { table: "model_version_tags", join: "x.name = v.name AND x.version = v.version" },
+        params: None,
+        metrics: None,
+        orderable: &[],
+        default_order: "v.name, v.version DESC",
+        page_size: 10_000,
+    };
+
+    async fn load_page(store: &SqlStore, rows: Vec<AnyRow>) -> Result<Vec<ModelVersion>> {
+        store.model_versions_from_rows(rows).await
+    }
+}
 
 impl SqlStore {
     #[allow(clippy::too_many_arguments)]
@@ -97,66 +122,68 @@ impl SqlStore {
         Err(StoreError::internal("could not allocate a model version under concurrent registration"))
     }
 
-    pub(super) async fn versions_where(&self, name: &str, which: Which) -> Result<Vec<ModelVersion>> {
-        let mut sql = Sql::new("SELECT * FROM model_versions WHERE name = ");
-        sql.text_arg(name);
-        match which {
-            Which::Version(v) => sql.push(" AND version = ").int_arg(v),
-            Which::NewestPerStage => sql
-                .push(" AND version IN (SELECT MAX(version) FROM model_versions WHERE name = ")
-                .text_arg(name)
-                .push(" GROUP BY current_stage)"),
-        };
-        sql.push(" ORDER BY version");
-        let rows = sql.fetch_all(&self.db.pool).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push(self.model_version_from_row(row).await?);
+    /// Model versions from their rows, with every tag and alias read in
+    /// one query each.
+    pub(super) async fn model_versions_from_rows(&self, rows: Vec<AnyRow>) -> Result<Vec<ModelVersion>> {
+        let keys = rows
+            .iter()
+            .map(|row| Ok((row.try_get::<String, _>("name")?, row.try_get::<i64, _>("version")?)))
+            .collect::<Result<Vec<_>>>()?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
-    }
-
-    async fn model_version_from_row(&self, row: &AnyRow) -> Result<ModelVersion> {
-        let name: String = row.try_get("name")?;
-        let version: i64 = row.try_get("version")?;
-        let tags = Sql::new("SELECT key, value FROM model_version_tags WHERE name = ")
-            .text_arg(name.clone())
-            .push(" AND version = ")
-            .int_arg(version)
-            .push(" ORDER BY key")
-            .fetch_all(&self.db.pool)
-            .await?;
-        let aliases = self
-            .aliases_of(&name)
-            .await?
-            .into_iter()
-            .filter(|(_, v)| *v == version)
-            .map(|(a, _)| a)
-            .collect();
-        Ok(ModelVersion {
-            version: version.to_string(),
-            creation_timestamp: row.try_get("creation_timestamp")?,
-            last_updated_timestamp: row.try_get("last_updated_timestamp")?,
-            user_id: row.try_get("user_id")?,
-            current_stage: row.try_get("current_stage")?,
-            description: row.try_get("description")?,
-            source: row.try_get("source")?,
-            run_id: row.try_get("run_id")?,
-            status: row.try_get("status")?,
-            run_link: row.try_get("run_link")?,
-            model_id: row.try_get("model_id")?,
-            tags: tags_of(&tags)?,
-            aliases,
-            name,
-        })
+        let of_versions = |columns: &str, table: &str, order: &str| {
+            let mut sql =
+                Sql::new(&format!("SELECT name, version, {columns} FROM {table} WHERE (name, version) IN "));
+            sql.values(keys.iter().map(|(name, version)| vec![Arg::Text(name.clone()), Arg::Int(*version)]));
+            sql.push(&format!(" ORDER BY {order}"));
+            sql
+        };
+        let owner = |r: &AnyRow| Ok((r.try_get::<String, _>("name")?, r.try_get::<i64, _>("version")?));
+        let tags = of_versions("key, value", "model_version_tags", "key");
+        let mut tags = group_by(&self.fetch_all(&tags).await?, owner, tag_of)?;
+        let aliases = of_versions("alias", "registered_model_aliases", "alias");
+        let alias = |r: &AnyRow| Ok(r.try_get::<String, _>("alias")?);
+        let mut aliases = group_by(&self.fetch_all(&aliases).await?, owner, alias)?;
+        rows.iter()
+            .zip(keys)
+            .map(|(row, key)| {
+                Ok(ModelVersion {
+                    version: key.1.to_string(),
+                    creation_timestamp: row.try_get("creation_timestamp")?,
+                    last_updated_timestamp: row.try_get("last_updated_timestamp")?,
+                    user_id: row.try_get("user_id")?,
+                    current_stage: row.try_get("current_stage")?,
+                    description: row.try_get("description")?,
+                    source: row.try_get("source")?,
+                    run_id: row.try_get("run_id")?,
+                    status: row.try_get("status")?,
+                    run_link: row.try_get("run_link")?,
+                    model_id: row.try_get("model_id")?,
+                    tags: tags.remove(&key).unwrap_or_default(),
+                    aliases: aliases.remove(&key).unwrap_or_default(),
+                    name: key.0,
+                })
+            })
+            .collect()
     }
 
     pub async fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
         let number = parse_version(version)?;
         self.require_registered_model(name).await?;
-        self.versions_where(name, Which::Version(number)).await?.pop().ok_or_else(|| {
-            StoreError::not_found(format!("Model Version (name={name}, version={version}) not found"))
-        })
+        let row = self
+            .fetch_optional(
+                Sql::new("SELECT * FROM model_versions WHERE name = ")
+                    .text_arg(name)
+                    .push(" AND version = ")
+                    .int_arg(number),
+            )
+            .await?
+            .ok_or_else(|| {
+                StoreError::not_found(format!("Model Version (name={name}, version={version}) not found"))
+            })?;
+        let mut one = self.model_versions_from_rows(vec![row]).await?;
+        one.pop().ok_or_else(|| StoreError::internal("a model version's row was read and lost"))
     }
 
     pub async fn update_model_version(
@@ -214,72 +241,15 @@ impl SqlStore {
     }
 
     /// Versions matching a filter on `name`, `run_id`, `source_path`,
-    /// `version_number` and `tags.KEY`.
+    /// `version_number`, `current_stage` and `tags.KEY`.
     pub async fn search_model_versions(
         &self,
         filter: Option<&str>,
         max_results: Option<i64>,
         page_token: Option<&str>,
     ) -> Result<(Vec<ModelVersion>, Option<String>)> {
-        const ATTRIBUTES: AttributeColumns = AttributeColumns {
-            columns: &[
-                ("name", "v.name", false),
-                ("run_id", "v.run_id", false),
-                ("source_path", "v.source", false),
-                ("source", "v.source", false),
-                ("version_number", "v.version", true),
-                ("current_stage", "v.current_stage", false),
-            ],
-        };
-        let page = Page::new(max_results, 10_000, page_token)?;
-        let mut sql = Sql::new("SELECT v.* FROM model_versions v WHERE 1 = 1");
-        for clause in filter::parse(filter.unwrap_or(""))? {
-            sql.push(" AND ");
-            match clause.entity {
-                Entity::Tag => {
-                    sql.push(
-                        "EXISTS (SELECT 1 FROM model_version_tags t WHERE t.name = v.name AND t.version = v.version AND t.key = ",
-                    )
-                    .text_arg(clause.key.clone())
-                    .push(" AND ");
-                    text_condition(&mut sql, "t.value", &clause)?;
-                    sql.push(")");
-                }
-                Entity::Attribute => match ATTRIBUTES.lookup(&clause.key) {
-                    Some((column, true)) => {
-                        let number = match &clause.value {
-                            filter::Value::Number(n) => *n as i64,
-                            filter::Value::Text(t) => parse_version(t)?,
-                            filter::Value::List(_) => {
-                                return Err(StoreError::invalid("version_number takes one number"));
-                            }
-                        };
-                        sql.push(&format!("{column} {} ", clause.comparator.sql())).int_arg(number);
-                    }
-                    Some((column, false)) => text_condition(&mut sql, column, &clause)?,
-                    None => {
-                        return Err(StoreError::invalid(format!(
-                            "unknown model version attribute '{}'; searchable: {}, tags.KEY",
-                            clause.key,
-                            ATTRIBUTES.names()
-                        )));
-                    }
-                },
-                _ => {
-                    return Err(StoreError::invalid(
-                        "model versions can be filtered by attributes and tags.KEY",
-                    ));
-                }
-            }
-        }
-        page.apply(sql.push(" ORDER BY v.name, v.version DESC"));
-        let rows = sql.fetch_all(&self.db.pool).await?;
-        let (rows, next) = page.split(rows);
-        let mut versions = Vec::new();
-        for row in rows.iter() {
-            versions.push(self.model_version_from_row(row).await?);
-        }
-        Ok((versions, next))
+        let request = Request { filter, order_by: &[], max_results, page_token };
+        self.search::<ModelVersion>(request, |_| Ok(())).await
     }
 
     /// The newest version in each requested stage (all stages when empty).
@@ -392,14 +362,6 @@ impl SqlStore {
         }
         Ok(v.source)
     }
-}
-
-/// Which versions of a model to read.
-pub(super) enum Which {
-    Version(i64),
-    /// The newest version in each stage (a registered model's
-    /// `latest_versions`), without reading every version.
-    NewestPerStage,
 }
 
 fn version_owner(name: &str, version: i64) -> [(&'static str, Arg); 2] {

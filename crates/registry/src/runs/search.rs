@@ -14,19 +14,29 @@ use crate::error::{Result, StoreError};
 use crate::filter;
 use crate::runs::run_info_from_row;
 use crate::search::{
-    AttributeColumns, Page, lifecycle_condition, metric_condition, parse_order_item, runs_where,
+    KeyValues, Kind, Page, Search, attribute, lifecycle_condition, metric_condition, parse_order_item,
 };
 
-const RUN_ATTRIBUTES: AttributeColumns = AttributeColumns {
-    columns: &[
-        ("run_id", "r.run_id", false),
-        ("run_name", "r.run_name", false),
-        ("status", "r.status", false),
-        ("user_id", "r.user_id", false),
-        ("artifact_uri", "r.artifact_uri", false),
-        ("start_time", "r.start_time", true),
-        ("end_time", "r.end_time", true),
+/// How runs are searched: the engine's filter and attributes; the
+/// orders and the plan are this module's.
+const RUNS: Search = Search {
+    plural: "runs",
+    select: "SELECT r.* FROM runs r",
+    attributes: &[
+        attribute("run_id", "r.run_id", Kind::Text),
+        attribute("run_name", "r.run_name", Kind::Text),
+        attribute("status", "r.status", Kind::Text),
+        attribute("user_id", "r.user_id", Kind::Text),
+        attribute("artifact_uri", "r.artifact_uri", Kind::Text),
+        attribute("start_time", "r.start_time", Kind::Number),
+        attribute("end_time", "r.end_time", Kind::Number),
     ],
+    tags: KeyValues { table: "tags", join: "x.run_id = r.run_id" },
+    params: Some(KeyValues { table: "params", join: "x.run_id = r.run_id" }),
+    metrics: Some(KeyValues { table: "latest_metrics", join: "m.run_id = r.run_id" }),
+    orderable: &[],
+    default_order: "q.start_time DESC, q.run_id ASC",
+    page_size: 1000,
 };
 
 impl SqlStore {
@@ -42,7 +52,7 @@ impl SqlStore {
         order_by: &[String],
         page_token: Option<&str>,
     ) -> Result<(Vec<Run>, Option<String>)> {
-        let page = Page::new(max_results, 1000, page_token)?;
+        let page = Page::new(max_results, RUNS.page_size, page_token)?;
         let clauses = filter::parse(filter.unwrap_or(""))?;
         let mut ids = Vec::new();
         for id in experiment_ids {
@@ -72,7 +82,7 @@ impl SqlStore {
                 }
                 sql.push(" AND r.experiment_id IN ").list(ids);
                 lifecycle_condition(&mut sql, "r.lifecycle_stage", view);
-                runs_where(&mut sql, &others, &RUN_ATTRIBUTES)?;
+                RUNS.filter(&mut sql, &others)?;
                 let direction = if descending { "DESC" } else { "ASC" };
                 sql.push(&format!(" ORDER BY lm.value {direction}, r.start_time DESC, r.run_id ASC"));
                 sql
@@ -91,12 +101,12 @@ impl SqlStore {
                 sql.push(" FROM runs r WHERE r.experiment_id IN ");
                 sql.list(ids);
                 lifecycle_condition(&mut sql, "r.lifecycle_stage", view);
-                runs_where(&mut sql, &clauses, &RUN_ATTRIBUTES)?;
+                RUNS.filter(&mut sql, &clauses)?;
                 sql.push(") q ORDER BY ");
                 for term in &order {
                     sql.push(term).push(", ");
                 }
-                sql.push("q.start_time DESC, q.run_id ASC");
+                sql.push(RUNS.default_order);
                 sql
             }
         };
@@ -151,18 +161,10 @@ fn run_order_term(sql: &mut Sql, item: &str, index: usize) -> Result<(String, St
             let key = sql.bind(Arg::Text(name));
             format!("(SELECT x.value FROM {table} x WHERE x.run_id = r.run_id AND x.key = {key})")
         }
-        "attribute" | "attributes" | "attr" | "run" => match RUN_ATTRIBUTES.lookup(&name) {
-            Some((column, _)) => {
-                let column = column.replacen("r.", "q.", 1);
-                return Ok((String::new(), format!("({column} IS NULL), {column} {direction}")));
-            }
-            None => {
-                return Err(StoreError::invalid(format!(
-                    "cannot order runs by attribute '{name}'; use one of {}",
-                    RUN_ATTRIBUTES.names()
-                )));
-            }
-        },
+        "attribute" | "attributes" | "attr" | "run" => {
+            let column = RUNS.attribute(&name)?.column.replacen("r.", "q.", 1);
+            return Ok((String::new(), format!("({column} IS NULL), {column} {direction}")));
+        }
         other => {
             return Err(StoreError::invalid(format!("invalid order_by '{item}': unknown entity '{other}'")));
         }
