@@ -57,9 +57,15 @@ impl SqlStore {
     ) -> Result<ModelVersion> {
         check_name("source", source)?;
         self.require_registered_model(name).await?;
-        if let Some(model_id) = model_id.filter(|m| !m.is_empty()) {
-            self.get_logged_model(model_id).await?;
-        }
+        // A version of an MLflow 3 logged model (a `models:/m-…` source,
+        // or its id) keeps the model and takes its run when the request
+        // names none, as MLflow's server does: lineage survives.
+        let model_id = model_id.filter(|m| !m.is_empty()).or_else(|| logged_model_id(source));
+        let logged_run = match model_id {
+            Some(model_id) => self.get_logged_model(model_id).await?.info.source_run_id,
+            None => None,
+        };
+        let run_id = run_id.filter(|r| !r.is_empty()).or(logged_run.as_deref());
         for _ in 0..5 {
             let mut tx = self.write().await?;
             let row =
@@ -78,9 +84,9 @@ impl SqlStore {
                 Arg::Text(user_id.into()),
                 Arg::Text("None".into()),
                 Arg::Text(source.into()),
-                run_id.filter(|r| !r.is_empty()).map_or(Arg::NullText, |r| Arg::Text(r.into())),
+                run_id.map_or(Arg::NullText, |r| Arg::Text(r.into())),
                 run_link.filter(|r| !r.is_empty()).map_or(Arg::NullText, |r| Arg::Text(r.into())),
-                model_id.filter(|m| !m.is_empty()).map_or(Arg::NullText, |m| Arg::Text(m.into())),
+                model_id.map_or(Arg::NullText, |m| Arg::Text(m.into())),
                 Arg::Text("READY".into()),
             ];
             let columns = [
@@ -344,11 +350,7 @@ impl SqlStore {
     /// artifact path, or the source as registered.
     pub async fn model_version_download_uri(&self, name: &str, version: &str) -> Result<String> {
         let v = self.get_model_version(name, version).await?;
-        if let Some(model_id) = v
-            .model_id
-            .as_deref()
-            .or_else(|| v.source.strip_prefix("models:/").filter(|s| s.starts_with("m-")))
-        {
+        if let Some(model_id) = v.model_id.as_deref().or_else(|| logged_model_id(&v.source)) {
             return Ok(self.get_logged_model(model_id).await?.info.artifact_uri);
         }
         if let Some(rest) = v.source.strip_prefix("runs:/") {
@@ -362,6 +364,11 @@ impl SqlStore {
         }
         Ok(v.source)
     }
+}
+
+/// The logged model a `models:/m-…` source names.
+fn logged_model_id(source: &str) -> Option<&str> {
+    source.strip_prefix("models:/").filter(|id| id.starts_with("m-"))
 }
 
 fn version_owner(name: &str, version: i64) -> [(&'static str, Arg); 2] {

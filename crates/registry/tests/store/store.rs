@@ -9,6 +9,9 @@ use retrain_registry::{ErrorCode, SqlStore};
 use crate::common::{metric, per_backend, tag};
 
 per_backend! {
+    a_version_of_a_logged_model_keeps_its_run_and_model:
+        sqlite_a_version_of_a_logged_model_keeps_its_run_and_model,
+        postgres_a_version_of_a_logged_model_keeps_its_run_and_model;
     experiments_lifecycle: sqlite_experiments_lifecycle, postgres_experiments_lifecycle;
     runs_record_params_metrics_and_tags: sqlite_runs_record_params_metrics_and_tags, postgres_runs_record_params_metrics_and_tags;
     logged_values_come_back_exactly: sqlite_logged_values_come_back_exactly, postgres_logged_values_come_back_exactly;
@@ -884,4 +887,29 @@ async fn like_on_a_numeric_attribute_is_refused_naming_it(backend: &str, store: 
         assert_eq!(err.code, ErrorCode::InvalidParameterValue, "{backend}: {err}");
         assert!(err.message.contains("version_number"), "{backend}: {err}");
     }
+}
+
+/// `mlflow.register_model("models:/m-…", name)` registers a logged
+/// model: the version keeps the model's id and takes its run, as MLflow's
+/// server fills them, so the version's lineage is not lost.
+async fn a_version_of_a_logged_model_keeps_its_run_and_model(backend: &str, store: SqlStore) {
+    let run = store.create_run("0", "u", None, None, &[]).await.unwrap().info.run_id;
+    let model = store.create_logged_model("0", Some("model"), Some(&run), None, &[], &[]).await.unwrap();
+    let id = model.info.model_id;
+    store.create_registered_model("m", "", &[]).await.unwrap();
+    let source = format!("models:/{id}");
+    let by_source = store.create_model_version("m", &source, None, None, &[], None, "", "").await.unwrap();
+    assert_eq!(by_source.run_id.as_deref(), Some(run.as_str()), "{backend}");
+    assert_eq!(by_source.model_id.as_deref(), Some(id.as_str()), "{backend}");
+    let by_id =
+        store.create_model_version("m", "s3://b/m", None, Some(&id), &[], None, "", "").await.unwrap();
+    assert_eq!(by_id.run_id.as_deref(), Some(run.as_str()), "{backend}");
+    assert_eq!(by_id.model_id.as_deref(), Some(id.as_str()), "{backend}");
+    // A run the request names is kept.
+    let other = store.create_run("0", "u", None, None, &[]).await.unwrap().info.run_id;
+    let named =
+        store.create_model_version("m", &source, Some(&other), None, &[], None, "", "").await.unwrap();
+    assert_eq!(named.run_id.as_deref(), Some(other.as_str()), "{backend}");
+    let read = store.get_model_version("m", "1").await.unwrap();
+    assert_eq!((read.run_id, read.model_id), (Some(run), Some(id)), "{backend}");
 }
