@@ -118,7 +118,7 @@ impl SqlStore {
                 .await?;
             let id: i64 = row.try_get("next")?;
             let location = match artifact_location.filter(|l| !l.is_empty()) {
-                Some(l) => l.to_string(),
+                Some(l) => l.to_owned(),
                 None => format!("{}/{id}", self.artifact_root),
             };
             let inserted = insert_experiment(id, name, &location).execute(&mut *tx).await;

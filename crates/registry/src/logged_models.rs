@@ -15,7 +15,7 @@ use crate::search::{KeyValues, Kind, Page, Request, Search, Searchable, attribut
 use crate::tags::{group_by, set_tag_in, tag_of};
 
 /// Logged model statuses.
-pub const LOGGED_MODEL_STATUSES: [&str; 3] =
+pub(crate) const LOGGED_MODEL_STATUSES: [&str; 3] =
     ["LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"];
 
 impl Searchable for LoggedModel {
@@ -53,7 +53,7 @@ impl SqlStore {
     ) -> Result<LoggedModel> {
         let experiment = self.get_experiment(experiment_id).await?;
         let model_id = format!("m-{}", uuid::Uuid::new_v4().simple());
-        let name = name.filter(|n| !n.is_empty()).unwrap_or("model").to_string();
+        let name = name.filter(|n| !n.is_empty()).unwrap_or("model").to_owned();
         let artifact_location = format!("{}/models/{model_id}/artifacts", experiment.artifact_location);
         let now = now_ms();
         let mut tx = self.write().await?;

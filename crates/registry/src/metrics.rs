@@ -145,7 +145,7 @@ impl SqlStore {
     /// Metric points only (the common case: `log-metric`, a batch of
     /// metrics): committed together with other requests' points.
     pub(crate) async fn log_metrics_grouped(&self, run_id: &str, metrics: &[Metric]) -> Result<()> {
-        let points = MetricPoints { run_id: run_id.to_string(), metrics: metrics.to_vec() };
+        let points = MetricPoints { run_id: run_id.to_owned(), metrics: metrics.to_vec() };
         self.metric_commits.submit(self.db.writer(), points).await
     }
 

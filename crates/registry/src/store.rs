@@ -32,7 +32,7 @@ impl SqlStore {
     pub async fn connect(uri: &str, artifact_root: &str) -> Result<SqlStore> {
         let store = SqlStore {
             db: Database::connect(uri).await?,
-            artifact_root: artifact_root.trim_end_matches('/').to_string(),
+            artifact_root: artifact_root.trim_end_matches('/').to_owned(),
             metric_commits: GroupCommit::default(),
         };
         store.ensure_default_experiment().await?;

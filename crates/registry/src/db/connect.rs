@@ -25,7 +25,7 @@ fn database_url(uri: &str) -> Result<(String, Backend)> {
         return Ok((format!("sqlite://{path}?mode=rwc"), Backend::Sqlite));
     }
     if uri.starts_with("postgresql://") || uri.starts_with("postgres://") {
-        return Ok((uri.to_string(), Backend::Postgres));
+        return Ok((uri.to_owned(), Backend::Postgres));
     }
     Err(StoreError::invalid(format!(
         "unsupported backend store URI '{uri}'; use sqlite:///PATH or postgresql://USER@HOST/DB"

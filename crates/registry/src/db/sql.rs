@@ -31,7 +31,7 @@ pub struct Sql {
 
 impl Sql {
     pub fn new(text: &str) -> Self {
-        Sql { text: text.to_string(), args: Vec::new() }
+        Sql { text: text.to_owned(), args: Vec::new() }
     }
 
     /// `INSERT INTO table (columns…) VALUES (…)` with every value bound.

@@ -97,7 +97,7 @@ impl SqlStore {
         let tagged_name = tags.iter().find(|t| t.key == "mlflow.runName").map(|t| t.value.clone());
         let name = run_name
             .filter(|n| !n.is_empty())
-            .map(str::to_string)
+            .map(str::to_owned)
             .or(tagged_name)
             .unwrap_or_else(|| format!("run-{}", &run_id[..8]));
         let artifact_uri = format!("{}/{run_id}/artifacts", experiment.artifact_location);
@@ -106,7 +106,7 @@ impl SqlStore {
             Arg::Text(run_id.clone()),
             Arg::Int(parse_experiment_id(experiment_id)?),
             Arg::Text(name.clone()),
-            Arg::Text(user_id.to_string()),
+            Arg::Text(user_id.to_owned()),
             Arg::Text("RUNNING".into()),
             Arg::Int(start_time.unwrap_or_else(now_ms)),
             Arg::Text(artifact_uri),
@@ -451,7 +451,7 @@ impl SqlStore {
         };
         let mut entry: Map<String, Value> = ["run_id", "utc_time_created", "artifact_path", "model_uuid"]
             .into_iter()
-            .filter_map(|field| Some((field.to_string(), model.get(field)?.clone())))
+            .filter_map(|field| Some((field.to_owned(), model.get(field)?.clone())))
             .collect();
         let flavors = flavors.iter().map(|(name, config)| {
             let mut config = config.clone();

@@ -136,7 +136,7 @@ fn filtered_metric_order(order_by: &[String], clauses: &[filter::Clause]) -> Res
     }
     let name = name.trim_matches('`').trim_matches('"');
     let filtered = clauses.iter().any(|c| c.entity == filter::Entity::Metric && c.key == name);
-    Ok(filtered.then(|| (name.to_string(), descending)))
+    Ok(filtered.then(|| (name.to_owned(), descending)))
 }
 
 /// For the `index`th order item: a column to add to the inner query
@@ -147,9 +147,9 @@ fn run_order_term(sql: &mut Sql, item: &str, index: usize) -> Result<(String, St
     let direction = if descending { "DESC" } else { "ASC" };
     let (entity, name) = match key.split_once('.') {
         Some((prefix, name)) => {
-            (prefix.to_ascii_lowercase(), name.trim_matches('`').trim_matches('"').to_string())
+            (prefix.to_ascii_lowercase(), name.trim_matches('`').trim_matches('"').to_owned())
         }
-        None => ("attributes".to_string(), key.clone()),
+        None => ("attributes".to_owned(), key.clone()),
     };
     let expression = match entity.as_str() {
         "metric" | "metrics" => {

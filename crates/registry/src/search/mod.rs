@@ -133,9 +133,9 @@ impl Search {
     }
 
     fn searchable(&self) -> String {
-        let mut names: Vec<String> = self.attributes.iter().map(|a| a.name.to_string()).collect();
-        names.extend(self.metrics.iter().map(|_| "metrics.KEY".to_string()));
-        names.extend(self.params.iter().map(|_| "params.KEY".to_string()));
+        let mut names: Vec<String> = self.attributes.iter().map(|a| a.name.to_owned()).collect();
+        names.extend(self.metrics.iter().map(|_| "metrics.KEY".to_owned()));
+        names.extend(self.params.iter().map(|_| "params.KEY".to_owned()));
         names.push("tags.KEY".into());
         names.join(", ")
     }
@@ -204,7 +204,7 @@ impl Search {
             };
             terms.push(format!("{column} {}", if descending { "DESC" } else { "ASC" }));
         }
-        terms.push(self.default_order.to_string());
+        terms.push(self.default_order.to_owned());
         Ok(format!(" ORDER BY {}", terms.join(", ")))
     }
 }
@@ -334,7 +334,7 @@ pub(crate) fn parse_order_item(item: &str) -> Result<(String, bool)> {
     if key.is_empty() {
         return Err(StoreError::invalid(format!("invalid order_by clause '{item}'")));
     }
-    Ok((key.trim_matches('`').to_string(), direction))
+    Ok((key.trim_matches('`').to_owned(), direction))
 }
 
 #[cfg(test)]

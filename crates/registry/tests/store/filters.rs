@@ -151,7 +151,7 @@ fn cases(objects: &Objects) -> Vec<(String, Option<Vec<String>>)> {
                 (Value::Number(n), "IN" | "NOT IN") => Literal::List(vec![n.to_string()]),
                 (Value::Number(n), _) => Literal::Number(*n),
             };
-            literals.push((comparator.to_string(), literal));
+            literals.push((comparator.to_owned(), literal));
         }
         // The wrong kind of literal: a number for text, text for a number
         // (which a version number takes when it is one).

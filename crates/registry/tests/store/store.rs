@@ -782,7 +782,7 @@ async fn registry_versions_stages_aliases_and_audit_trail(backend: &str, store: 
     );
 
     let champion = store.get_version_by_alias("iris-rf", "champion").await.unwrap();
-    assert_eq!((champion.version.as_str(), champion.aliases.clone()), ("2", vec!["champion".to_string()]));
+    assert_eq!((champion.version.as_str(), champion.aliases.clone()), ("2", vec!["champion".to_owned()]));
     let latest = store.get_latest_versions("iris-rf", &["Production".into()]).await.unwrap();
     assert_eq!(latest.iter().map(|v| v.version.as_str()).collect::<Vec<_>>(), ["2"]);
     let registered = store.get_registered_model("iris-rf").await.unwrap();
@@ -791,11 +791,11 @@ async fn registry_versions_stages_aliases_and_audit_trail(backend: &str, store: 
 
     // Which version was in Production, and champion, at each moment.
     let (stages, aliases) = store.registry_state_at("iris-rf", with_v1).await.unwrap();
-    assert_eq!(stages.get("Production"), Some(&vec!["1".to_string()]), "{backend}");
+    assert_eq!(stages.get("Production"), Some(&vec!["1".to_owned()]), "{backend}");
     assert_eq!(aliases.get("champion").map(String::as_str), Some("1"));
     let (stages, aliases) = store.registry_state_at("iris-rf", retrain_registry::now_ms()).await.unwrap();
-    assert_eq!(stages.get("Production"), Some(&vec!["2".to_string()]));
-    assert_eq!(stages.get("Archived"), Some(&vec!["1".to_string()]));
+    assert_eq!(stages.get("Production"), Some(&vec!["2".to_owned()]));
+    assert_eq!(stages.get("Archived"), Some(&vec!["1".to_owned()]));
     assert_eq!(aliases.get("champion").map(String::as_str), Some("2"));
     let (stages, aliases) = store.registry_state_at("iris-rf", before_any).await.unwrap();
     assert!(stages.is_empty() && aliases.is_empty());
