@@ -10,6 +10,7 @@ use crate::SqlStore;
 use crate::db::{Arg, Sql, WriteTx, now_ms};
 use crate::entities::RegistryEvent;
 use crate::error::Result;
+use crate::states::{EventKind, Stage, stored};
 
 impl SqlStore {
     /// Stage and alias changes of a model, oldest first, optionally up to
@@ -50,8 +51,8 @@ impl SqlStore {
         let mut stages: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut aliases: BTreeMap<String, String> = BTreeMap::new();
         for event in self.registry_events(name, Some(at)).await? {
-            match event.kind.as_str() {
-                "stage" => {
+            match stored::<EventKind>("audit event kind", &event.kind)? {
+                EventKind::Stage => {
                     let holders = stages.entry(event.subject.clone()).or_default();
                     if let Some(from) = &event.from_version {
                         holders.retain(|v| v != from);
@@ -60,7 +61,7 @@ impl SqlStore {
                         holders.push(to);
                     }
                 }
-                _ => match event.to_version {
+                EventKind::Alias => match event.to_version {
                     Some(to) => {
                         aliases.insert(event.subject, to);
                     }
@@ -75,14 +76,32 @@ impl SqlStore {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn record_event(
-    tx: &mut WriteTx,
-    name: &str,
-    kind: &str,
-    subject: &str,
+/// One move to record: a stage or an alias of model `name` left
+/// version `from` and/or reached version `to`.
+#[derive(Debug)]
+pub(crate) struct Event<'a> {
+    name: &'a str,
+    kind: EventKind,
+    /// The stage, or the alias.
+    subject: &'a str,
     from: Option<i64>,
     to: Option<i64>,
+}
+
+impl<'a> Event<'a> {
+    pub(crate) fn stage(name: &'a str, stage: Stage, from: Option<i64>, to: Option<i64>) -> Self {
+        Event { name, kind: EventKind::Stage, subject: stage.into(), from, to }
+    }
+
+    pub(crate) fn alias(name: &'a str, alias: &'a str, from: Option<i64>, to: Option<i64>) -> Self {
+        Event { name, kind: EventKind::Alias, subject: alias, from, to }
+    }
+}
+
+/// Appends `event` to the trail, in the transaction that makes the move.
+pub(crate) async fn record_event(
+    tx: &mut WriteTx,
+    event: Event<'_>,
     actor: &str,
     reason: &str,
 ) -> Result<()> {
@@ -92,11 +111,11 @@ pub(crate) async fn record_event(
     let values = vec![
         Arg::Text(uuid::Uuid::now_v7().simple().to_string()),
         Arg::Int(now_ms()),
-        Arg::Text(name.into()),
-        Arg::Text(kind.into()),
-        Arg::Text(subject.into()),
-        from.map_or(Arg::NullInt, Arg::Int),
-        to.map_or(Arg::NullInt, Arg::Int),
+        Arg::Text(event.name.into()),
+        Arg::Text(event.kind.as_ref().into()),
+        Arg::Text(event.subject.into()),
+        event.from.map_or(Arg::NullInt, Arg::Int),
+        event.to.map_or(Arg::NullInt, Arg::Int),
         Arg::Text(actor.into()),
         Arg::Text(reason.into()),
     ];

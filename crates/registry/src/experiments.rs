@@ -8,10 +8,11 @@ use sqlx::any::AnyRow;
 
 use crate::SqlStore;
 use crate::db::{Arg, Sql, now_ms, text};
-use crate::entities::{ACTIVE, DELETED, Experiment, Tag, ViewType};
+use crate::entities::{Experiment, Tag, ViewType};
 use crate::error::{ErrorCode, Result, StoreError};
 use crate::limits::{MAX_EXPERIMENT_NAME_CHARS, MAX_EXPERIMENT_TAG_VALUE_CHARS, check_length, check_tag};
 use crate::search::{KeyValues, Kind, Request, Search, Searchable, attribute, lifecycle_condition};
+use crate::states::{Lifecycle, requested};
 use crate::tags::{group_by, set_tag_in, tag_of};
 
 pub(crate) fn parse_experiment_id(id: &str) -> Result<i64> {
@@ -36,7 +37,7 @@ fn insert_experiment(id: i64, name: &str, location: &str) -> Sql {
         Arg::Int(id),
         Arg::Text(name.into()),
         Arg::Text(location.into()),
-        Arg::Text(ACTIVE.into()),
+        Arg::Text(Lifecycle::Active.as_ref().into()),
         Arg::Int(now),
         Arg::Int(now),
     ];
@@ -216,7 +217,7 @@ impl SqlStore {
         }
         check_length("'new_name'", new_name, MAX_EXPERIMENT_NAME_CHARS)?;
         let experiment = self.get_experiment(experiment_id).await?;
-        if experiment.lifecycle_stage != ACTIVE {
+        if experiment.lifecycle_stage != Lifecycle::Active.as_ref() {
             return Err(StoreError::invalid(format!(
                 "Cannot rename a non-active experiment {experiment_id}"
             )));
@@ -234,14 +235,15 @@ impl SqlStore {
 
     /// Marks an experiment (and its runs) deleted or active again.
     pub async fn set_experiment_lifecycle(&self, experiment_id: &str, stage: &str) -> Result<()> {
+        let stage = requested::<Lifecycle>("lifecycle stage", stage)?;
         let id = parse_experiment_id(experiment_id)?;
         self.get_experiment(experiment_id).await?;
-        if id == 0 && stage == DELETED {
+        if id == 0 && stage == Lifecycle::Deleted {
             return Err(StoreError::invalid("Cannot delete the default experiment '0'"));
         }
         let mut tx = self.write().await?;
         Sql::new("UPDATE experiments SET lifecycle_stage = ")
-            .text_arg(stage)
+            .text_arg(stage.as_ref())
             .push(", last_update_time = ")
             .int_arg(now_ms())
             .push(" WHERE experiment_id = ")
@@ -249,7 +251,7 @@ impl SqlStore {
             .execute(&mut *tx)
             .await?;
         Sql::new("UPDATE runs SET lifecycle_stage = ")
-            .text_arg(stage)
+            .text_arg(stage.as_ref())
             .push(" WHERE experiment_id = ")
             .int_arg(id)
             .execute(&mut *tx)

@@ -7,16 +7,13 @@ use sqlx::any::AnyRow;
 
 use crate::SqlStore;
 use crate::db::{Arg, Sql, now_ms};
-use crate::entities::{ACTIVE, LoggedModel, LoggedModelData, LoggedModelInfo, Param, Tag};
+use crate::entities::{LoggedModel, LoggedModelData, LoggedModelInfo, Param, Tag, ViewType};
 use crate::error::{Result, StoreError};
 use crate::experiments::parse_experiment_id;
 use crate::limits::check_key;
-use crate::search::{KeyValues, Kind, Page, Request, Search, Searchable, attribute};
+use crate::search::{KeyValues, Kind, Page, Request, Search, Searchable, attribute, lifecycle_condition};
+use crate::states::{Lifecycle, LoggedModelStatus, requested};
 use crate::tags::{group_by, set_tag_in, tag_of};
-
-/// Logged model statuses.
-pub(crate) const LOGGED_MODEL_STATUSES: [&str; 3] =
-    ["LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"];
 
 impl Searchable for LoggedModel {
     const SEARCH: Search = Search {
@@ -62,12 +59,12 @@ impl SqlStore {
             Arg::Int(parse_experiment_id(experiment_id)?),
             Arg::Text(name),
             Arg::Text(artifact_location),
-            Arg::Text("LOGGED_MODEL_PENDING".into()),
+            Arg::Text(LoggedModelStatus::Pending.as_ref().into()),
             source_run_id.map_or(Arg::NullText, |r| Arg::Text(r.into())),
             model_type.map_or(Arg::NullText, |t| Arg::Text(t.into())),
             Arg::Int(now),
             Arg::Int(now),
-            Arg::Text(ACTIVE.into()),
+            Arg::Text(Lifecycle::Active.as_ref().into()),
         ];
         let columns = [
             "model_id",
@@ -146,15 +143,10 @@ impl SqlStore {
     }
 
     pub async fn finalize_logged_model(&self, model_id: &str, status: &str) -> Result<LoggedModel> {
-        if !LOGGED_MODEL_STATUSES.contains(&status) {
-            return Err(StoreError::invalid(format!(
-                "Invalid logged model status '{status}'; expected one of {}",
-                LOGGED_MODEL_STATUSES.join(", ")
-            )));
-        }
+        let status = requested::<LoggedModelStatus>("logged model status", status)?;
         self.get_logged_model(model_id).await?;
         Sql::new("UPDATE logged_models SET status = ")
-            .text_arg(status)
+            .text_arg(status.as_ref())
             .push(", last_updated_timestamp_ms = ")
             .int_arg(now_ms())
             .push(" WHERE model_id = ")
@@ -177,10 +169,13 @@ impl SqlStore {
 
     pub async fn delete_logged_model(&self, model_id: &str) -> Result<()> {
         self.get_logged_model(model_id).await?;
-        Sql::new("UPDATE logged_models SET lifecycle_stage = 'deleted' WHERE model_id = ")
-            .text_arg(model_id)
-            .execute(&self.db.pool)
-            .await?;
+        Sql::new(&format!(
+            "UPDATE logged_models SET lifecycle_stage = '{}' WHERE model_id = ",
+            Lifecycle::Deleted.as_ref()
+        ))
+        .text_arg(model_id)
+        .execute(&self.db.pool)
+        .await?;
         Ok(())
     }
 
@@ -204,7 +199,8 @@ impl SqlStore {
         }
         let request = Request { filter, order_by: &[], max_results, page_token };
         self.search::<LoggedModel>(request, |sql| {
-            sql.push(" AND l.lifecycle_stage = 'active' AND l.experiment_id IN ").list(ids);
+            lifecycle_condition(sql, "l.lifecycle_stage", ViewType::ActiveOnly);
+            sql.push(" AND l.experiment_id IN ").list(ids);
             Ok(())
         })
         .await

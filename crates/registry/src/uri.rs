@@ -1,8 +1,8 @@
 //! Model URIs, parsed the MLflow way: `models:/NAME/VERSION`,
 //! `models:/NAME@ALIAS`, `models:/NAME/STAGE` and `runs:/RUN_ID/PATH`.
 
-use crate::entities::STAGES;
 use crate::error::{Result, StoreError};
+use crate::states::Stage;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelUri {
@@ -47,9 +47,9 @@ impl ModelUri {
         if selector.parse::<u64>().is_ok() {
             return Ok(ModelUri::Version { name: name.to_owned(), version: selector.to_owned() });
         }
-        match STAGES.iter().find(|s| s.eq_ignore_ascii_case(selector)) {
-            Some(stage) => Ok(ModelUri::Stage { name: name.to_owned(), stage }),
-            None => Err(bad(&format!("'{selector}' is neither a version number nor a stage"))),
+        match selector.parse::<Stage>() {
+            Ok(stage) => Ok(ModelUri::Stage { name: name.to_owned(), stage: stage.into() }),
+            Err(_) => Err(bad(&format!("'{selector}' is neither a version number nor a stage"))),
         }
     }
 }

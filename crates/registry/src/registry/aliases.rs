@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use crate::SqlStore;
-use crate::audit::record_event;
+use crate::audit::{Event, record_event};
 use crate::db::{Arg, Sql};
 use crate::entities::ModelVersion;
 use crate::error::{Result, StoreError};
@@ -39,7 +39,7 @@ impl SqlStore {
             .execute(&mut *tx)
             .await?;
         if previous != Some(number) {
-            record_event(&mut tx, name, "alias", alias, previous, Some(number), actor, reason).await?;
+            record_event(&mut tx, Event::alias(name, alias, previous, Some(number)), actor, reason).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -58,7 +58,7 @@ impl SqlStore {
             .text_arg(alias)
             .execute(&mut *tx)
             .await?;
-        record_event(&mut tx, name, "alias", alias, Some(previous), None, actor, reason).await?;
+        record_event(&mut tx, Event::alias(name, alias, Some(previous), None), actor, reason).await?;
         tx.commit().await?;
         Ok(())
     }

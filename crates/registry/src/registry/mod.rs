@@ -12,18 +12,22 @@ use sqlx::any::AnyRow;
 
 use crate::SqlStore;
 use crate::db::{Arg, Sql, now_ms};
-use crate::entities::{Alias, ModelVersion, RegisteredModel, STAGES, Tag};
+use strum::VariantNames;
+
+use crate::entities::{Alias, ModelVersion, RegisteredModel, Tag};
 use crate::error::{ErrorCode, Result, StoreError};
 use crate::limits::{MAX_MODEL_TAG_VALUE_CHARS, check_tag};
 use crate::search::{KeyValues, Kind, Request, Search, Searchable, attribute};
+use crate::states::Stage;
 use crate::tags::{group_by, set_tag_in, tag_of};
 
-/// A stage name in MLflow's spelling, accepting any letter case.
-pub fn canonical_stage(stage: &str) -> Result<&'static str> {
-    STAGES.iter().copied().find(|s| s.eq_ignore_ascii_case(stage)).ok_or_else(|| {
+/// A stage a request names, in any letter case, with MLflow's message
+/// when it names none.
+pub(crate) fn canonical_stage(stage: &str) -> Result<Stage> {
+    stage.parse().map_err(|_| {
         StoreError::invalid(format!(
             "Invalid Model Version stage: {stage}. Value must be one of {}.",
-            STAGES.join(", ")
+            Stage::VARIANTS.join(", ")
         ))
     })
 }

@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
-use crate::audit::record_event;
+use crate::audit::{Event, record_event};
 use crate::db::{Arg, Sql, WriteTx, now_ms};
 use crate::entities::{ModelVersion, Tag};
 use crate::error::{ErrorCode, Result, StoreError};
@@ -15,6 +15,7 @@ use crate::limits::check_key;
 use crate::limits::parse_version;
 use crate::registry::{canonical_stage, check_name};
 use crate::search::{KeyValues, Kind, Request, Search, Searchable, attribute};
+use crate::states::{Stage, stored};
 use crate::tags::{group_by, set_tag_in, tag_of};
 
 impl Searchable for ModelVersion {
@@ -82,7 +83,7 @@ impl SqlStore {
                 Arg::Int(now),
                 Arg::Text(description.into()),
                 Arg::Text(user_id.into()),
-                Arg::Text("None".into()),
+                Arg::Text(Stage::None.as_ref().into()),
                 Arg::Text(source.into()),
                 run_id.map_or(Arg::NullText, |r| Arg::Text(r.into())),
                 run_link.filter(|r| !r.is_empty()).map_or(Arg::NullText, |r| Arg::Text(r.into())),
@@ -219,20 +220,13 @@ impl SqlStore {
         let number = parse_version(version)?;
         let mut tx = self.write().await?;
         for alias in &existing.aliases {
-            record_event(&mut tx, name, "alias", alias, Some(number), None, actor, "version deleted").await?;
+            record_event(&mut tx, Event::alias(name, alias, Some(number), None), actor, "version deleted")
+                .await?;
         }
-        if existing.current_stage != "None" {
-            record_event(
-                &mut tx,
-                name,
-                "stage",
-                &existing.current_stage,
-                Some(number),
-                None,
-                actor,
-                "version deleted",
-            )
-            .await?;
+        let stage = stored::<Stage>("model version stage", &existing.current_stage)?;
+        if stage != Stage::None {
+            record_event(&mut tx, Event::stage(name, stage, Some(number), None), actor, "version deleted")
+                .await?;
         }
         for table in ["model_version_tags", "registered_model_aliases", "model_versions"] {
             Sql::new(&format!("DELETE FROM {table} WHERE name = "))
@@ -261,7 +255,7 @@ impl SqlStore {
     /// The newest version in each requested stage (all stages when empty).
     pub async fn get_latest_versions(&self, name: &str, stages: &[String]) -> Result<Vec<ModelVersion>> {
         let wanted: Vec<&'static str> =
-            stages.iter().map(|s| canonical_stage(s)).collect::<Result<Vec<_>>>()?;
+            stages.iter().map(|s| canonical_stage(s).map(<&str>::from)).collect::<Result<Vec<_>>>()?;
         let model = self.get_registered_model(name).await?;
         Ok(model
             .latest_versions
@@ -284,41 +278,34 @@ impl SqlStore {
     ) -> Result<ModelVersion> {
         let stage = canonical_stage(stage)?;
         let current = self.get_model_version(name, version).await?;
+        let current = stored::<Stage>("model version stage", &current.current_stage)?;
         let number = parse_version(version)?;
         let now = now_ms();
         let mut tx = self.write().await?;
-        if archive_existing && (stage == "Staging" || stage == "Production") {
+        if archive_existing && stage.is_active() {
             let others = Sql::new("SELECT version FROM model_versions WHERE name = ")
                 .text_arg(name)
                 .push(" AND current_stage = ")
-                .text_arg(stage)
+                .text_arg(stage.as_ref())
                 .push(" AND version != ")
                 .int_arg(number)
                 .fetch_all(&mut *tx)
                 .await?;
             for row in others {
                 let other: i64 = row.try_get("version")?;
-                set_stage(&mut tx, name, other, "Archived", now).await?;
-                record_event(&mut tx, name, "stage", stage, Some(other), None, actor, reason).await?;
-                record_event(&mut tx, name, "stage", "Archived", None, Some(other), actor, reason).await?;
+                set_stage(&mut tx, name, other, Stage::Archived, now).await?;
+                let left = Event::stage(name, stage, Some(other), None);
+                record_event(&mut tx, left, actor, reason).await?;
+                let entered = Event::stage(name, Stage::Archived, None, Some(other));
+                record_event(&mut tx, entered, actor, reason).await?;
             }
         }
-        if current.current_stage != stage {
+        if current != stage {
             set_stage(&mut tx, name, number, stage, now).await?;
-            if current.current_stage != "None" {
-                record_event(
-                    &mut tx,
-                    name,
-                    "stage",
-                    &current.current_stage,
-                    Some(number),
-                    None,
-                    actor,
-                    reason,
-                )
-                .await?;
+            if current != Stage::None {
+                record_event(&mut tx, Event::stage(name, current, Some(number), None), actor, reason).await?;
             }
-            record_event(&mut tx, name, "stage", stage, None, Some(number), actor, reason).await?;
+            record_event(&mut tx, Event::stage(name, stage, None, Some(number)), actor, reason).await?;
         }
         tx.commit().await?;
         self.get_model_version(name, version).await
@@ -375,9 +362,9 @@ fn version_owner(name: &str, version: i64) -> [(&'static str, Arg); 2] {
     [("name", Arg::Text(name.into())), ("version", Arg::Int(version))]
 }
 
-async fn set_stage(tx: &mut WriteTx, name: &str, version: i64, stage: &str, now: i64) -> Result<()> {
+async fn set_stage(tx: &mut WriteTx, name: &str, version: i64, stage: Stage, now: i64) -> Result<()> {
     Sql::new("UPDATE model_versions SET current_stage = ")
-        .text_arg(stage)
+        .text_arg(stage.as_ref())
         .push(", last_updated_timestamp = ")
         .int_arg(now)
         .push(" WHERE name = ")

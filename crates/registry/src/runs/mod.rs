@@ -13,15 +13,14 @@ mod search;
 
 use crate::SqlStore;
 use crate::db::{Arg, Backend, Sql, WriteTx, now_ms, text};
-use crate::entities::{
-    ACTIVE, DatasetInput, Metric, Param, RUN_STATUSES, Run, RunData, RunInfo, RunInputs, Tag,
-};
+use crate::entities::{DatasetInput, Metric, Param, Run, RunData, RunInfo, RunInputs, Tag};
 use crate::error::{ErrorCode, Result, StoreError};
 use crate::experiments::parse_experiment_id;
 use crate::limits::{
     MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, check_key, stored_param, stored_run_tag,
 };
 use crate::metrics::{insert_metrics, metric_from_row};
+use crate::states::{Lifecycle, RunStatus, requested, stored};
 use crate::tags::set_tag_in;
 
 fn run_not_found(run_id: &str) -> StoreError {
@@ -31,11 +30,12 @@ fn run_not_found(run_id: &str) -> StoreError {
 /// Whether points, params or tags can be logged to `run_id`, whose
 /// lifecycle stage is `stage` (`None`: there is no such run).
 pub(crate) fn check_active_run(run_id: &str, stage: Option<&str>) -> Result<()> {
-    match stage {
+    match stage.map(|s| stored::<Lifecycle>("lifecycle stage", s)).transpose()? {
         None => Err(run_not_found(run_id)),
-        Some(ACTIVE) => Ok(()),
+        Some(Lifecycle::Active) => Ok(()),
         Some(stage) => Err(StoreError::invalid(format!(
-            "The run {run_id} must be in the 'active' state. Current state is {stage}."
+            "The run {run_id} must be in the 'active' state. Current state is {}.",
+            stage.as_ref()
         ))),
     }
 }
@@ -84,7 +84,7 @@ impl SqlStore {
         tags: &[Tag],
     ) -> Result<Run> {
         let experiment = self.get_experiment(experiment_id).await?;
-        if experiment.lifecycle_stage != ACTIVE {
+        if experiment.lifecycle_stage != Lifecycle::Active.as_ref() {
             return Err(StoreError::invalid(format!(
                 "The experiment {experiment_id} must be in the 'active' state. Current state is {}.",
                 experiment.lifecycle_stage
@@ -107,10 +107,10 @@ impl SqlStore {
             Arg::Int(parse_experiment_id(experiment_id)?),
             Arg::Text(name.clone()),
             Arg::Text(user_id.to_owned()),
-            Arg::Text("RUNNING".into()),
+            Arg::Text(RunStatus::Running.as_ref().into()),
             Arg::Int(start_time.unwrap_or_else(now_ms)),
             Arg::Text(artifact_uri),
-            Arg::Text(ACTIVE.into()),
+            Arg::Text(Lifecycle::Active.as_ref().into()),
         ];
         Sql::insert(
             "runs",
@@ -243,18 +243,11 @@ impl SqlStore {
         run_name: Option<&str>,
     ) -> Result<RunInfo> {
         self.require_active_run(run_id).await?;
-        if let Some(s) = status
-            && !RUN_STATUSES.contains(&s)
-        {
-            return Err(StoreError::invalid(format!(
-                "Invalid run status '{s}'; expected one of {}",
-                RUN_STATUSES.join(", ")
-            )));
-        }
+        let status = status.map(|s| requested::<RunStatus>("run status", s)).transpose()?;
         let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE runs SET run_id = run_id");
         if let Some(s) = status {
-            sql.push(", status = ").text_arg(s);
+            sql.push(", status = ").text_arg(s.as_ref());
         }
         if let Some(t) = end_time {
             sql.push(", end_time = ").int_arg(t);
@@ -272,9 +265,10 @@ impl SqlStore {
     }
 
     pub async fn set_run_lifecycle(&self, run_id: &str, stage: &str) -> Result<()> {
+        let stage = requested::<Lifecycle>("lifecycle stage", stage)?;
         self.run_info(run_id).await?;
         Sql::new("UPDATE runs SET lifecycle_stage = ")
-            .text_arg(stage)
+            .text_arg(stage.as_ref())
             .push(" WHERE run_id = ")
             .text_arg(run_id)
             .execute(&self.db.pool)

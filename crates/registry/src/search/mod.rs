@@ -23,6 +23,7 @@ use crate::db::{Arg, Sql};
 use crate::entities::ViewType;
 use crate::error::{Result, StoreError};
 use crate::filter::{self, Clause, Comparator, Entity, Value};
+use crate::states::Lifecycle;
 
 /// What an attribute holds, which decides the comparators it takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,8 +318,8 @@ fn number_condition(sql: &mut Sql, column: &str, clause: &Clause, label: &str, k
 /// deleted rows; nothing for all.
 pub(crate) fn lifecycle_condition(sql: &mut Sql, column: &str, view: ViewType) {
     match view {
-        ViewType::ActiveOnly => sql.push(&format!(" AND {column} = 'active'")),
-        ViewType::DeletedOnly => sql.push(&format!(" AND {column} = 'deleted'")),
+        ViewType::ActiveOnly => sql.push(&format!(" AND {column} = '{}'", Lifecycle::Active.as_ref())),
+        ViewType::DeletedOnly => sql.push(&format!(" AND {column} = '{}'", Lifecycle::Deleted.as_ref())),
         ViewType::All => sql,
     };
 }
