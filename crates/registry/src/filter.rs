@@ -7,7 +7,7 @@
 //! allows it (`name = 'iris'` for registered models); a key with spaces
 //! or dots is quoted with backticks or double quotes. Values are numbers,
 //! quoted strings, or parenthesised lists for `IN` / `NOT IN`. The parser
-//! only builds a syntax tree; [`crate::search`] turns it into parameterised
+//! only builds a syntax tree; [`crate::store::search`] turns it into parameterised
 //! SQL, so a value never becomes SQL text.
 
 use crate::error::{Result, StoreError};

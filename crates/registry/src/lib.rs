@@ -3,12 +3,15 @@
 //! stages and aliases, with an audit trail) stored in SQLite or
 //! PostgreSQL, and the clients and files around it.
 //!
-//! - [`SqlStore`]: the store. The database layer (`db`: connection,
-//!   migrations, SQL builder, write transactions, group commit, SQLite's
-//!   maintenance) sits below one module per entity (experiments, runs,
-//!   metrics, logged models, registry, audit), each adding its own
-//!   operations to [`SqlStore`]; the five MLflow searches share one engine
-//!   (`search`) over the filter grammar (`filter`).
+//! - [`SqlStore`] (`store`): the store, one module per entity
+//!   (experiments, runs, metrics, logged models, registry, audit), each
+//!   adding its own operations to [`SqlStore`], and one search engine the
+//!   five MLflow searches share, over the filter grammar (`filter`). Below
+//!   it: the database layer (`db`: connection, migrations, SQL builder,
+//!   write transactions, group commit, SQLite's maintenance), MLflow's key
+//!   and length rules (`limits`), the states it spells as text (`states`)
+//!   and the tag tables every entity has (`tags`); none of these knows
+//!   the store.
 //! - [`entities`]: the JSON shapes of MLflow's REST API;
 //! - [`StoreError`] and [`ErrorCode`]: MLflow's error codes and their HTTP
 //!   statuses, in one table;
@@ -17,19 +20,12 @@
 //! - [`ModelUri`]: model URIs (`models:/NAME@ALIAS`, …).
 
 mod artifacts;
-mod audit;
 mod db;
 pub mod entities;
 mod error;
-mod experiments;
 mod filter;
 mod limits;
-mod logged_models;
-mod metrics;
-mod registry;
 mod rest;
-mod runs;
-mod search;
 mod states;
 mod store;
 mod tags;

@@ -69,6 +69,23 @@ pub(crate) enum EventKind {
     Alias,
 }
 
+pub(crate) fn run_not_found(run_id: &str) -> StoreError {
+    StoreError::not_found(format!("Run with id={run_id} not found"))
+}
+
+/// Whether points, params or tags can be logged to `run_id`, whose
+/// lifecycle stage is `stage` (`None`: there is no such run).
+pub(crate) fn check_active_run(run_id: &str, stage: Option<&str>) -> Result<()> {
+    match stage.map(|s| stored::<Lifecycle>("lifecycle stage", s)).transpose()? {
+        None => Err(run_not_found(run_id)),
+        Some(Lifecycle::Active) => Ok(()),
+        Some(stage) => Err(StoreError::invalid(format!(
+            "The run {run_id} must be in the 'active' state. Current state is {}.",
+            stage.as_ref()
+        ))),
+    }
+}
+
 /// `text` as a `T` given in a request, or an error naming what it may be
 /// (`what` says which field it was, in MLflow's words).
 pub(crate) fn requested<T: FromStr + VariantNames>(what: &str, text: &str) -> Result<T> {

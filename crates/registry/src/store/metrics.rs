@@ -26,8 +26,8 @@ use crate::SqlStore;
 use crate::db::{Arg, Backend, Grouped, Sql, WriteTx, text};
 use crate::entities::Metric;
 use crate::error::Result;
-use crate::runs::check_active_run;
-use crate::search::Page;
+use crate::states::check_active_run;
+use crate::store::search::Page;
 
 /// Metric points of one request, waiting for the next group commit.
 #[derive(Debug)]

@@ -15,30 +15,13 @@ use crate::SqlStore;
 use crate::db::{Arg, Backend, Sql, WriteTx, now_ms, text};
 use crate::entities::{DatasetInput, Metric, Param, Run, RunData, RunInfo, RunInputs, Tag};
 use crate::error::{ErrorCode, Result, StoreError};
-use crate::experiments::parse_experiment_id;
 use crate::limits::{
     MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, check_key, stored_param, stored_run_tag,
 };
-use crate::metrics::{insert_metrics, metric_from_row};
-use crate::states::{Lifecycle, RunStatus, requested, stored};
+use crate::states::{Lifecycle, RunStatus, check_active_run, requested, run_not_found};
+use crate::store::experiments::parse_experiment_id;
+use crate::store::metrics::{insert_metrics, metric_from_row};
 use crate::tags::set_tag_in;
-
-fn run_not_found(run_id: &str) -> StoreError {
-    StoreError::not_found(format!("Run with id={run_id} not found"))
-}
-
-/// Whether points, params or tags can be logged to `run_id`, whose
-/// lifecycle stage is `stage` (`None`: there is no such run).
-pub(crate) fn check_active_run(run_id: &str, stage: Option<&str>) -> Result<()> {
-    match stage.map(|s| stored::<Lifecycle>("lifecycle stage", s)).transpose()? {
-        None => Err(run_not_found(run_id)),
-        Some(Lifecycle::Active) => Ok(()),
-        Some(stage) => Err(StoreError::invalid(format!(
-            "The run {run_id} must be in the 'active' state. Current state is {}.",
-            stage.as_ref()
-        ))),
-    }
-}
 
 /// The run tag listing the models logged in a run (MLflow 2.x).
 const LOGGED_MODELS_TAG: &str = "mlflow.log-model.history";

@@ -7,15 +7,16 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
-use crate::audit::{Event, record_event};
 use crate::db::{Arg, Sql, WriteTx, now_ms};
 use crate::entities::{ModelVersion, Tag};
 use crate::error::{ErrorCode, Result, StoreError};
 use crate::limits::check_key;
 use crate::limits::parse_version;
-use crate::registry::{canonical_stage, check_name};
-use crate::search::{KeyValues, Kind, Request, Search, Searchable, attribute};
 use crate::states::{Stage, stored};
+use crate::store::audit::{Event, record_event};
+use crate::store::only;
+use crate::store::registry::{canonical_stage, check_name};
+use crate::store::search::{KeyValues, Kind, Request, Search, Searchable, attribute};
 use crate::tags::{group_by, set_tag_in, tag_of};
 
 impl Searchable for ModelVersion {
@@ -189,8 +190,7 @@ impl SqlStore {
             .ok_or_else(|| {
                 StoreError::not_found(format!("Model Version (name={name}, version={version}) not found"))
             })?;
-        let mut one = self.model_versions_from_rows(vec![row]).await?;
-        one.pop().ok_or_else(|| StoreError::internal("a model version's row was read and lost"))
+        only(self.model_versions_from_rows(vec![row]).await?, "a model version")
     }
 
     pub async fn update_model_version(

@@ -1,6 +1,6 @@
 //! The model registry: registered models with their versions
 //! ([`versions`]), stages and aliases ([`aliases`]), every stage and alias
-//! move recorded in the audit trail ([`crate::audit`]).
+//! move recorded in the audit trail ([`crate::store::audit`]).
 
 mod aliases;
 mod versions;
@@ -12,13 +12,14 @@ use sqlx::any::AnyRow;
 
 use crate::SqlStore;
 use crate::db::{Arg, Sql, now_ms};
+use crate::store::only;
 use strum::VariantNames;
 
 use crate::entities::{Alias, ModelVersion, RegisteredModel, Tag};
 use crate::error::{ErrorCode, Result, StoreError};
 use crate::limits::{MAX_MODEL_TAG_VALUE_CHARS, check_tag};
-use crate::search::{KeyValues, Kind, Request, Search, Searchable, attribute};
 use crate::states::Stage;
+use crate::store::search::{KeyValues, Kind, Request, Search, Searchable, attribute};
 use crate::tags::{group_by, set_tag_in, tag_of};
 
 /// A stage a request names, in any letter case, with MLflow's message
@@ -107,8 +108,7 @@ impl SqlStore {
 
     pub async fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         let row = self.require_registered_model(name).await?;
-        let mut one = self.registered_models_from_rows(vec![row]).await?;
-        one.pop().ok_or_else(|| StoreError::internal("a registered model's row was read and lost"))
+        only(self.registered_models_from_rows(vec![row]).await?, "a registered model")
     }
 
     /// Registered models from their rows, with every tag, alias and

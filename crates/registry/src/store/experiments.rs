@@ -11,8 +11,9 @@ use crate::db::{Arg, Sql, now_ms, text};
 use crate::entities::{Experiment, Tag, ViewType};
 use crate::error::{ErrorCode, Result, StoreError};
 use crate::limits::{MAX_EXPERIMENT_NAME_CHARS, MAX_EXPERIMENT_TAG_VALUE_CHARS, check_length, check_tag};
-use crate::search::{KeyValues, Kind, Request, Search, Searchable, attribute, lifecycle_condition};
 use crate::states::{Lifecycle, requested};
+use crate::store::only;
+use crate::store::search::{KeyValues, Kind, Request, Search, Searchable, attribute, lifecycle_condition};
 use crate::tags::{group_by, set_tag_in, tag_of};
 
 pub(crate) fn parse_experiment_id(id: &str) -> Result<i64> {
@@ -170,8 +171,7 @@ impl SqlStore {
 
     /// The experiment of `row`.
     async fn experiment_from_row(&self, row: AnyRow) -> Result<Experiment> {
-        let mut one = self.experiments_from_rows(vec![row]).await?;
-        one.pop().ok_or_else(|| StoreError::internal("an experiment's row was read and lost"))
+        only(self.experiments_from_rows(vec![row]).await?, "an experiment")
     }
 
     pub async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {

@@ -12,8 +12,8 @@ use crate::db::{Arg, Sql};
 use crate::entities::{Run, RunInputs, ViewType};
 use crate::error::{Result, StoreError};
 use crate::filter;
-use crate::runs::run_info_from_row;
-use crate::search::{
+use crate::store::runs::run_info_from_row;
+use crate::store::search::{
     KeyValues, Kind, Page, Search, attribute, lifecycle_condition, metric_condition, parse_order_item,
 };
 

@@ -4,11 +4,11 @@
 use sqlx::Row;
 
 use crate::SqlStore;
-use crate::audit::{Event, record_event};
 use crate::db::{Arg, Sql};
 use crate::entities::ModelVersion;
 use crate::error::{Result, StoreError};
 use crate::limits::{check_alias, parse_version};
+use crate::store::audit::{Event, record_event};
 
 impl SqlStore {
     async fn aliases_of(&self, name: &str) -> Result<Vec<(String, i64)>> {

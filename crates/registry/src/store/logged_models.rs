@@ -9,10 +9,13 @@ use crate::SqlStore;
 use crate::db::{Arg, Sql, now_ms};
 use crate::entities::{LoggedModel, LoggedModelData, LoggedModelInfo, Param, Tag, ViewType};
 use crate::error::{Result, StoreError};
-use crate::experiments::parse_experiment_id;
 use crate::limits::check_key;
-use crate::search::{KeyValues, Kind, Page, Request, Search, Searchable, attribute, lifecycle_condition};
 use crate::states::{Lifecycle, LoggedModelStatus, requested};
+use crate::store::experiments::parse_experiment_id;
+use crate::store::only;
+use crate::store::search::{
+    KeyValues, Kind, Page, Request, Search, Searchable, attribute, lifecycle_condition,
+};
 use crate::tags::{group_by, set_tag_in, tag_of};
 
 impl Searchable for LoggedModel {
@@ -96,8 +99,7 @@ impl SqlStore {
             .fetch_optional(&self.db.pool)
             .await?
             .ok_or_else(|| StoreError::not_found(format!("Logged model with ID '{model_id}' not found.")))?;
-        let mut one = self.logged_models_from_rows(vec![row]).await?;
-        one.pop().ok_or_else(|| StoreError::internal("a logged model's row was read and lost"))
+        only(self.logged_models_from_rows(vec![row]).await?, "a logged model")
     }
 
     /// Logged models from their rows, with every tag and param read in

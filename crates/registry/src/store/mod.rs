@@ -1,19 +1,28 @@
 //! `SqlStore`: MLflow's tracking and registry store over the database
 //! layer ([`crate::db`]). Each entity adds its operations in its own
 //! module (`experiments`, `runs`, `metrics`, `logged_models`, `registry`,
-//! `audit`); this one opens the store and offers the database to the other
-//! parts of the system that keep their tables in it (the scheduler).
+//! `audit`), and their searches share one engine (`search`); this one
+//! opens the store and offers the database to the other parts of the
+//! system that keep their tables in it (the scheduler).
 //!
 //! Semantics follow MLflow's SQL store: IDs are strings on the wire,
 //! parameters are immutable once logged, only active runs take new data,
 //! `runs/get` shows the latest value of each metric (highest step, then
 //! latest timestamp) and searches compare those latest values.
 
+mod audit;
+mod experiments;
+mod logged_models;
+mod metrics;
+mod registry;
+mod runs;
+mod search;
+
 use sqlx::any::{AnyQueryResult, AnyRow};
 
 use crate::db::{Backend, Database, GroupCommit, Sql, WriteTx};
-use crate::error::Result;
-use crate::metrics::MetricPoints;
+use crate::error::{Result, StoreError};
+use metrics::MetricPoints;
 
 /// The tracking and registry store on SQLite or PostgreSQL.
 #[derive(Debug)]
@@ -76,4 +85,9 @@ impl SqlStore {
     pub async fn execute(&self, sql: &Sql) -> Result<AnyQueryResult> {
         sql.execute(&self.db.pool).await
     }
+}
+
+/// The one entity a page loader built from one row.
+fn only<T>(mut loaded: Vec<T>, what: &str) -> Result<T> {
+    loaded.pop().ok_or_else(|| StoreError::internal(format!("{what}'s row was read and lost")))
 }
