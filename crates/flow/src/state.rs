@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use retrain_registry::sql::{Arg, Sql};
+use retrain_registry::{Arg, Sql};
 use retrain_registry::{SqlStore, StoreError, now_ms};
 use serde_json::{Map, Value};
 use sqlx::Row;
@@ -280,27 +280,21 @@ impl State {
     }
 
     pub async fn get_variable(&self, key: &str) -> Result<Option<String>> {
-        let row = Sql::new("SELECT value FROM variables WHERE key = ")
-            .text_arg(key)
-            .query()
-            .fetch_optional(self.store.pool())
+        let row = self
+            .store
+            .fetch_optional(Sql::new("SELECT value FROM variables WHERE key = ").text_arg(key))
             .await?;
         Ok(row.map(|r| r.try_get("value")).transpose()?)
     }
 
     pub async fn variables(&self) -> Result<Vec<(String, String)>> {
-        let rows =
-            sqlx::query("SELECT key, value FROM variables ORDER BY key").fetch_all(self.store.pool()).await?;
+        let rows = self.store.fetch_all(&Sql::new("SELECT key, value FROM variables ORDER BY key")).await?;
         rows.iter().map(|r| Ok((r.try_get("key")?, r.try_get("value")?))).collect()
     }
 
     /// Deletes a variable; false when there was none.
     pub async fn delete_variable(&self, key: &str) -> Result<bool> {
-        let done = Sql::new("DELETE FROM variables WHERE key = ")
-            .text_arg(key)
-            .query()
-            .execute(self.store.pool())
-            .await?;
+        let done = self.store.execute(Sql::new("DELETE FROM variables WHERE key = ").text_arg(key)).await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -336,8 +330,7 @@ impl State {
     }
 
     pub async fn paused(&self) -> Result<BTreeSet<String>> {
-        let rows =
-            sqlx::query("SELECT name FROM pipelines WHERE paused = 1").fetch_all(self.store.pool()).await?;
+        let rows = self.store.fetch_all(&Sql::new("SELECT name FROM pipelines WHERE paused = 1")).await?;
         rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
     }
 
@@ -391,32 +384,35 @@ impl State {
 
     /// The end of the newest interval that has a scheduled or backfilled run.
     pub async fn last_interval_end(&self, pipeline: &str) -> Result<Option<DateTime<Utc>>> {
-        let row = Sql::new("SELECT MAX(interval_end) AS last_end FROM pipeline_runs WHERE run_type <> 'manual' AND pipeline = ")
+        let row = self.store.fetch_one(Sql::new("SELECT MAX(interval_end) AS last_end FROM pipeline_runs WHERE run_type <> 'manual' AND pipeline = ")
             .text_arg(pipeline)
-            .query()
-            .fetch_one(self.store.pool())
+            )
             .await?;
         let last: Option<i64> = row.try_get("last_end")?;
         Ok(last.map(time))
     }
 
     pub async fn has_runs(&self, pipeline: &str) -> Result<bool> {
-        let row = Sql::new("SELECT run_id FROM pipeline_runs WHERE pipeline = ")
-            .text_arg(pipeline)
-            .push(" LIMIT 1")
-            .query()
-            .fetch_optional(self.store.pool())
+        let row = self
+            .store
+            .fetch_optional(
+                Sql::new("SELECT run_id FROM pipeline_runs WHERE pipeline = ")
+                    .text_arg(pipeline)
+                    .push(" LIMIT 1"),
+            )
             .await?;
         Ok(row.is_some())
     }
 
     /// Queued and running runs driven by `owner`, oldest interval first.
     pub async fn active_runs(&self, owner: &str) -> Result<Vec<PipelineRun>> {
-        let rows = Sql::new("SELECT * FROM pipeline_runs WHERE state IN ('queued', 'running') AND owner = ")
-            .text_arg(owner)
-            .push(" ORDER BY interval_start, created_at")
-            .query()
-            .fetch_all(self.store.pool())
+        let rows = self
+            .store
+            .fetch_all(
+                Sql::new("SELECT * FROM pipeline_runs WHERE state IN ('queued', 'running') AND owner = ")
+                    .text_arg(owner)
+                    .push(" ORDER BY interval_start, created_at"),
+            )
             .await?;
         rows.iter().map(run_from_row).collect()
     }
@@ -424,23 +420,27 @@ impl State {
     /// When the newest run waiting for `owner` was created (a cheap check
     /// the scheduler makes often, so a triggered run starts at once).
     pub async fn newest_queued(&self, owner: &str) -> Result<Option<i64>> {
-        let row = Sql::new(
-            "SELECT MAX(created_at) AS newest FROM pipeline_runs WHERE state = 'queued' AND owner = ",
-        )
-        .text_arg(owner)
-        .query()
-        .fetch_one(self.store.pool())
-        .await?;
+        let row = self
+            .store
+            .fetch_one(
+                Sql::new(
+                    "SELECT MAX(created_at) AS newest FROM pipeline_runs WHERE state = 'queued' AND owner = ",
+                )
+                .text_arg(owner),
+            )
+            .await?;
         Ok(row.try_get("newest")?)
     }
 
     pub async fn get_run(&self, pipeline: &str, run_id: &str) -> Result<Option<PipelineRun>> {
-        let row = Sql::new("SELECT * FROM pipeline_runs WHERE pipeline = ")
-            .text_arg(pipeline)
-            .push(" AND run_id = ")
-            .text_arg(run_id)
-            .query()
-            .fetch_optional(self.store.pool())
+        let row = self
+            .store
+            .fetch_optional(
+                Sql::new("SELECT * FROM pipeline_runs WHERE pipeline = ")
+                    .text_arg(pipeline)
+                    .push(" AND run_id = ")
+                    .text_arg(run_id),
+            )
             .await?;
         row.as_ref().map(run_from_row).transpose()
     }
@@ -460,30 +460,33 @@ impl State {
         offset: i64,
     ) -> Result<Vec<PipelineRun>> {
         let direction = if descending { " DESC" } else { "" };
-        let rows = Sql::new("SELECT * FROM pipeline_runs WHERE pipeline = ")
-            .text_arg(pipeline)
-            .push(&format!(" ORDER BY {}{direction}, created_at{direction} LIMIT ", order.column()))
-            .int_arg(limit)
-            .push(" OFFSET ")
-            .int_arg(offset)
-            .query()
-            .fetch_all(self.store.pool())
+        let rows = self
+            .store
+            .fetch_all(
+                Sql::new("SELECT * FROM pipeline_runs WHERE pipeline = ")
+                    .text_arg(pipeline)
+                    .push(&format!(" ORDER BY {}{direction}, created_at{direction} LIMIT ", order.column()))
+                    .int_arg(limit)
+                    .push(" OFFSET ")
+                    .int_arg(offset),
+            )
             .await?;
         rows.iter().map(run_from_row).collect()
     }
 
     pub async fn count_runs(&self, pipeline: &str) -> Result<i64> {
-        let row = Sql::new("SELECT COUNT(*) AS runs FROM pipeline_runs WHERE pipeline = ")
-            .text_arg(pipeline)
-            .query()
-            .fetch_one(self.store.pool())
+        let row = self
+            .store
+            .fetch_one(
+                Sql::new("SELECT COUNT(*) AS runs FROM pipeline_runs WHERE pipeline = ").text_arg(pipeline),
+            )
             .await?;
         Ok(row.try_get("runs")?)
     }
 
     /// Whether the database answers.
     pub async fn reachable(&self) -> bool {
-        Sql::new("SELECT 1 AS one").query().fetch_one(self.store.pool()).await.is_ok()
+        self.store.fetch_one(&Sql::new("SELECT 1 AS one")).await.is_ok()
     }
 
     /// Starts a queued run: its state becomes running and every task gets
@@ -527,16 +530,17 @@ impl State {
     }
 
     pub async fn finish_run(&self, pipeline: &str, run_id: &str, state: &str) -> Result<()> {
-        Sql::new("UPDATE pipeline_runs SET state = ")
-            .text_arg(state)
-            .push(", ended_at = ")
-            .int_arg(now_ms())
-            .push(" WHERE pipeline = ")
-            .text_arg(pipeline)
-            .push(" AND run_id = ")
-            .text_arg(run_id)
-            .query()
-            .execute(self.store.pool())
+        self.store
+            .execute(
+                Sql::new("UPDATE pipeline_runs SET state = ")
+                    .text_arg(state)
+                    .push(", ended_at = ")
+                    .int_arg(now_ms())
+                    .push(" WHERE pipeline = ")
+                    .text_arg(pipeline)
+                    .push(" AND run_id = ")
+                    .text_arg(run_id),
+            )
             .await?;
         Ok(())
     }
@@ -544,12 +548,14 @@ impl State {
     // ----- task instances -----------------------------------------------
 
     pub async fn task_instances(&self, pipeline: &str, run_id: &str) -> Result<Vec<TaskInstance>> {
-        let rows = Sql::new("SELECT * FROM task_instances WHERE pipeline = ")
-            .text_arg(pipeline)
-            .push(" AND run_id = ")
-            .text_arg(run_id)
-            .query()
-            .fetch_all(self.store.pool())
+        let rows = self
+            .store
+            .fetch_all(
+                Sql::new("SELECT * FROM task_instances WHERE pipeline = ")
+                    .text_arg(pipeline)
+                    .push(" AND run_id = ")
+                    .text_arg(run_id),
+            )
             .await?;
         rows.iter().map(instance_from_row).collect()
     }
@@ -582,7 +588,7 @@ impl State {
             .text_arg(ti.run_id.clone())
             .push(" AND task = ")
             .text_arg(ti.task.clone());
-        sql.query().execute(self.store.pool()).await?;
+        self.store.execute(&sql).await?;
         Ok(())
     }
 
@@ -606,7 +612,7 @@ impl State {
                 sql.push(" AND r.state = 'success'");
             }
         }
-        let row = sql.push(" LIMIT 1").query().fetch_optional(self.store.pool()).await?;
+        let row = self.store.fetch_optional(sql.push(" LIMIT 1")).await?;
         Ok(row.map(|r| r.try_get("run_id")).transpose()?)
     }
 }

@@ -22,6 +22,8 @@ use serde::Serialize;
 
 use crate::error::{Result, StoreError};
 
+/// Files behind the artifact API: a local directory or an S3-compatible bucket.
+#[derive(Debug)]
 pub struct ArtifactStore {
     store: Arc<dyn ObjectStore>,
     /// The directory of a local store, whose emptied directories are
@@ -84,7 +86,7 @@ impl ArtifactStore {
         let store = LocalFileSystem::new_with_prefix(dir)
             .map_err(|e| StoreError::internal(format!("cannot open artifact directory {dir}: {e}")))?;
         let location =
-            std::fs::canonicalize(dir).map(|p| p.display().to_string()).unwrap_or_else(|_| dir.to_string());
+            std::fs::canonicalize(dir).map(|p| p.display().to_string()).unwrap_or_else(|_| dir.to_owned());
         Ok(ArtifactStore { store: Arc::new(store), location, local_root: Some(dir.into()) })
     }
 
@@ -110,7 +112,7 @@ impl ArtifactStore {
         let prefix = prefix.trim_matches('/');
         let store: Arc<dyn ObjectStore> =
             if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
-        Ok(ArtifactStore { store, location: destination.to_string(), local_root: None })
+        Ok(ArtifactStore { store, location: destination.to_owned(), local_root: None })
     }
 
     pub async fn put(&self, path: &str, bytes: Bytes) -> Result<()> {
@@ -142,7 +144,7 @@ impl ArtifactStore {
         let relative = |p: &ObjectPath| -> String {
             let full = p.as_ref();
             let base = base.as_ref();
-            full.strip_prefix(base).map(|r| r.trim_start_matches('/')).unwrap_or(full).to_string()
+            full.strip_prefix(base).map(|r| r.trim_start_matches('/')).unwrap_or(full).to_owned()
         };
         let mut files: Vec<FileInfo> = listing
             .common_prefixes

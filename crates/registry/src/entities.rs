@@ -85,9 +85,6 @@ pub struct Run {
     pub inputs: RunInputs,
 }
 
-/// Run lifecycle: MLflow's `RunStatus` names.
-pub const RUN_STATUSES: [&str; 5] = ["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"];
-
 /// Which runs or experiments a search sees.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -97,9 +94,6 @@ pub enum ViewType {
     DeletedOnly,
     All,
 }
-
-pub const ACTIVE: &str = "active";
-pub const DELETED: &str = "deleted";
 
 /// Doubles as proto3 JSON writes them: numbers, or `"NaN"`, `"Infinity"`
 /// and `"-Infinity"` (plain JSON has no way to say those).
@@ -211,9 +205,6 @@ pub struct RegisteredModel {
     #[serde(default)]
     pub aliases: Vec<Alias>,
 }
-
-/// Model version stages, as MLflow spells them.
-pub const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
 
 /// One change in the registry's audit trail: a stage or an alias moved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -83,13 +83,13 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e {
             if db.is_unique_violation() {
-                return StoreError::exists(db.message().to_string());
+                return StoreError::exists(db.message().to_owned());
             }
             // PostgreSQL's data exceptions (SQLSTATE class 22) are the
             // value's fault: a NUL character in text, a number out of
             // range. SQLite's codes are numbers of at most four digits.
             if db.code().is_some_and(|code| code.len() == 5 && code.starts_with("22")) {
-                return StoreError::invalid(db.message().to_string());
+                return StoreError::invalid(db.message().to_owned());
             }
         }
         StoreError::internal(format!("database: {e}"))

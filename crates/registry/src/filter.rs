@@ -7,13 +7,13 @@
 //! allows it (`name = 'iris'` for registered models); a key with spaces
 //! or dots is quoted with backticks or double quotes. Values are numbers,
 //! quoted strings, or parenthesised lists for `IN` / `NOT IN`. The parser
-//! only builds a syntax tree; [`crate::sql`] turns it into parameterised
+//! only builds a syntax tree; [`crate::store::search`] turns it into parameterised
 //! SQL, so a value never becomes SQL text.
 
 use crate::error::{Result, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Entity {
+pub(crate) enum Entity {
     Metric,
     Param,
     Tag,
@@ -21,7 +21,7 @@ pub enum Entity {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Comparator {
+pub(crate) enum Comparator {
     Eq,
     Ne,
     Lt,
@@ -35,7 +35,7 @@ pub enum Comparator {
 }
 
 impl Comparator {
-    pub fn sql(self) -> &'static str {
+    pub(crate) fn sql(self) -> &'static str {
         match self {
             Comparator::Eq => "=",
             Comparator::Ne => "!=",
@@ -50,20 +50,20 @@ impl Comparator {
         }
     }
 
-    pub fn is_ordering(self) -> bool {
+    pub(crate) fn is_ordering(self) -> bool {
         matches!(self, Comparator::Lt | Comparator::Le | Comparator::Gt | Comparator::Ge)
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     Number(f64),
     Text(String),
     List(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Clause {
+pub(crate) struct Clause {
     pub entity: Entity,
     pub key: String,
     pub comparator: Comparator,
@@ -82,7 +82,7 @@ enum Token {
 }
 
 /// Parses a filter; an empty or blank filter has no clauses.
-pub fn parse(filter: &str) -> Result<Vec<Clause>> {
+pub(crate) fn parse(filter: &str) -> Result<Vec<Clause>> {
     let tokens = tokenize(filter)?;
     let mut clauses = Vec::new();
     let mut at = 0;
@@ -188,7 +188,7 @@ fn describe(token: &Token) -> String {
 /// entity and key; a bare word is an attribute.
 fn identifier_parts(word: &str, next: Option<&Token>) -> Result<(Entity, String), String> {
     let Some((prefix, rest)) = word.split_once('.') else {
-        return Ok((Entity::Attribute, word.to_string()));
+        return Ok((Entity::Attribute, word.to_owned()));
     };
     let entity = match prefix.to_ascii_lowercase().as_str() {
         "metric" | "metrics" => Entity::Metric,
@@ -209,7 +209,7 @@ fn identifier_parts(word: &str, next: Option<&Token>) -> Result<(Entity, String)
             }
         }
     } else {
-        rest.to_string()
+        rest.to_owned()
     };
     Ok((entity, key))
 }

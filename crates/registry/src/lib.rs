@@ -1,28 +1,39 @@
 //! Tracking and model registry: MLflow's data model (experiments, runs,
-//! params, metrics, tags; later registered models, versions, aliases and
-//! stages) stored in SQLite or PostgreSQL.
+//! params, metrics, tags, logged models, registered models, versions,
+//! stages and aliases, with an audit trail) stored in SQLite or
+//! PostgreSQL, and the clients and files around it.
 //!
+//! - [`SqlStore`] (`store`): the store, one module per entity
+//!   (experiments, runs, metrics, logged models, registry, audit), each
+//!   adding its own operations to [`SqlStore`], and one search engine the
+//!   five MLflow searches share, over the filter grammar (`filter`). Below
+//!   it: the database layer (`db`: connection, migrations, SQL builder,
+//!   write transactions, group commit, SQLite's maintenance), MLflow's key
+//!   and length rules (`limits`), the states it spells as text (`states`)
+//!   and the tag tables every entity has (`tags`); none of these knows
+//!   the store.
 //! - [`entities`]: the JSON shapes of MLflow's REST API;
-//! - [`error`]: MLflow's error codes and their HTTP statuses, in one table;
-//! - [`filter`]: MLflow's search-filter grammar;
-//! - [`sql`]: parameterised SQL that runs on both engines;
-//! - [`store`]: [`SqlStore`], the store itself (tracking);
-//! - [`models`]: logged models and the model registry with its audit trail;
-//! - [`rest`]: [`RestStore`], an MLflow REST client for our server or MLflow's;
-//! - [`uri`]: model URIs (`models:/NAME@ALIAS`, …);
-//! - [`artifacts`]: [`artifacts::ArtifactStore`], files behind the artifact API.
+//! - [`StoreError`] and [`ErrorCode`]: MLflow's error codes and their HTTP
+//!   statuses, in one table;
+//! - [`RestStore`]: an MLflow REST client for our server or MLflow's;
+//! - [`ArtifactStore`]: files behind the artifact API;
+//! - [`ModelUri`]: model URIs (`models:/NAME@ALIAS`, …).
 
-pub mod artifacts;
+mod artifacts;
+mod db;
 pub mod entities;
-pub mod error;
-pub mod filter;
-pub mod models;
-pub mod rest;
-pub mod sql;
-pub mod store;
-pub mod uri;
+mod error;
+mod filter;
+mod limits;
+mod rest;
+mod states;
+mod store;
+mod tags;
+mod uri;
 
-pub use artifacts::ArtifactStore;
+pub use artifacts::{ArtifactStore, FileInfo, checked_path};
+pub use db::{Arg, Backend, Sql, WriteTx, now_ms};
 pub use error::{ErrorCode, Result, StoreError};
 pub use rest::RestStore;
-pub use store::{Backend, SqlStore, WriteTx, now_ms};
+pub use store::SqlStore;
+pub use uri::ModelUri;

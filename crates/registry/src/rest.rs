@@ -18,7 +18,7 @@ use crate::error::{ErrorCode, Result, StoreError};
 const API: &str = "api/2.0/mlflow";
 const ARTIFACTS: &str = "api/2.0/mlflow-artifacts/artifacts";
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct RestStore {
     base: String,
     http: reqwest::Client,
@@ -60,7 +60,7 @@ impl RestStore {
             .timeout(std::time::Duration::from_secs(120))
             .build()
             .map_err(|e| StoreError::internal(format!("cannot build an HTTP client: {e}")))?;
-        Ok(RestStore { base: url.trim_end_matches('/').to_string(), http })
+        Ok(RestStore { base: url.trim_end_matches('/').to_owned(), http })
     }
 
     pub fn url(&self) -> &str {
@@ -141,13 +141,13 @@ impl RestStore {
         params: &[Param],
         tags: &[Tag],
     ) -> Result<()> {
-        for chunk in params.chunks(crate::store::MAX_BATCH_PARAMS) {
+        for chunk in params.chunks(crate::limits::MAX_BATCH_PARAMS) {
             self.call(Method::POST, "runs/log-batch", json!({"run_id": run_id, "params": chunk})).await?;
         }
-        for chunk in tags.chunks(crate::store::MAX_BATCH_TAGS) {
+        for chunk in tags.chunks(crate::limits::MAX_BATCH_TAGS) {
             self.call(Method::POST, "runs/log-batch", json!({"run_id": run_id, "tags": chunk})).await?;
         }
-        for chunk in metrics.chunks(crate::store::MAX_BATCH_METRICS) {
+        for chunk in metrics.chunks(crate::limits::MAX_BATCH_METRICS) {
             self.call(Method::POST, "runs/log-batch", json!({"run_id": run_id, "metrics": chunk})).await?;
         }
         Ok(())
@@ -174,11 +174,8 @@ impl RestStore {
                 query["page_token"] = t.clone().into();
             }
             let v = self.call(Method::GET, "metrics/get-history", query).await?;
-            token = v
-                .get("next_page_token")
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
+            token =
+                v.get("next_page_token").and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_owned);
             points.extend(list::<Metric>(v, "metrics")?);
             if token.is_none() {
                 return Ok(points);
@@ -200,7 +197,7 @@ impl RestStore {
             Some(with_host) => with_host.split_once('/').map(|(_, p)| p).unwrap_or(""),
             None => rest,
         };
-        Ok(path.trim_start_matches('/').to_string())
+        Ok(path.trim_start_matches('/').to_owned())
     }
 
     /// Uploads every file under `local_dir` to `artifact_uri/artifact_path`.
@@ -271,7 +268,7 @@ impl RestStore {
             for file in files {
                 let name = file.get("path").and_then(Value::as_str).unwrap_or_default();
                 let name = name.rsplit('/').next().unwrap_or(name);
-                let relative = if sub.is_empty() { name.to_string() } else { format!("{sub}/{name}") };
+                let relative = if sub.is_empty() { name.to_owned() } else { format!("{sub}/{name}") };
                 if file.get("is_dir").and_then(Value::as_bool).unwrap_or(false) {
                     pending.push(relative);
                     continue;
@@ -419,7 +416,7 @@ impl RestStore {
 
     async fn run_artifact_uri(&self, run_id: &str, path: &str) -> Result<String> {
         let run = self.get_run(run_id).await?;
-        let base = run.info.artifact_uri.trim_end_matches('/').to_string();
+        let base = run.info.artifact_uri.trim_end_matches('/').to_owned();
         Ok(if path.is_empty() { base } else { format!("{base}/{path}") })
     }
 
@@ -539,7 +536,7 @@ async fn answer(url: &str, response: reqwest::Response) -> Result<Value> {
         .as_ref()
         .and_then(|v| v.get("message"))
         .and_then(Value::as_str)
-        .map(str::to_string)
+        .map(str::to_owned)
         .unwrap_or_else(|| format!("{url} answered {status}"));
     Err(StoreError::new(code, message))
 }

@@ -1,8 +1,8 @@
 //! Model URIs, parsed the MLflow way: `models:/NAME/VERSION`,
 //! `models:/NAME@ALIAS`, `models:/NAME/STAGE` and `runs:/RUN_ID/PATH`.
 
-use crate::entities::STAGES;
 use crate::error::{Result, StoreError};
+use crate::states::Stage;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelUri {
@@ -26,10 +26,7 @@ impl ModelUri {
             if run_id.is_empty() {
                 return Err(bad("no run id"));
             }
-            return Ok(ModelUri::Run {
-                run_id: run_id.to_string(),
-                path: path.trim_matches('/').to_string(),
-            });
+            return Ok(ModelUri::Run { run_id: run_id.to_owned(), path: path.trim_matches('/').to_owned() });
         }
         let Some(rest) = uri.strip_prefix("models:/") else {
             return Err(bad("unknown scheme"));
@@ -39,7 +36,7 @@ impl ModelUri {
             if name.is_empty() || alias.is_empty() || alias.contains('/') {
                 return Err(bad("empty name or alias"));
             }
-            return Ok(ModelUri::Alias { name: name.to_string(), alias: alias.to_string() });
+            return Ok(ModelUri::Alias { name: name.to_owned(), alias: alias.to_owned() });
         }
         let Some((name, selector)) = rest.rsplit_once('/') else {
             return Err(bad("no version, stage or alias"));
@@ -48,11 +45,11 @@ impl ModelUri {
             return Err(bad("empty name or version"));
         }
         if selector.parse::<u64>().is_ok() {
-            return Ok(ModelUri::Version { name: name.to_string(), version: selector.to_string() });
+            return Ok(ModelUri::Version { name: name.to_owned(), version: selector.to_owned() });
         }
-        match STAGES.iter().find(|s| s.eq_ignore_ascii_case(selector)) {
-            Some(stage) => Ok(ModelUri::Stage { name: name.to_string(), stage }),
-            None => Err(bad(&format!("'{selector}' is neither a version number nor a stage"))),
+        match selector.parse::<Stage>() {
+            Ok(stage) => Ok(ModelUri::Stage { name: name.to_owned(), stage: stage.into() }),
+            Err(_) => Err(bad(&format!("'{selector}' is neither a version number nor a stage"))),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use retrain_registry::ErrorCode;
-use retrain_registry::artifacts::{ArtifactStore, FileInfo};
+use retrain_registry::{ArtifactStore, FileInfo};
 
 async fn round_trip(store: &ArtifactStore, root: &str) {
     let key = |p: &str| format!("{root}/{p}");
