@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::process::Command;
 
-use crate::task::{OUTPUT_FILE_ENV, output_path};
+use crate::protocol::{self, ACTOR_ENV, OUTPUT_FILE_ENV, TRY_NUMBER_ENV};
 
 /// How a child ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,16 +78,16 @@ impl Launcher {
             Ok(f) => f,
             Err(e) => return Err((launch, format!("cannot open log {}: {e}", log.display()))),
         };
-        let output_file = output_path(&log);
+        let output_file = protocol::output_path(&log);
         let _ = std::fs::remove_file(&output_file);
         let mut command = Command::new(&self.program);
         command
-            .args(["task", "run", &launch.pipeline, &launch.task, "--run-id", &launch.run_id])
+            .args(protocol::task_run_args(&launch.pipeline, &launch.task, &launch.run_id))
             .current_dir(&self.root)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env(OUTPUT_FILE_ENV, &output_file)
-            .env("RETRAIN_TRY_NUMBER", launch.try_number.to_string())
-            .env("RETRAIN_ACTOR", format!("pipeline:{}/{}/{}", launch.pipeline, launch.run_id, launch.task))
+            .env(TRY_NUMBER_ENV, launch.try_number.to_string())
+            .env(ACTOR_ENV, format!("pipeline:{}/{}/{}", launch.pipeline, launch.run_id, launch.task))
             .stdin(Stdio::null())
             .stdout(Stdio::from(file))
             .stderr(Stdio::from(stderr))
@@ -114,10 +114,7 @@ impl Launcher {
                 Some(Ok(status)) => status.code().map_or(Exit::Signal, Exit::Code),
                 Some(Err(e)) => Exit::NotStarted(e.to_string()),
             };
-            let output = (exit == Exit::Code(0))
-                .then(|| std::fs::read_to_string(&output_file).ok())
-                .flatten()
-                .and_then(|text| serde_json::from_str(&text).ok());
+            let output = (exit == Exit::Code(0)).then(|| protocol::read_output(&output_file)).flatten();
             Finished { launch, exit, output, log }
         };
         Ok((pid, wait))

@@ -7,14 +7,18 @@
 //! - [`project`]: retrain.yaml and the project directory; `retrain init`'s scaffold;
 //! - [`state`]: runs, task instances, variables and pauses in the metadata database;
 //! - [`scheduler`]: what runs when; [`executor`]: task instances as child processes;
+//! - [`protocol`]: what the scheduler's process and a task instance's process agree on;
 //! - [`task`]: one task instance, inside its process; [`ops`]: what tasks do;
+//! - [`runs`]: runs asked for by hand;
 //! - [`notify`]: Telegram, e-mail, webhook and log channels; [`redact`]: secrets out of logs.
 
 pub mod executor;
 pub mod notify;
 pub mod ops;
 pub mod project;
+pub mod protocol;
 pub mod redact;
+pub mod runs;
 pub mod schedule;
 pub mod scheduler;
 pub mod spec;

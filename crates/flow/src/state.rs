@@ -12,8 +12,6 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::spec::Pipeline;
-
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// A task instance's state, Airflow's names.
@@ -119,23 +117,6 @@ pub struct TaskInstance {
 }
 
 impl PipelineRun {
-    /// A run asked for by hand (`retrain pipelines trigger`, the REST
-    /// API), queued for `owner`: it covers the interval that starts at
-    /// `logical_date`, or without one the last complete interval before now.
-    pub fn manual(
-        pipeline: &Pipeline,
-        logical_date: Option<DateTime<Utc>>,
-        conf: Map<String, Value>,
-        owner: &str,
-        now: DateTime<Utc>,
-    ) -> PipelineRun {
-        let interval = match logical_date {
-            Some(date) => pipeline.schedule.interval_at(date),
-            None => pipeline.schedule.interval_for_manual(now),
-        };
-        PipelineRun::queued(&pipeline.name, "manual", interval, conf, owner, now)
-    }
-
     /// A new queued run. Its id says how it came (`scheduled__`,
     /// `backfill__` + the interval's start, `manual__` + the moment), so a
     /// scheduled or backfilled interval cannot get two runs.

@@ -2,70 +2,52 @@
 //! TASK --run-id ID` (what the executor starts) or `--ds DATE` (what a
 //! user or Airflow starts). It builds the template context from the run
 //! (interval, conf, variables, upstream outputs), renders the task's
-//! arguments and runs them in the project directory.
+//! arguments and hands them, with an [`ops::Env`], to the operator.
 
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use retrain_registry::{RestStore, SqlStore};
+use retrain_registry::SqlStore;
 use serde_json::{Map, Value};
 
-use crate::ops::{Action, OpError, Outcome};
+use crate::ops::{self, Action, OpError, Outcome};
 use crate::project::Project;
 use crate::spec::{self, Pipeline, Task};
 use crate::state::State;
 use crate::template::{self, Context};
 
-/// Exit codes of `retrain task run` that are not failures.
-pub const EXIT_SKIPPED: i32 = 99;
-pub const EXIT_NOT_YET: i32 = 100;
-
-/// The environment variable through which the executor learns a task's output.
-pub const OUTPUT_FILE_ENV: &str = "RETRAIN_OUTPUT_FILE";
-
 /// Which task instance to run.
 #[derive(Debug, Clone, Default)]
 pub struct Invocation {
+    /// The pipeline's name.
     pub pipeline: String,
+    /// The task's name in the pipeline.
     pub task: String,
+    /// A recorded run to take the interval, conf and upstream outputs from.
     pub run_id: Option<String>,
     /// The data interval's start, `YYYY-MM-DD` or RFC 3339.
     pub ds: Option<String>,
+    /// Laid over the run's conf.
     pub conf: Map<String, Value>,
 }
 
-/// What a running task can reach.
-pub struct TaskEnv {
-    pub project: Project,
-    pub pipeline: Pipeline,
-    pub task: Task,
-    pub context: Context,
-    pub interval_start: DateTime<Utc>,
-    state: Option<State>,
-    tracking: OnceLock<Result<RestStore, String>>,
+/// A task instance ready to run: its task and the operator's environment.
+#[derive(Debug)]
+pub struct Instance {
+    root: PathBuf,
+    task: Task,
+    env: ops::Env,
 }
 
-impl TaskEnv {
+impl Instance {
     /// `pipeline/run_id/task`, unique per task instance.
-    pub fn instance_key(&self) -> String {
-        format!("{}/{}/{}", self.pipeline.name, self.context.run_id, self.task.name)
+    pub fn key(&self) -> String {
+        self.env.instance_key()
     }
 
-    /// The tracking server: `MLFLOW_TRACKING_URI`, else retrain.yaml's `tracking_uri`.
-    pub fn tracking(&self) -> Result<&RestStore, OpError> {
-        let store = self.tracking.get_or_init(|| {
-            let uri = self.project.tracking_uri().ok_or_else(|| {
-                    "no tracking server: set MLFLOW_TRACKING_URI (retrain up and retrain pipelines run set it for their tasks)"
-                        .to_string()
-                })?;
-            RestStore::new(&uri).map_err(|e| e.to_string())
-        });
-        store.as_ref().map_err(|e| e.clone().into())
-    }
-
-    pub fn state(&self) -> Result<&State, OpError> {
-        self.state.as_ref().ok_or_else(|| "the pipeline database is not available".into())
+    /// The project directory, where the task's relative paths start.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 }
 
@@ -83,7 +65,7 @@ pub enum InvocationError {
 
 /// Prepares a task instance: loads its pipeline, finds its run (or makes
 /// up one for `--ds`) and renders the context.
-pub async fn prepare(project: Project, invocation: &Invocation) -> Result<TaskEnv, InvocationError> {
+pub async fn prepare(project: Project, invocation: &Invocation) -> Result<Instance, InvocationError> {
     let pipeline = project.pipeline(&invocation.pipeline)?;
     let task = pipeline.tasks.get(&invocation.task).cloned().ok_or_else(|| InvocationError::UnknownTask {
         pipeline: pipeline.name.clone(),
@@ -123,34 +105,41 @@ pub async fn prepare(project: Project, invocation: &Invocation) -> Result<TaskEn
     context.params.extend(conf.clone());
     context.conf = conf;
     context.var = state.template_variables().await?;
+    context.outputs = upstream_outputs(&state, &pipeline, &task, &run_id).await?;
+    let env = ops::Env::new(
+        context,
+        start,
+        &task.name,
+        project.notifier().clone(),
+        project.tracking_uri(),
+        Some(state),
+    );
+    Ok(Instance { root: project.root, task, env })
+}
+
+/// What the tasks upstream of `task` returned in the run.
+async fn upstream_outputs(
+    state: &State,
+    pipeline: &Pipeline,
+    task: &Task,
+    run_id: &str,
+) -> Result<Map<String, Value>, InvocationError> {
     let upstream = pipeline.upstream_of(&task.name);
-    for ti in state.task_instances(&pipeline.name, &run_id).await? {
+    let mut outputs = Map::new();
+    for ti in state.task_instances(&pipeline.name, run_id).await? {
         if upstream.contains(&ti.task) {
-            context.outputs.insert(ti.task.clone(), ti.output.unwrap_or(Value::Null));
+            outputs.insert(ti.task.clone(), ti.output.unwrap_or(Value::Null));
         }
     }
-    Ok(TaskEnv {
-        project,
-        pipeline,
-        task,
-        context,
-        interval_start: start,
-        state: Some(state),
-        tracking: OnceLock::new(),
-    })
+    Ok(outputs)
 }
 
 /// Renders the task's arguments and runs it.
-pub async fn execute(env: &TaskEnv) -> Result<Outcome, OpError> {
-    let rendered = template::render_value(&Value::Object(env.task.args.clone()), &env.context)?;
+pub async fn execute(instance: &Instance) -> Result<Outcome, OpError> {
+    let rendered = template::render_value(&Value::Object(instance.task.args.clone()), &instance.env.context)?;
     let Value::Object(args) = rendered else {
         return Err("task arguments did not render to a mapping".into());
     };
-    let action = Action::parse(&env.task.kind, &args).map_err(|e| e.message)?;
-    action.run(env).await
-}
-
-/// Where the output of a task instance's try goes, beside its log.
-pub fn output_path(log: &std::path::Path) -> PathBuf {
-    log.with_extension("output.json")
+    let action = Action::parse(&instance.task.kind, &args).map_err(|e| e.message)?;
+    action.run(&instance.env).await
 }

@@ -13,7 +13,7 @@ use retrain_flow::project::{self, CONFIG_FILE, Project};
 use retrain_flow::scheduler::{Options, Scheduler, SchedulerHandle, SystemClock, UP_OWNER};
 use retrain_flow::spec::parse_date;
 use retrain_flow::state::{PipelineRun, RUN_SUCCESS, State};
-use retrain_flow::task::{self, EXIT_NOT_YET, EXIT_SKIPPED, Invocation, OUTPUT_FILE_ENV};
+use retrain_flow::task::{self, Invocation};
 use retrain_flow::{Pipeline, ops::Outcome, redact};
 use retrain_registry::{ArtifactStore, SqlStore};
 use retrain_server::airflow::PipelineApi;
@@ -509,24 +509,23 @@ pub fn task(command: TaskCommand) -> Result<()> {
     let project = Project::open(&current_dir()?)?;
     let invocation = Invocation { pipeline, task, run_id, ds, conf: parse_conf(conf.as_deref())? };
     runtime()?.block_on(async {
-        let env = task::prepare(project, &invocation).await?;
+        let instance = task::prepare(project, &invocation).await?;
         // Relative paths in the pipeline are relative to the project.
-        std::env::set_current_dir(&env.project.root)
-            .with_context(|| format!("cannot enter {}", env.project.root.display()))?;
-        match task::execute(&env).await {
-            Ok(Outcome::Done(output)) => {
-                if let Ok(path) = std::env::var(OUTPUT_FILE_ENV) {
-                    retrain_ml::atomic::write_file(Path::new(&path), output.to_string().as_bytes())?;
-                }
-                Ok(())
-            }
-            Ok(Outcome::Skipped(why)) => Err(Exit(EXIT_SKIPPED as u8, format!("skipped: {why}")).into()),
-            Ok(Outcome::NotYet(why)) => Err(Exit(EXIT_NOT_YET as u8, format!("not yet: {why}")).into()),
-            Err(e) => Err(anyhow::anyhow!(
+        std::env::set_current_dir(instance.root())
+            .with_context(|| format!("cannot enter {}", instance.root().display()))?;
+        let outcome = task::execute(&instance).await.map_err(|e| {
+            anyhow::anyhow!(
                 "task {} failed: {}",
-                env.instance_key(),
+                instance.key(),
                 redact::Redactor::from_env().redact(&e.to_string())
-            )),
+            )
+        })?;
+        outcome.hand_over().context("cannot hand the task's output over")?;
+        let code = outcome.exit_code() as u8;
+        match outcome {
+            Outcome::Done(_) => Ok(()),
+            Outcome::Skipped(why) => Err(Exit(code, format!("skipped: {why}")).into()),
+            Outcome::NotYet(why) => Err(Exit(code, format!("not yet: {why}")).into()),
         }
     })
 }

@@ -15,8 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::models::{Registration, open_model, register_model_dir};
-use super::{OpError, Outcome, shown};
-use crate::task::TaskEnv;
+use super::{Env, OpError, Outcome, shown};
 
 fn default_rows() -> usize {
     1000
@@ -76,7 +75,7 @@ pub struct Generate {
 }
 
 impl Generate {
-    pub fn run(&self, env: &TaskEnv) -> Result<Outcome, OpError> {
+    pub fn run(&self, env: &Env) -> Result<Outcome, OpError> {
         let dataset = match &self.dataset {
             Some(name) => datasets::builtin(name).ok_or_else(|| {
                 format!("unknown dataset '{name}'; built-in: {}", datasets::BUILTIN.join(", "))
@@ -269,7 +268,7 @@ pub struct Predict {
 }
 
 impl Predict {
-    pub async fn run(&self, env: &TaskEnv) -> Result<Outcome, OpError> {
+    pub async fn run(&self, env: &Env) -> Result<Outcome, OpError> {
         let opened = open_model(env, &self.model).await?;
         let input = opened.model.read_input(&self.input)?;
         let predictions = opened.model.predict(&input)?;
@@ -308,7 +307,7 @@ pub fn is_config_file(path: &Path) -> bool {
 }
 
 impl TrainConfigs {
-    pub async fn run(&self, env: &TaskEnv) -> Result<Outcome, OpError> {
+    pub async fn run(&self, env: &Env) -> Result<Outcome, OpError> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&self.inbox)
             .map_err(|e| format!("cannot read {}: {e}", shown(&self.inbox)))?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -347,7 +346,7 @@ impl TrainConfigs {
         Ok(Outcome::Done(json!({"trained": trained, "failed": failed})))
     }
 
-    async fn train_one(&self, env: &TaskEnv, file: &Path) -> Result<Registration, OpError> {
+    async fn train_one(&self, env: &Env, file: &Path) -> Result<Registration, OpError> {
         let config = ClassifierConfig::from_file(file)?;
         let output = self.models.join(&config.name);
         train_model(&config, &self.data, self.target.as_deref(), self.validation.as_deref(), &output)?;

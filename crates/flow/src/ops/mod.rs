@@ -4,6 +4,7 @@
 //! arguments are rendered (templates) and parsed again, then executed
 //! inside the task instance's process.
 
+mod env;
 mod ml;
 mod models;
 mod sensors;
@@ -14,9 +15,10 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+pub use env::Env;
 pub use models::open_model;
 
-use crate::task::TaskEnv;
+pub use crate::protocol::Outcome;
 
 /// Why a task's arguments are wrong: the argument (when one is to blame)
 /// and what is wrong with it.
@@ -24,18 +26,6 @@ use crate::task::TaskEnv;
 pub struct ArgsError {
     pub field: Option<String>,
     pub message: String,
-}
-
-/// What a task instance ended with, short of failing.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// Done; the value is what downstream templates see as `outputs.TASK`.
-    Done(Value),
-    /// Nothing to do: the task is skipped (its downstream follows the
-    /// trigger rules).
-    Skipped(String),
-    /// A sensor's condition does not hold yet: poke again later.
-    NotYet(String),
 }
 
 /// A task failed; the message is what the log and the alert show.
@@ -152,7 +142,7 @@ impl Action {
     }
 
     /// Runs the task in this process.
-    pub async fn run(&self, env: &TaskEnv) -> Result<Outcome, OpError> {
+    pub async fn run(&self, env: &Env) -> Result<Outcome, OpError> {
         match self {
             Action::Generate(a) => a.run(env),
             Action::Prepare(a) => a.run(),

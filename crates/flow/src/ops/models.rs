@@ -16,8 +16,7 @@ use retrain_registry::{RestStore, now_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{OpError, Outcome, shown};
-use crate::task::TaskEnv;
+use super::{Env, OpError, Outcome, shown};
 
 /// The tag that ties a tracking run to the task instance that made it.
 const INSTANCE_TAG: &str = "retrain.task_instance";
@@ -54,7 +53,7 @@ pub struct Registration {
 }
 
 impl Register {
-    pub async fn run(&self, env: &TaskEnv) -> Result<Outcome, OpError> {
+    pub async fn run(&self, env: &Env) -> Result<Outcome, OpError> {
         let experiment = self.experiment.clone().unwrap_or_else(|| env.context.pipeline.clone());
         let r = register_model_dir(env, &self.model, &self.name, &experiment, &env.instance_key()).await?;
         println!("registered {} version {} (run {})", r.name, r.version, r.run_id);
@@ -69,7 +68,7 @@ impl Register {
 }
 
 pub async fn register_model_dir(
-    env: &TaskEnv,
+    env: &Env,
     dir: &Path,
     name: &str,
     experiment: &str,
@@ -208,7 +207,7 @@ pub struct OpenedModel {
 /// Opens a model directory, or a registry URI (`models:/NAME@ALIAS`,
 /// `models:/NAME/3`, `models:/NAME/Production`, `runs:/ID/PATH`) whose
 /// files are downloaded once into `.retrain/cache/`.
-pub async fn open_model(env: &TaskEnv, spec: &str) -> Result<OpenedModel, OpError> {
+pub async fn open_model(env: &Env, spec: &str) -> Result<OpenedModel, OpError> {
     if !(spec.starts_with("models:/") || spec.starts_with("runs:/")) {
         let path = Path::new(spec);
         return Ok(OpenedModel { model: Model::load(path)?, version: None, version_label: spec.to_string() });
@@ -221,7 +220,7 @@ pub async fn open_model(env: &TaskEnv, spec: &str) -> Result<OpenedModel, OpErro
 }
 
 async fn version_score(
-    env: &TaskEnv,
+    env: &Env,
     name: &str,
     version: &str,
     data: &Dataset,
@@ -263,7 +262,7 @@ pub struct Promote {
 }
 
 impl Promote {
-    pub async fn run(&self, env: &TaskEnv) -> Result<Outcome, OpError> {
+    pub async fn run(&self, env: &Env) -> Result<Outcome, OpError> {
         let tracking = env.tracking()?;
         let champion = current_holder(tracking, &self.name, &self.alias).await?;
         let mut output = json!({"name": self.name, "version": self.version, "promoted": false,
@@ -351,7 +350,7 @@ pub struct PromoteBest {
 }
 
 impl PromoteBest {
-    pub async fn run(&self, env: &TaskEnv) -> Result<Outcome, OpError> {
+    pub async fn run(&self, env: &Env) -> Result<Outcome, OpError> {
         let tracking = env.tracking()?;
         let data = datasets::load_named(&self.data, self.target.as_deref())?;
         let data_id = dataset_hash(&data);

@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{OpError, Outcome, shown};
-use crate::task::TaskEnv;
+use super::{Env, OpError, Outcome, shown};
 
 /// A file exists (non-empty with `non_empty`), or a glob matches at least
 /// `min_count` files.
@@ -62,7 +61,7 @@ pub struct ModelSensor {
 }
 
 impl ModelSensor {
-    pub async fn poke(&self, env: &TaskEnv) -> Result<Outcome, OpError> {
+    pub async fn poke(&self, env: &Env) -> Result<Outcome, OpError> {
         let tracking = env.tracking()?;
         let found = match (&self.alias, &self.stage) {
             (Some(alias), None) => match tracking.get_version_by_alias(&self.name, alias).await {
@@ -95,7 +94,7 @@ pub struct PipelineSensor {
 }
 
 impl PipelineSensor {
-    pub async fn poke(&self, env: &TaskEnv) -> Result<Outcome, OpError> {
+    pub async fn poke(&self, env: &Env) -> Result<Outcome, OpError> {
         let state = env.state()?;
         let done =
             state.succeeded_for_interval(&self.pipeline, self.task.as_deref(), env.interval_start).await?;

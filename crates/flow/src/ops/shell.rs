@@ -9,13 +9,11 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::{OpError, Outcome};
+use super::{Env, OpError, Outcome};
 use crate::redact::Redactor;
-use crate::task::TaskEnv;
 use crate::template;
 
-/// The exit code by which a command asks to be skipped, as in Airflow.
-const SKIP_EXIT_CODE: i32 = crate::task::EXIT_SKIPPED;
+use crate::protocol::EXIT_SKIPPED as SKIP_EXIT_CODE;
 
 /// Runs `command` with `sh -c` in the project directory (or `cwd`). Its
 /// output goes to the task's log with secrets masked; the last line is
@@ -82,12 +80,12 @@ impl Notify {
         self.channel.iter().chain(&self.channels).map(String::as_str).collect()
     }
 
-    pub async fn run(&self, env: &TaskEnv) -> Result<Outcome, OpError> {
+    pub async fn run(&self, env: &Env) -> Result<Outcome, OpError> {
         let channels = self.channels();
         if channels.is_empty() {
             return Err("notify needs 'channel' or 'channels'".into());
         }
-        env.project.notifier().send_all(&channels, &self.message).await?;
+        env.notifier().send_all(&channels, &self.message).await?;
         println!("sent to {}: {}", channels.join(", "), self.message);
         Ok(Outcome::Done(json!({"message": self.message, "channels": channels})))
     }
@@ -101,7 +99,7 @@ pub struct Gate {
 }
 
 impl Gate {
-    pub fn run(&self, env: &TaskEnv) -> Result<Outcome, OpError> {
+    pub fn run(&self, env: &Env) -> Result<Outcome, OpError> {
         let holds = template::evaluate(&self.condition, &env.context)?;
         if holds {
             println!("condition holds: {}", self.condition);
