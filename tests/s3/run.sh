@@ -32,5 +32,5 @@ else:
 PY
 export RETRAIN_TEST_S3_URI=s3://retrain-test/artifacts
 cd "$root"
-cargo test -q -p retrain-registry --test artifacts
+cargo test -q -p retrain-registry --test store artifacts
 cargo test -q -p retrain-server --test api
