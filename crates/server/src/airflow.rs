@@ -47,7 +47,7 @@ impl PipelineApi {
         PipelineApi { project, state, owner: owner.to_string(), scheduler }
     }
 
-    pub fn router(self: Arc<Self>) -> Router {
+    pub(crate) fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route("/api/v2/monitor/health", get(health))
             .route("/api/v2/dags", get(list_dags))

@@ -11,17 +11,30 @@
 
 pub mod airflow;
 mod api;
+mod app;
+mod server;
 pub mod serving;
-
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post, put};
-use retrain_registry::{ArtifactStore, SqlStore};
 use serde_json::json;
 
 use api::{artifacts, models, tracking};
+pub use app::{App, AppBuilder};
+pub use server::{RunningServer, ServeError, Server};
+
+/// `error: cause: cause of the cause`, for a log line.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
 
 /// The version `/version` reports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -33,14 +46,8 @@ pub const ARTIFACT_ROOT: &str = "mlflow-artifacts:";
 /// Largest artifact accepted in one upload.
 pub const MAX_ARTIFACT_BYTES: usize = 1 << 30;
 
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<SqlStore>,
-    pub artifacts: Arc<ArtifactStore>,
-}
-
 /// Routes of the MLflow REST API, mounted under each prefix.
-fn mlflow_routes() -> Router<AppState> {
+fn api_routes() -> Router<App> {
     Router::new()
         .route("/experiments/create", post(tracking::create_experiment))
         .route("/experiments/get", get(tracking::get_experiment))
@@ -110,7 +117,7 @@ fn mlflow_routes() -> Router<AppState> {
         .fallback(api::endpoint_not_found)
 }
 
-fn artifact_routes() -> Router<AppState> {
+fn artifact_routes() -> Router<App> {
     Router::new()
         .route("/artifacts", get(artifacts::list))
         .route(
@@ -121,17 +128,18 @@ fn artifact_routes() -> Router<AppState> {
         .fallback(api::endpoint_not_found)
 }
 
-pub fn router(state: AppState) -> Router {
+/// MLflow's REST API under both prefixes, the artifact service, and the
+/// probes clients send before they start.
+pub(crate) fn mlflow_routes() -> Router<App> {
     Router::new()
         .route("/health", get(|| async { "OK" }))
         .route("/version", get(|| async { VERSION }))
         .route("/api/3.0/mlflow/server-info", get(server_info))
         .route("/api/2.0/mlflow/server-info", get(server_info))
-        .nest("/api/2.0/mlflow", mlflow_routes())
-        .nest("/ajax-api/2.0/mlflow", mlflow_routes())
+        .nest("/api/2.0/mlflow", api_routes())
+        .nest("/ajax-api/2.0/mlflow", api_routes())
         .nest("/api/2.0/mlflow-artifacts", artifact_routes())
         .nest("/ajax-api/2.0/mlflow-artifacts", artifact_routes())
-        .with_state(state)
 }
 
 async fn server_info() -> axum::Json<serde_json::Value> {
@@ -145,22 +153,4 @@ async fn server_info() -> axum::Json<serde_json::Value> {
         "trace_archival_enabled": false,
         "features_enabled": {"gateway": false},
     }))
-}
-
-/// Serves the tracking API on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_router(listener, router(state), shutdown).await
-}
-
-/// Serves any router on `listener` until `shutdown` resolves.
-pub async fn serve_router(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }

@@ -363,7 +363,7 @@ async fn metrics_text(metrics: Arc<ServingMetrics>) -> Response {
 }
 
 /// The routes of `retrain serve`: one model.
-pub fn single_model_router(handle: Arc<ModelHandle>) -> Router {
+pub(crate) fn single_model_routes(handle: Arc<ModelHandle>) -> Router {
     let metrics = handle.metrics.clone();
     Router::new()
         .route(
@@ -386,10 +386,21 @@ pub fn single_model_router(handle: Arc<ModelHandle>) -> Router {
         .with_state(handle)
 }
 
+/// How a tracking server serves registered models by name.
+#[derive(Clone)]
+pub struct ServingOptions {
+    /// The registry that names the versions (for `retrain up`, itself).
+    pub tracking: RestStore,
+    /// Where downloaded model versions are kept.
+    pub cache: PathBuf,
+    /// How often a served alias or stage is checked for a new version.
+    pub poll: Duration,
+}
+
 /// Models served by name inside `retrain up`: `POST
 /// /models/{name}/invocations?alias=champion` (the default), `?version=3`
 /// or `?stage=Production`, each loaded on first use and then watched.
-pub struct ModelCatalog {
+pub(crate) struct ModelCatalog {
     tracking: RestStore,
     cache: PathBuf,
     poll: Duration,
@@ -406,11 +417,11 @@ pub struct Selector {
 }
 
 impl ModelCatalog {
-    pub fn new(tracking: RestStore, cache: PathBuf, poll: Duration) -> ModelCatalog {
+    pub(crate) fn new(options: ServingOptions) -> ModelCatalog {
         ModelCatalog {
-            tracking,
-            cache,
-            poll,
+            tracking: options.tracking,
+            cache: options.cache,
+            poll: options.poll,
             metrics: Arc::new(ServingMetrics::default()),
             handles: tokio::sync::Mutex::new(HashMap::new()),
         }
@@ -431,16 +442,17 @@ impl ModelCatalog {
         handles.insert(uri, handle.clone());
         Ok(handle)
     }
+}
 
-    pub fn router(self: Arc<Self>) -> Router {
-        let metrics = self.metrics.clone();
-        Router::new()
-            .route("/models/{name}/invocations", post(catalog_invocations))
-            .route("/ping", get(ping))
-            .route("/metrics", get(move || metrics_text(metrics.clone())))
-            .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-            .with_state(self)
-    }
+/// The routes of the models a tracking server serves by name.
+pub(crate) fn catalog_routes(catalog: Arc<ModelCatalog>) -> Router {
+    let metrics = catalog.metrics.clone();
+    Router::new()
+        .route("/models/{name}/invocations", post(catalog_invocations))
+        .route("/ping", get(ping))
+        .route("/metrics", get(move || metrics_text(metrics.clone())))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .with_state(catalog)
 }
 
 async fn catalog_invocations(

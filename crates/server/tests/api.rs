@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use retrain_registry::{ArtifactStore, SqlStore};
-use retrain_server::AppState;
+use retrain_server::App;
 use serde_json::{Value, json};
 
 struct Server {
@@ -34,13 +34,13 @@ async fn start() -> Server {
         Err(_) => dir.path().join("artifacts").to_string_lossy().into_owned(),
     };
     let artifacts = ArtifactStore::open(&destination).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel();
-    let state = AppState { store: Arc::new(store), artifacts: Arc::new(artifacts) };
-    tokio::spawn(retrain_server::serve(listener, state, async {
+    let app = App::builder(Arc::new(store), Arc::new(artifacts)).build();
+    let server = retrain_server::Server::bind("127.0.0.1", 0).await.unwrap();
+    let base = server.url().to_owned();
+    server.spawn(app, async {
         let _ = stopped.await;
-    }));
+    });
     Server { base, client: reqwest::Client::new(), _dir: dir, stop: Some(stop) }
 }
 

@@ -8,10 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use retrain_ml::{ClassifierConfig, datasets, model};
-use retrain_registry::RestStore;
-use retrain_server::serving::{
-    ModelHandle, ModelSource, ServingMetrics, VERSION_HEADER, single_model_router,
-};
+use retrain_registry::{ArtifactStore, RestStore, SqlStore};
+use retrain_server::serving::{ModelHandle, ModelSource, ServingMetrics, ServingOptions, VERSION_HEADER};
+use retrain_server::{App, Server};
 use serde_json::{Value, json};
 
 mod common;
@@ -30,10 +29,9 @@ fn train_iris(dir: &Path, trees: usize, seed: u64) {
 }
 
 async fn serve(handle: Arc<ModelHandle>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(retrain_server::serve_router(listener, single_model_router(handle), std::future::pending()));
-    url
+    let server =
+        Server::bind("127.0.0.1", 0).await.unwrap().spawn(App::single_model(handle), std::future::pending());
+    server.url().to_owned()
 }
 
 async fn post(client: &reqwest::Client, url: &str, content_type: Option<&str>, body: &str) -> (u16, Value) {
@@ -216,21 +214,25 @@ async fn the_champion_is_swapped_under_load_without_a_failed_request() {
 
 #[tokio::test]
 async fn registered_models_are_served_by_name() {
+    // As `retrain up` serves them: by the tracking server, resolved through itself.
     let dir = tempfile::tempdir().unwrap();
-    let tracking_url = start_retrain_server(dir.path()).await;
-    let tracking = RestStore::new(&tracking_url).unwrap();
+    let uri = format!("sqlite:///{}", dir.path().join("t.db").display());
+    let store = SqlStore::connect(&uri, retrain_server::ARTIFACT_ROOT).await.unwrap();
+    let artifacts = ArtifactStore::open(dir.path().join("artifacts").to_str().unwrap()).unwrap();
+    let server = Server::bind("127.0.0.1", 0).await.unwrap();
+    let url = server.url().to_owned();
+    let tracking = RestStore::new(&url).unwrap();
+    let serving = ServingOptions {
+        tracking: tracking.clone(),
+        cache: dir.path().join("cache"),
+        poll: Duration::from_secs(1),
+    };
+    let app = App::builder(Arc::new(store), Arc::new(artifacts)).serving(serving).build();
+    let _server = server.spawn(app, std::future::pending());
     train_iris(&dir.path().join("v1"), 10, 1);
     let v1 = register(&tracking, &dir.path().join("v1")).await;
     tracking.set_alias("iris", "champion", &v1, "").await.unwrap();
     tracking.transition_stage("iris", &v1, "Staging", false, "").await.unwrap();
-    let catalog = retrain_server::serving::ModelCatalog::new(
-        tracking,
-        dir.path().join("cache"),
-        Duration::from_secs(1),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(retrain_server::serve_router(listener, Arc::new(catalog).router(), std::future::pending()));
     let client = reqwest::Client::new();
     let body = json!({"instances": [[6.7, 3.0, 5.2, 2.3]]}).to_string();
     for (query, status) in [

@@ -15,12 +15,14 @@ use retrain_flow::spec::parse_date;
 use retrain_flow::state::{PipelineRun, RUN_SUCCESS, State};
 use retrain_flow::task::{self, Invocation};
 use retrain_flow::{Pipeline, ops::Outcome, redact};
-use retrain_registry::{ArtifactStore, SqlStore};
+use retrain_registry::{ArtifactStore, RestStore, SqlStore};
 use retrain_server::airflow::PipelineApi;
+use retrain_server::serving::ServingOptions;
+use retrain_server::{App, Server};
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
-use super::server::{ServingOptions, TrackingServer, shutdown_signal};
+use super::server::{shutdown_signal, stopped};
 use super::{Exit, UsageError};
 
 /// Days of `generate_data` that the first `retrain up` backfills, so the
@@ -179,23 +181,20 @@ pub fn up(args: UpArgs) -> Result<()> {
         );
         let artifacts = Arc::new(ArtifactStore::open(&project.config.artifacts_destination)?);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let serving = ServingOptions { cache: root.join(".retrain/cache"), poll: std::time::Duration::from_secs(2) };
         let state = State::new(store.clone());
         let scheduler_handle = Arc::new(SchedulerHandle::default());
+        let server = Server::bind(&args.host, args.port).await?;
+        let serving = ServingOptions {
+            tracking: RestStore::new(server.url())?,
+            cache: root.join(".retrain/cache"),
+            poll: std::time::Duration::from_secs(2),
+        };
         let api = PipelineApi::new(project.clone(), state.clone(), UP_OWNER, scheduler_handle.clone());
-        let server = TrackingServer::start(
-            &args.host,
-            args.port,
-            store,
-            artifacts,
-            Some(serving),
-            Some(api),
-            stop_rx.clone(),
-        )
-        .await?;
+        let app = App::builder(store, artifacts).serving(serving).pipelines(api).build();
+        let server = server.spawn(app, stopped(stop_rx.clone()));
         println!(
             "retrain is up on {url} (tracking API at {url}/api/2.0/mlflow/, pipelines at {url}/api/v2/dags, models at {url}/models/NAME/invocations)",
-            url = server.url
+            url = server.url()
         );
         let pipelines = load_pipelines(&project);
         bootstrap(&state, &pipelines).await?;
@@ -203,7 +202,7 @@ pub fn up(args: UpArgs) -> Result<()> {
             &project,
             pipelines,
             state,
-            launcher(&project, project.tracking_uri().unwrap_or_else(|| server.url.clone()))?,
+            launcher(&project, project.tracking_uri().unwrap_or_else(|| server.url().to_owned()))?,
             Arc::new(SystemClock),
             Options {
                 owner: UP_OWNER.into(),
@@ -418,10 +417,9 @@ async fn run_foreground(
         Some(uri) => (uri, None),
         None => {
             let artifacts = Arc::new(ArtifactStore::open(&project.config.artifacts_destination)?);
-            let server =
-                TrackingServer::start("127.0.0.1", 0, store.clone(), artifacts, None, None, stop_rx.clone())
-                    .await?;
-            (server.url.clone(), Some(server))
+            let app = App::builder(store.clone(), artifacts).build();
+            let server = Server::bind("127.0.0.1", 0).await?.spawn(app, stopped(stop_rx.clone()));
+            (server.url().to_owned(), Some(server))
         }
     };
     let owner = format!("cli-{}", std::process::id());

@@ -9,10 +9,9 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use retrain_registry::{ArtifactStore, RestStore, SqlStore};
-use retrain_server::AppState;
-use retrain_server::airflow::PipelineApi;
-use retrain_server::serving::{ModelCatalog, ModelHandle, ModelSource, ServingMetrics, single_model_router};
+use retrain_registry::{ArtifactStore, SqlStore};
+use retrain_server::serving::{ModelHandle, ModelSource, ServingMetrics};
+use retrain_server::{App, Server};
 use tokio::sync::watch;
 
 #[derive(Args)]
@@ -39,8 +38,10 @@ async fn serve(args: ServerArgs) -> Result<()> {
     let store = Arc::new(SqlStore::connect(&args.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?);
     let artifacts = Arc::new(ArtifactStore::open(&args.artifacts_destination)?);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = TrackingServer::start(&args.host, args.port, store, artifacts, None, None, stop_rx).await?;
-    tracing::info!(backend = %args.backend_store_uri, "tracking server listening on {}", server.url);
+    let server = Server::bind(&args.host, args.port)
+        .await?
+        .spawn(App::builder(store, artifacts).build(), stopped(stop_rx));
+    tracing::info!(backend = %args.backend_store_uri, "tracking server listening on {}", server.url());
     shutdown_signal().await;
     let _ = stop_tx.send(true);
     server.stopped().await;
@@ -48,67 +49,9 @@ async fn serve(args: ServerArgs) -> Result<()> {
     Ok(())
 }
 
-/// How `retrain up` serves registered models.
-pub struct ServingOptions {
-    /// Where downloaded model versions are kept.
-    pub cache: PathBuf,
-    /// How often a served alias or stage is checked for a new version.
-    pub poll: Duration,
-}
-
-/// The HTTP server running in the background of a command.
-pub struct TrackingServer {
-    /// `http://HOST:PORT`, with a wildcard host replaced by 127.0.0.1 so
-    /// local clients can use it.
-    pub url: String,
-    handle: tokio::task::JoinHandle<()>,
-}
-
-impl TrackingServer {
-    /// Binds `host:port` (0 for any free port) and serves until `stop`
-    /// turns true. With `serving`, registered models are also served at
-    /// `/models/{name}/invocations` (resolved through this same server);
-    /// with `pipelines`, Airflow's REST API drives the scheduler.
-    pub async fn start(
-        host: &str,
-        port: u16,
-        store: Arc<SqlStore>,
-        artifacts: Arc<ArtifactStore>,
-        serving: Option<ServingOptions>,
-        pipelines: Option<PipelineApi>,
-        mut stop: watch::Receiver<bool>,
-    ) -> Result<TrackingServer> {
-        let address = format!("{host}:{port}");
-        let listener = tokio::net::TcpListener::bind(&address)
-            .await
-            .with_context(|| format!("cannot listen on {address}"))?;
-        let local = listener.local_addr().context("cannot read the listening address")?;
-        let shown_host =
-            if local.ip().is_unspecified() { "127.0.0.1".to_string() } else { local.ip().to_string() };
-        let url = format!("http://{shown_host}:{}", local.port());
-        let mut router = retrain_server::router(AppState { store, artifacts });
-        if let Some(options) = serving {
-            let catalog = ModelCatalog::new(RestStore::new(&url)?, options.cache, options.poll);
-            router = router.merge(Arc::new(catalog).router());
-        }
-        if let Some(api) = pipelines {
-            router = router.merge(Arc::new(api).router());
-        }
-        let handle = tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            };
-            if let Err(e) = retrain_server::serve_router(listener, router, shutdown).await {
-                tracing::error!("server failed: {e}");
-            }
-        });
-        Ok(TrackingServer { url, handle })
-    }
-
-    /// Waits until the server has stopped (after its stop signal).
-    pub async fn stopped(self) {
-        let _ = self.handle.await;
-    }
+/// Resolves once `stop` turns true (or its sender is gone).
+pub async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -161,15 +104,14 @@ pub fn serve_model(args: ServeArgs) -> Result<()> {
             .await
             .map_err(|e| super::UsageError(format!("cannot load {}: {e}", args.model)))?;
         let _watcher = handle.watch(args.poll_interval);
-        let address = format!("{}:{}", args.host, args.port);
-        let listener = tokio::net::TcpListener::bind(&address)
-            .await
-            .with_context(|| format!("cannot listen on {address}"))?;
+        let server = Server::bind(&args.host, args.port).await?;
         let served = handle.current();
-        tracing::info!(model = %served.name, version = %served.version, "serving on http://{address}/invocations");
-        retrain_server::serve_router(listener, single_model_router(handle), shutdown_signal())
-            .await
-            .context("server failed")?;
+        tracing::info!(
+            model = %served.name,
+            version = %served.version,
+            "serving on http://{}:{}/invocations", args.host, args.port
+        );
+        server.serve(App::single_model(handle), shutdown_signal()).await?;
         Ok(())
     })
 }

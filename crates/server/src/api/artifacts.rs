@@ -3,28 +3,33 @@
 //! delete), through which runs with `mlflow-artifacts:/` URIs store files,
 //! and the tracking API's `artifacts/list` for a run.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use retrain_registry::{ArtifactStore, SqlStore};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, Message, decode, empty};
-use crate::AppState;
 
 pub async fn upload(
-    State(app): State<AppState>,
+    State(artifacts): State<Arc<ArtifactStore>>,
     Path(path): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    app.artifacts.put(&path, body).await?;
+    artifacts.put(&path, body).await?;
     Ok(().into_response())
 }
 
-pub async fn download(State(app): State<AppState>, Path(path): Path<String>) -> ApiResult<Response> {
-    let bytes = app.artifacts.get(&path).await?;
+pub async fn download(
+    State(artifacts): State<Arc<ArtifactStore>>,
+    Path(path): Path<String>,
+) -> ApiResult<Response> {
+    let bytes = artifacts.get(&path).await?;
     let name = path.rsplit('/').next().unwrap_or("artifact").replace('"', "");
     Ok((
         [
@@ -36,8 +41,11 @@ pub async fn download(State(app): State<AppState>, Path(path): Path<String>) -> 
         .into_response())
 }
 
-pub async fn delete(State(app): State<AppState>, Path(path): Path<String>) -> ApiResult<Json<Value>> {
-    app.artifacts.delete(&path).await?;
+pub async fn delete(
+    State(artifacts): State<Arc<ArtifactStore>>,
+    Path(path): Path<String>,
+) -> ApiResult<Json<Value>> {
+    artifacts.delete(&path).await?;
     Ok(empty())
 }
 
@@ -48,11 +56,14 @@ struct ListQuery {
 }
 
 /// `GET …/mlflow-artifacts/artifacts?path=DIR`: entries named relative to DIR.
-pub async fn list(State(app): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(artifacts): State<Arc<ArtifactStore>>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
     let fields = super::query_to_json(query.as_deref().unwrap_or(""));
     let req: ListQuery = decode(fields)?;
     let dir = req.path.unwrap_or_default();
-    let files = app.artifacts.list(&dir, &dir).await?;
+    let files = artifacts.list(&dir, &dir).await?;
     Ok(Json(if files.is_empty() { json!({}) } else { json!({"files": files}) }))
 }
 
@@ -69,7 +80,8 @@ pub struct RunArtifacts {
 /// `artifacts/list` of the tracking API: entries under a run's artifact
 /// root, named relative to that root.
 pub async fn list_run_artifacts(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
+    State(artifacts): State<Arc<ArtifactStore>>,
     Message(req): Message<RunArtifacts>,
 ) -> ApiResult<Json<Value>> {
     let run_id = req
@@ -77,7 +89,7 @@ pub async fn list_run_artifacts(
         .or(req.run_uuid)
         .filter(|id| !id.is_empty())
         .ok_or_else(|| ApiError::invalid("Missing value for required parameter 'run_id'."))?;
-    let run = app.store.get_run(&run_id).await?;
+    let run = store.get_run(&run_id).await?;
     let root_uri = run.info.artifact_uri;
     let Some(root) = root_uri.strip_prefix(crate::ARTIFACT_ROOT) else {
         // Artifacts stored elsewhere (an experiment with its own location)
@@ -87,6 +99,6 @@ pub async fn list_run_artifacts(
     let root = root.trim_start_matches('/');
     let sub = req.path.unwrap_or_default();
     let dir = if sub.is_empty() { root.to_string() } else { format!("{root}/{}", sub.trim_matches('/')) };
-    let files = app.artifacts.list(&dir, root).await?;
+    let files = artifacts.list(&dir, root).await?;
     Ok(Json(json!({"root_uri": root_uri, "files": files})))
 }

@@ -6,16 +6,17 @@
 //! header when a client sends it, else the client's `User-Agent`; and why:
 //! an optional `reason` field in the request body.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use retrain_registry::entities::{LoggedModel, ModelVersion, Param, RegisteredModel, Tag};
-use retrain_registry::now_ms;
+use retrain_registry::{SqlStore, now_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, Message, Paged, Paging, empty, lenient, paged};
-use crate::AppState;
 
 type Reply = ApiResult<Json<Value>>;
 
@@ -48,11 +49,10 @@ pub struct CreateLoggedModel {
 }
 
 pub async fn create_logged_model(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<CreateLoggedModel>,
 ) -> Reply {
-    let model = app
-        .store
+    let model = store
         .create_logged_model(
             &req.experiment_id,
             req.name.as_deref(),
@@ -65,8 +65,8 @@ pub async fn create_logged_model(
     Ok(Json(json!({"model": model})))
 }
 
-pub async fn get_logged_model(State(app): State<AppState>, Path(model_id): Path<String>) -> Reply {
-    Ok(Json(json!({"model": app.store.get_logged_model(&model_id).await?})))
+pub async fn get_logged_model(State(store): State<Arc<SqlStore>>, Path(model_id): Path<String>) -> Reply {
+    Ok(Json(json!({"model": store.get_logged_model(&model_id).await?})))
 }
 
 #[derive(Deserialize)]
@@ -75,15 +75,15 @@ pub struct FinalizeLoggedModel {
 }
 
 pub async fn finalize_logged_model(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Path(model_id): Path<String>,
     Message(req): Message<FinalizeLoggedModel>,
 ) -> Reply {
-    Ok(Json(json!({"model": app.store.finalize_logged_model(&model_id, &req.status).await?})))
+    Ok(Json(json!({"model": store.finalize_logged_model(&model_id, &req.status).await?})))
 }
 
-pub async fn delete_logged_model(State(app): State<AppState>, Path(model_id): Path<String>) -> Reply {
-    app.store.delete_logged_model(&model_id).await?;
+pub async fn delete_logged_model(State(store): State<Arc<SqlStore>>, Path(model_id): Path<String>) -> Reply {
+    store.delete_logged_model(&model_id).await?;
     Ok(empty())
 }
 
@@ -94,11 +94,11 @@ pub struct LoggedModelTags {
 }
 
 pub async fn set_logged_model_tags(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Path(model_id): Path<String>,
     Message(req): Message<LoggedModelTags>,
 ) -> Reply {
-    app.store.set_logged_model_tags(&model_id, &req.tags).await?;
+    store.set_logged_model_tags(&model_id, &req.tags).await?;
     Ok(empty())
 }
 
@@ -113,11 +113,10 @@ pub struct SearchLoggedModels {
 }
 
 pub async fn search_logged_models(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<SearchLoggedModels>,
 ) -> ApiResult<Paged<LoggedModel>> {
-    let page = app
-        .store
+    let page = store
         .search_logged_models(
             &req.experiment_ids,
             req.filter.as_deref(),
@@ -142,10 +141,10 @@ pub struct LogOutputs {
     models: Vec<ModelOutput>,
 }
 
-pub async fn log_outputs(State(app): State<AppState>, Message(req): Message<LogOutputs>) -> Reply {
+pub async fn log_outputs(State(store): State<Arc<SqlStore>>, Message(req): Message<LogOutputs>) -> Reply {
     let models: Vec<(String, i64)> =
         req.models.into_iter().map(|m| (m.model_id, m.step.unwrap_or(0))).collect();
-    app.store.log_outputs(&req.run_id, &models).await?;
+    store.log_outputs(&req.run_id, &models).await?;
     Ok(empty())
 }
 
@@ -161,13 +160,11 @@ pub struct CreateRegisteredModel {
 }
 
 pub async fn create_registered_model(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<CreateRegisteredModel>,
 ) -> Reply {
-    let model = app
-        .store
-        .create_registered_model(&req.name, req.description.as_deref().unwrap_or(""), &req.tags)
-        .await?;
+    let model =
+        store.create_registered_model(&req.name, req.description.as_deref().unwrap_or(""), &req.tags).await?;
     Ok(Json(json!({"registered_model": model})))
 }
 
@@ -176,8 +173,11 @@ pub struct ModelName {
     name: String,
 }
 
-pub async fn get_registered_model(State(app): State<AppState>, Message(req): Message<ModelName>) -> Reply {
-    Ok(Json(json!({"registered_model": app.store.get_registered_model(&req.name).await?})))
+pub async fn get_registered_model(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<ModelName>,
+) -> Reply {
+    Ok(Json(json!({"registered_model": store.get_registered_model(&req.name).await?})))
 }
 
 #[derive(Deserialize)]
@@ -187,10 +187,10 @@ pub struct RenameRegisteredModel {
 }
 
 pub async fn rename_registered_model(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<RenameRegisteredModel>,
 ) -> Reply {
-    Ok(Json(json!({"registered_model": app.store.rename_registered_model(&req.name, &req.new_name).await?})))
+    Ok(Json(json!({"registered_model": store.rename_registered_model(&req.name, &req.new_name).await?})))
 }
 
 #[derive(Deserialize)]
@@ -201,15 +201,18 @@ pub struct UpdateRegisteredModel {
 }
 
 pub async fn update_registered_model(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<UpdateRegisteredModel>,
 ) -> Reply {
     let description = req.description.unwrap_or_default();
-    Ok(Json(json!({"registered_model": app.store.update_registered_model(&req.name, &description).await?})))
+    Ok(Json(json!({"registered_model": store.update_registered_model(&req.name, &description).await?})))
 }
 
-pub async fn delete_registered_model(State(app): State<AppState>, Message(req): Message<ModelName>) -> Reply {
-    app.store.delete_registered_model(&req.name).await?;
+pub async fn delete_registered_model(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<ModelName>,
+) -> Reply {
+    store.delete_registered_model(&req.name).await?;
     Ok(empty())
 }
 
@@ -224,11 +227,10 @@ pub struct SearchRegisteredModels {
 }
 
 pub async fn search_registered_models(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<SearchRegisteredModels>,
 ) -> ApiResult<Paged<RegisteredModel>> {
-    let page = app
-        .store
+    let page = store
         .search_registered_models(
             req.filter.as_deref(),
             req.page.max_results,
@@ -247,10 +249,10 @@ pub struct LatestVersions {
 }
 
 pub async fn get_latest_versions(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<LatestVersions>,
 ) -> Reply {
-    Ok(Json(json!({"model_versions": app.store.get_latest_versions(&req.name, &req.stages).await?})))
+    Ok(Json(json!({"model_versions": store.get_latest_versions(&req.name, &req.stages).await?})))
 }
 
 #[derive(Deserialize)]
@@ -261,8 +263,11 @@ pub struct ModelTag {
     value: String,
 }
 
-pub async fn set_registered_model_tag(State(app): State<AppState>, Message(req): Message<ModelTag>) -> Reply {
-    app.store.set_registered_model_tag(&req.name, &Tag { key: req.key, value: req.value }).await?;
+pub async fn set_registered_model_tag(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<ModelTag>,
+) -> Reply {
+    store.set_registered_model_tag(&req.name, &Tag { key: req.key, value: req.value }).await?;
     Ok(empty())
 }
 
@@ -273,10 +278,10 @@ pub struct ModelTagKey {
 }
 
 pub async fn delete_registered_model_tag(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<ModelTagKey>,
 ) -> Reply {
-    app.store.delete_registered_model_tag(&req.name, &req.key).await?;
+    store.delete_registered_model_tag(&req.name, &req.key).await?;
     Ok(empty())
 }
 
@@ -292,11 +297,11 @@ pub struct SetAlias {
 }
 
 pub async fn set_alias(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     headers: HeaderMap,
     Message(req): Message<SetAlias>,
 ) -> Reply {
-    app.store.set_alias(&req.name, &req.alias, &req.version, &actor(&headers), &req.reason).await?;
+    store.set_alias(&req.name, &req.alias, &req.version, &actor(&headers), &req.reason).await?;
     Ok(empty())
 }
 
@@ -309,16 +314,19 @@ pub struct AliasRef {
 }
 
 pub async fn delete_alias(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     headers: HeaderMap,
     Message(req): Message<AliasRef>,
 ) -> Reply {
-    app.store.delete_alias(&req.name, &req.alias, &actor(&headers), &req.reason).await?;
+    store.delete_alias(&req.name, &req.alias, &actor(&headers), &req.reason).await?;
     Ok(empty())
 }
 
-pub async fn get_version_by_alias(State(app): State<AppState>, Message(req): Message<AliasRef>) -> Reply {
-    Ok(Json(json!({"model_version": app.store.get_version_by_alias(&req.name, &req.alias).await?})))
+pub async fn get_version_by_alias(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<AliasRef>,
+) -> Reply {
+    Ok(Json(json!({"model_version": store.get_version_by_alias(&req.name, &req.alias).await?})))
 }
 
 // ----- model versions -----------------------------------------------------------
@@ -340,12 +348,11 @@ pub struct CreateModelVersion {
 }
 
 pub async fn create_model_version(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     headers: HeaderMap,
     Message(req): Message<CreateModelVersion>,
 ) -> Reply {
-    let version = app
-        .store
+    let version = store
         .create_model_version(
             &req.name,
             &req.source,
@@ -366,8 +373,11 @@ pub struct VersionRef {
     version: String,
 }
 
-pub async fn get_model_version(State(app): State<AppState>, Message(req): Message<VersionRef>) -> Reply {
-    Ok(Json(json!({"model_version": app.store.get_model_version(&req.name, &req.version).await?})))
+pub async fn get_model_version(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<VersionRef>,
+) -> Reply {
+    Ok(Json(json!({"model_version": store.get_model_version(&req.name, &req.version).await?})))
 }
 
 #[derive(Deserialize)]
@@ -379,20 +389,20 @@ pub struct UpdateModelVersion {
 }
 
 pub async fn update_model_version(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<UpdateModelVersion>,
 ) -> Reply {
     let description = req.description.unwrap_or_default();
-    let version = app.store.update_model_version(&req.name, &req.version, &description).await?;
+    let version = store.update_model_version(&req.name, &req.version, &description).await?;
     Ok(Json(json!({"model_version": version})))
 }
 
 pub async fn delete_model_version(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     headers: HeaderMap,
     Message(req): Message<VersionRef>,
 ) -> Reply {
-    app.store.delete_model_version(&req.name, &req.version, &actor(&headers)).await?;
+    store.delete_model_version(&req.name, &req.version, &actor(&headers)).await?;
     Ok(empty())
 }
 
@@ -405,11 +415,10 @@ pub struct SearchModelVersions {
 }
 
 pub async fn search_model_versions(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<SearchModelVersions>,
 ) -> ApiResult<Paged<ModelVersion>> {
-    let page = app
-        .store
+    let page = store
         .search_model_versions(req.filter.as_deref(), req.page.max_results, req.page.page_token.as_deref())
         .await?;
     Ok(paged("model_versions", page))
@@ -427,12 +436,11 @@ pub struct TransitionStage {
 }
 
 pub async fn transition_stage(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     headers: HeaderMap,
     Message(req): Message<TransitionStage>,
 ) -> Reply {
-    let version = app
-        .store
+    let version = store
         .transition_stage(
             &req.name,
             &req.version,
@@ -445,8 +453,11 @@ pub async fn transition_stage(
     Ok(Json(json!({"model_version": version})))
 }
 
-pub async fn get_download_uri(State(app): State<AppState>, Message(req): Message<VersionRef>) -> Reply {
-    Ok(Json(json!({"artifact_uri": app.store.model_version_download_uri(&req.name, &req.version).await?})))
+pub async fn get_download_uri(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<VersionRef>,
+) -> Reply {
+    Ok(Json(json!({"artifact_uri": store.model_version_download_uri(&req.name, &req.version).await?})))
 }
 
 #[derive(Deserialize)]
@@ -458,8 +469,11 @@ pub struct VersionTag {
     value: String,
 }
 
-pub async fn set_model_version_tag(State(app): State<AppState>, Message(req): Message<VersionTag>) -> Reply {
-    app.store.set_model_version_tag(&req.name, &req.version, &Tag { key: req.key, value: req.value }).await?;
+pub async fn set_model_version_tag(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<VersionTag>,
+) -> Reply {
+    store.set_model_version_tag(&req.name, &req.version, &Tag { key: req.key, value: req.value }).await?;
     Ok(empty())
 }
 
@@ -471,10 +485,10 @@ pub struct VersionTagKey {
 }
 
 pub async fn delete_model_version_tag(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<VersionTagKey>,
 ) -> Reply {
-    app.store.delete_model_version_tag(&req.name, &req.version, &req.key).await?;
+    store.delete_model_version_tag(&req.name, &req.version, &req.key).await?;
     Ok(empty())
 }
 
@@ -511,14 +525,14 @@ fn moment(at: &str) -> ApiResult<i64> {
 /// `registered-models/audit?name=N[&at=T]`: the stage and alias changes of
 /// a model up to T (default now), and which versions held each stage and
 /// alias at T.
-pub async fn registry_audit(State(app): State<AppState>, Message(req): Message<AuditQuery>) -> Reply {
-    app.store.get_registered_model(&req.name).await?;
+pub async fn registry_audit(State(store): State<Arc<SqlStore>>, Message(req): Message<AuditQuery>) -> Reply {
+    store.get_registered_model(&req.name).await?;
     let at = match req.at.as_deref() {
         Some(t) => moment(t)?,
         None => now_ms(),
     };
-    let events = app.store.registry_events(&req.name, Some(at)).await?;
-    let (stages, aliases) = app.store.registry_state_at(&req.name, at).await?;
+    let events = store.registry_events(&req.name, Some(at)).await?;
+    let (stages, aliases) = store.registry_state_at(&req.name, at).await?;
     Ok(Json(json!({"name": req.name, "at": at, "stages": stages, "aliases": aliases, "events": events})))
 }
 

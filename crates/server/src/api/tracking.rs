@@ -1,14 +1,15 @@
 //! Tracking endpoints: experiments, runs, metrics, params, tags, inputs.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use retrain_registry::entities::{DatasetInput, Experiment, Metric, Param, Run, Tag, ViewType};
-use retrain_registry::now_ms;
+use retrain_registry::{SqlStore, now_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, Message, Paged, Paging, empty, lenient, paged};
-use crate::AppState;
 
 type Reply = ApiResult<Json<Value>>;
 
@@ -52,10 +53,10 @@ pub struct CreateExperiment {
 }
 
 pub async fn create_experiment(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<CreateExperiment>,
 ) -> Reply {
-    let id = app.store.create_experiment(&req.name, req.artifact_location.as_deref(), &req.tags).await?;
+    let id = store.create_experiment(&req.name, req.artifact_location.as_deref(), &req.tags).await?;
     Ok(Json(json!({"experiment_id": id})))
 }
 
@@ -64,8 +65,11 @@ pub struct ExperimentRef {
     experiment_id: String,
 }
 
-pub async fn get_experiment(State(app): State<AppState>, Message(req): Message<ExperimentRef>) -> Reply {
-    let experiment = app.store.get_experiment(&req.experiment_id).await?;
+pub async fn get_experiment(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<ExperimentRef>,
+) -> Reply {
+    let experiment = store.get_experiment(&req.experiment_id).await?;
     Ok(Json(json!({"experiment": experiment})))
 }
 
@@ -75,10 +79,10 @@ pub struct ExperimentByName {
 }
 
 pub async fn get_experiment_by_name(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<ExperimentByName>,
 ) -> Reply {
-    let experiment = app.store.get_experiment_by_name(&req.experiment_name).await?;
+    let experiment = store.get_experiment_by_name(&req.experiment_name).await?;
     Ok(Json(json!({"experiment": experiment})))
 }
 
@@ -95,12 +99,11 @@ pub struct SearchExperiments {
 }
 
 pub async fn search_experiments(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<SearchExperiments>,
 ) -> ApiResult<Paged<Experiment>> {
     let view = view_type(req.view_type)?;
-    let page = app
-        .store
+    let page = store
         .search_experiments(
             view,
             req.filter.as_deref(),
@@ -119,20 +122,26 @@ pub struct UpdateExperiment {
 }
 
 pub async fn update_experiment(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<UpdateExperiment>,
 ) -> Reply {
-    app.store.update_experiment(&req.experiment_id, &req.new_name).await?;
+    store.update_experiment(&req.experiment_id, &req.new_name).await?;
     Ok(empty())
 }
 
-pub async fn delete_experiment(State(app): State<AppState>, Message(req): Message<ExperimentRef>) -> Reply {
-    app.store.set_experiment_lifecycle(&req.experiment_id, "deleted").await?;
+pub async fn delete_experiment(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<ExperimentRef>,
+) -> Reply {
+    store.set_experiment_lifecycle(&req.experiment_id, "deleted").await?;
     Ok(empty())
 }
 
-pub async fn restore_experiment(State(app): State<AppState>, Message(req): Message<ExperimentRef>) -> Reply {
-    app.store.set_experiment_lifecycle(&req.experiment_id, "active").await?;
+pub async fn restore_experiment(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<ExperimentRef>,
+) -> Reply {
+    store.set_experiment_lifecycle(&req.experiment_id, "active").await?;
     Ok(empty())
 }
 
@@ -144,8 +153,11 @@ pub struct ExperimentTag {
     value: String,
 }
 
-pub async fn set_experiment_tag(State(app): State<AppState>, Message(req): Message<ExperimentTag>) -> Reply {
-    app.store.set_experiment_tag(&req.experiment_id, &Tag { key: req.key, value: req.value }).await?;
+pub async fn set_experiment_tag(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<ExperimentTag>,
+) -> Reply {
+    store.set_experiment_tag(&req.experiment_id, &Tag { key: req.key, value: req.value }).await?;
     Ok(empty())
 }
 
@@ -163,10 +175,9 @@ pub struct CreateRun {
     tags: Vec<Tag>,
 }
 
-pub async fn create_run(State(app): State<AppState>, Message(req): Message<CreateRun>) -> Reply {
+pub async fn create_run(State(store): State<Arc<SqlStore>>, Message(req): Message<CreateRun>) -> Reply {
     let experiment = req.experiment_id.unwrap_or_else(|| "0".into());
-    let run = app
-        .store
+    let run = store
         .create_run(
             &experiment,
             req.user_id.as_deref().unwrap_or(""),
@@ -178,8 +189,8 @@ pub async fn create_run(State(app): State<AppState>, Message(req): Message<Creat
     Ok(Json(json!({"run": run})))
 }
 
-pub async fn get_run(State(app): State<AppState>, Message(req): Message<RunRef>) -> Reply {
-    let run = app.store.get_run(req.id()?).await?;
+pub async fn get_run(State(store): State<Arc<SqlStore>>, Message(req): Message<RunRef>) -> Reply {
+    let run = store.get_run(req.id()?).await?;
     Ok(Json(json!({"run": run})))
 }
 
@@ -195,21 +206,19 @@ pub struct UpdateRun {
     run_name: Option<String>,
 }
 
-pub async fn update_run(State(app): State<AppState>, Message(req): Message<UpdateRun>) -> Reply {
-    let info = app
-        .store
-        .update_run(req.run.id()?, req.status.as_deref(), req.end_time, req.run_name.as_deref())
-        .await?;
+pub async fn update_run(State(store): State<Arc<SqlStore>>, Message(req): Message<UpdateRun>) -> Reply {
+    let info =
+        store.update_run(req.run.id()?, req.status.as_deref(), req.end_time, req.run_name.as_deref()).await?;
     Ok(Json(json!({"run_info": info})))
 }
 
-pub async fn delete_run(State(app): State<AppState>, Message(req): Message<RunRef>) -> Reply {
-    app.store.set_run_lifecycle(req.id()?, "deleted").await?;
+pub async fn delete_run(State(store): State<Arc<SqlStore>>, Message(req): Message<RunRef>) -> Reply {
+    store.set_run_lifecycle(req.id()?, "deleted").await?;
     Ok(empty())
 }
 
-pub async fn restore_run(State(app): State<AppState>, Message(req): Message<RunRef>) -> Reply {
-    app.store.set_run_lifecycle(req.id()?, "active").await?;
+pub async fn restore_run(State(store): State<Arc<SqlStore>>, Message(req): Message<RunRef>) -> Reply {
+    store.set_run_lifecycle(req.id()?, "active").await?;
     Ok(empty())
 }
 
@@ -228,12 +237,11 @@ pub struct SearchRuns {
 }
 
 pub async fn search_runs(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<SearchRuns>,
 ) -> ApiResult<Paged<Run>> {
     let view = view_type(req.run_view_type)?;
-    let page = app
-        .store
+    let page = store
         .search_runs(
             &req.experiment_ids,
             req.filter.as_deref(),
@@ -259,14 +267,14 @@ pub struct LogMetric {
     step: Option<i64>,
 }
 
-pub async fn log_metric(State(app): State<AppState>, Message(req): Message<LogMetric>) -> Reply {
+pub async fn log_metric(State(store): State<Arc<SqlStore>>, Message(req): Message<LogMetric>) -> Reply {
     let metric = Metric {
         key: req.key,
         value: req.value,
         timestamp: req.timestamp.unwrap_or_else(now_ms),
         step: req.step.unwrap_or(0),
     };
-    app.store.log_metric(req.run.id()?, &metric).await?;
+    store.log_metric(req.run.id()?, &metric).await?;
     Ok(empty())
 }
 
@@ -279,13 +287,13 @@ pub struct KeyValue {
     value: String,
 }
 
-pub async fn log_param(State(app): State<AppState>, Message(req): Message<KeyValue>) -> Reply {
-    app.store.log_param(req.run.id()?, &Param { key: req.key, value: req.value }).await?;
+pub async fn log_param(State(store): State<Arc<SqlStore>>, Message(req): Message<KeyValue>) -> Reply {
+    store.log_param(req.run.id()?, &Param { key: req.key, value: req.value }).await?;
     Ok(empty())
 }
 
-pub async fn set_tag(State(app): State<AppState>, Message(req): Message<KeyValue>) -> Reply {
-    app.store.set_tag(req.run.id()?, &Tag { key: req.key, value: req.value }).await?;
+pub async fn set_tag(State(store): State<Arc<SqlStore>>, Message(req): Message<KeyValue>) -> Reply {
+    store.set_tag(req.run.id()?, &Tag { key: req.key, value: req.value }).await?;
     Ok(empty())
 }
 
@@ -296,8 +304,8 @@ pub struct DeleteTag {
     key: String,
 }
 
-pub async fn delete_tag(State(app): State<AppState>, Message(req): Message<DeleteTag>) -> Reply {
-    app.store.delete_tag(req.run.id()?, &req.key).await?;
+pub async fn delete_tag(State(store): State<Arc<SqlStore>>, Message(req): Message<DeleteTag>) -> Reply {
+    store.delete_tag(req.run.id()?, &req.key).await?;
     Ok(empty())
 }
 
@@ -324,7 +332,7 @@ pub struct LogBatch {
     tags: Vec<Tag>,
 }
 
-pub async fn log_batch(State(app): State<AppState>, Message(req): Message<LogBatch>) -> Reply {
+pub async fn log_batch(State(store): State<Arc<SqlStore>>, Message(req): Message<LogBatch>) -> Reply {
     let now = now_ms();
     let metrics: Vec<Metric> = req
         .metrics
@@ -336,7 +344,7 @@ pub async fn log_batch(State(app): State<AppState>, Message(req): Message<LogBat
             step: m.step.unwrap_or(0),
         })
         .collect();
-    app.store.log_batch(req.run.id()?, &metrics, &req.params, &req.tags).await?;
+    store.log_batch(req.run.id()?, &metrics, &req.params, &req.tags).await?;
     Ok(empty())
 }
 
@@ -348,8 +356,8 @@ pub struct LogInputs {
     datasets: Vec<DatasetInput>,
 }
 
-pub async fn log_inputs(State(app): State<AppState>, Message(req): Message<LogInputs>) -> Reply {
-    app.store.log_inputs(req.run.id()?, &req.datasets).await?;
+pub async fn log_inputs(State(store): State<Arc<SqlStore>>, Message(req): Message<LogInputs>) -> Reply {
+    store.log_inputs(req.run.id()?, &req.datasets).await?;
     Ok(empty())
 }
 
@@ -361,10 +369,10 @@ pub struct LogModel {
 }
 
 /// MLflow 2.x clients report each model `log_model` uploaded here.
-pub async fn log_model(State(app): State<AppState>, Message(req): Message<LogModel>) -> Reply {
+pub async fn log_model(State(store): State<Arc<SqlStore>>, Message(req): Message<LogModel>) -> Reply {
     let model: Value = serde_json::from_str(&req.model_json)
         .map_err(|e| ApiError::invalid(format!("model_json is not valid JSON: {e}")))?;
-    app.store.record_logged_model(req.run.id()?, &model).await?;
+    store.record_logged_model(req.run.id()?, &model).await?;
     Ok(empty())
 }
 
@@ -378,11 +386,10 @@ pub struct MetricHistory {
 }
 
 pub async fn get_metric_history(
-    State(app): State<AppState>,
+    State(store): State<Arc<SqlStore>>,
     Message(req): Message<MetricHistory>,
 ) -> ApiResult<Paged<Metric>> {
-    let page = app
-        .store
+    let page = store
         .get_metric_history(
             req.run.id()?,
             &req.metric_key,

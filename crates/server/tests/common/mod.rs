@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use retrain_registry::{ArtifactStore, SqlStore};
-use retrain_server::AppState;
+use retrain_server::{App, Server};
 
 /// Starts the tracking server on SQLite and local artifacts under `dir`;
 /// returns its URL.
@@ -11,9 +11,7 @@ pub async fn start_retrain_server(dir: &std::path::Path) -> String {
     let uri = format!("sqlite:///{}", dir.join("t.db").display());
     let store = SqlStore::connect(&uri, retrain_server::ARTIFACT_ROOT).await.unwrap();
     let artifacts = ArtifactStore::open(dir.join("artifacts").to_str().unwrap()).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState { store: Arc::new(store), artifacts: Arc::new(artifacts) };
-    tokio::spawn(retrain_server::serve(listener, state, std::future::pending()));
-    url
+    let app = App::builder(Arc::new(store), Arc::new(artifacts)).build();
+    let server = Server::bind("127.0.0.1", 0).await.unwrap().spawn(app, std::future::pending());
+    server.url().to_owned()
 }
