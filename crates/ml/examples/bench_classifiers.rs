@@ -9,8 +9,9 @@
 use std::path::Path;
 use std::time::Instant;
 
+use retrain_ml::NoProgress;
 use retrain_ml::data;
-use retrain_ml::models::{MODEL_NAMES, ModelSpec, fit_quietly};
+use retrain_ml::models::{MODEL_NAMES, ModelSpec};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let spec = ModelSpec::parse(name, serde_json::json!({}))?;
         let cpu = cpu_seconds();
         let start = Instant::now();
-        let estimator = fit_quietly(&spec, &train.x, &y_train, classes.len(), 0)?;
+        let (estimator, _) = spec.fit(&train.x, &y_train, classes.len(), 0, &NoProgress)?;
         let fit_s = start.elapsed().as_secs_f64();
         let fit_cpu_s = cpu_seconds() - cpu;
         let start = Instant::now();

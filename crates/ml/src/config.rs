@@ -49,13 +49,19 @@ struct RawConfig {
 /// A validated classifier config.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClassifierConfig {
+    /// The model's name in messages and tracking; the file name without
+    /// its extension unless the file sets `name`.
     pub name: String,
+    /// The algorithm and its parameters, every default filled in.
     pub spec: ModelSpec,
+    /// Fixes every random choice of the fit; default 0.
     pub seed: u64,
+    /// What to do with missing feature values; default [`Impute::Error`].
     pub impute: Impute,
 }
 
 impl ClassifierConfig {
+    /// Reads and validates a config file (`.json`, else YAML).
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
         Self::parse(&text, path)
@@ -97,7 +103,7 @@ impl ClassifierConfig {
         let name = raw.name.unwrap_or_else(|| {
             path.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| spec.name().to_string())
+                .unwrap_or_else(|| spec.name().to_owned())
         });
         Ok(ClassifierConfig { name, spec, seed: raw.seed, impute: raw.impute })
     }

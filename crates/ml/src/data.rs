@@ -31,34 +31,42 @@ impl Matrix {
         Matrix { rows, cols, data }
     }
 
+    /// A `rows` x `cols` matrix of zeros.
     pub fn zeros(rows: usize, cols: usize) -> Self {
         Matrix::new(rows, cols, vec![0.0; rows * cols])
     }
 
+    /// Number of rows (samples).
     pub fn rows(&self) -> usize {
         self.rows
     }
 
+    /// Number of columns (features, or classes for a score matrix).
     pub fn cols(&self) -> usize {
         self.cols
     }
 
+    /// Row `i`; panics when `i >= rows()`.
     pub fn row(&self, i: usize) -> &[f64] {
         &self.data[i * self.cols..(i + 1) * self.cols]
     }
 
+    /// Row `i`, writable; panics when `i >= rows()`.
     pub fn row_mut(&mut self, i: usize) -> &mut [f64] {
         &mut self.data[i * self.cols..(i + 1) * self.cols]
     }
 
+    /// The value at row `i`, column `j`; panics outside the matrix.
     pub fn get(&self, i: usize, j: usize) -> f64 {
         self.data[i * self.cols + j]
     }
 
+    /// Every value, row after row.
     pub fn as_slice(&self) -> &[f64] {
         &self.data
     }
 
+    /// Every value, row after row, writable.
     pub fn as_mut_slice(&mut self) -> &mut [f64] {
         &mut self.data
     }
@@ -76,7 +84,9 @@ impl Matrix {
 /// The first missing cell found while loading, for error messages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MissingCell {
+    /// 1-based line in the file (the header is line 1).
     pub line: u64,
+    /// Name of the cell's column.
     pub column: String,
 }
 
@@ -85,24 +95,31 @@ pub struct MissingCell {
 pub struct Dataset {
     /// Where the features came from, for messages.
     pub source: PathBuf,
+    /// Feature column names, in the order of `x`'s columns.
     pub features: Vec<String>,
-    /// Missing cells are NaN.
+    /// One row per sample, one column per feature; missing cells are NaN.
     pub x: Matrix,
+    /// The labels; `None` for features alone (data to predict on).
     pub target: Option<Target>,
+    /// The first missing feature cell; `None` when every cell has a value.
     pub first_missing: Option<MissingCell>,
 }
 
 /// The labelled column of a dataset, one label per row, as written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
+    /// The label column's name (the header of `target.csv`).
     pub name: String,
+    /// One label per row of the dataset, as text.
     pub labels: Vec<String>,
     /// Line of each label in its file, for messages about a single label.
     pub lines: Vec<u64>,
+    /// The file the labels came from, for messages.
     pub source: PathBuf,
 }
 
 impl Dataset {
+    /// Number of samples.
     pub fn rows(&self) -> usize {
         self.x.rows()
     }
@@ -190,6 +207,11 @@ impl Dataset {
     }
 }
 
+/// The features file of a dataset directory.
+pub(crate) const FEATURES_FILE: &str = "data.csv";
+/// The labels file of a dataset directory, next to [`FEATURES_FILE`].
+pub(crate) const LABELS_FILE: &str = "target.csv";
+
 pub(crate) fn quoted(names: &[&str]) -> String {
     names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
 }
@@ -197,7 +219,7 @@ pub(crate) fn quoted(names: &[&str]) -> String {
 /// Loads a labelled dataset: a directory with `data.csv` and `target.csv`,
 /// or one CSV file whose label column is `target` (the last column when
 /// `None`).
-pub fn load_labelled(path: &Path, target: Option<&str>) -> Result<Dataset> {
+pub(crate) fn load_labelled(path: &Path, target: Option<&str>) -> Result<Dataset> {
     if path.is_dir() || target.is_some() {
         return load(path, target);
     }
@@ -207,10 +229,10 @@ pub fn load_labelled(path: &Path, target: Option<&str>) -> Result<Dataset> {
 /// Loads a dataset: a directory with `data.csv` and `target.csv`, or one
 /// CSV file. For a single file, `target` names the label column; without
 /// it the file is read as features only.
-pub fn load(path: &Path, target: Option<&str>) -> Result<Dataset> {
+pub(crate) fn load(path: &Path, target: Option<&str>) -> Result<Dataset> {
     if path.is_dir() {
-        let data_path = path.join("data.csv");
-        let target_path = path.join("target.csv");
+        let data_path = path.join(FEATURES_FILE);
+        let target_path = path.join(LABELS_FILE);
         if !data_path.is_file() {
             return Err(Error::Invalid(format!(
                 "{}: a dataset directory must contain data.csv (features) and target.csv (labels)",
@@ -289,7 +311,7 @@ fn read_header<R: std::io::Read>(path: &Path, reader: &mut csv::Reader<R>) -> Re
         if !seen.insert(name) {
             return Err(Error::csv(path, format!("line 1: duplicate column '{name}'")));
         }
-        names.push(name.to_string());
+        names.push(name.to_owned());
     }
     if names.iter().all(|n| n.parse::<f64>().is_ok()) {
         return Err(Error::csv(
@@ -308,7 +330,7 @@ pub fn read_csv(path: &Path, target: Option<&str>) -> Result<Dataset> {
 
 /// Reads features for prediction: a column named `target`, if present,
 /// is kept as labels rather than parsed as a feature.
-pub fn read_features(path: &Path, target: &str) -> Result<Dataset> {
+pub(crate) fn read_features(path: &Path, target: &str) -> Result<Dataset> {
     parse_csv(path, open_reader(path)?, Some(TargetColumn::IfPresent(target)))
 }
 
@@ -321,19 +343,19 @@ enum TargetColumn<'a> {
 
 /// Parses features sent as CSV text (a prediction request); a column
 /// named `target` is not taken for a feature.
-pub fn parse_features_text(source: &Path, text: &str, target: &str) -> Result<Dataset> {
+pub(crate) fn parse_features_text(source: &Path, text: &str, target: &str) -> Result<Dataset> {
     parse_csv(source, csv_reader(text.as_bytes()), Some(TargetColumn::IfPresent(target)))
 }
 
 /// Parses CSV text already in memory; `source` names it in messages.
-pub fn parse_csv_text(source: &Path, text: &str, target: Option<&str>) -> Result<Dataset> {
+pub(crate) fn parse_csv_text(source: &Path, text: &str, target: Option<&str>) -> Result<Dataset> {
     parse_csv(source, csv_reader(text.as_bytes()), target.map(TargetColumn::Required))
 }
 
 fn parse_csv<R: std::io::Read>(
     path: &Path,
     mut reader: csv::Reader<R>,
-    target: Option<TargetColumn>,
+    target: Option<TargetColumn<'_>>,
 ) -> Result<Dataset> {
     let columns = read_header(path, &mut reader)?;
     let target_index = match target {
@@ -374,7 +396,7 @@ fn parse_csv<R: std::io::Read>(
                         format!("line {line}, column '{}': missing label", columns[i]),
                     ));
                 }
-                labels.push(cell.to_string());
+                labels.push(cell.to_owned());
                 lines.push(line);
             } else if is_missing(cell) {
                 first_missing.get_or_insert(MissingCell { line, column: columns[i].clone() });
@@ -412,7 +434,7 @@ fn parse_csv<R: std::io::Read>(
 }
 
 /// Reads a one-column file of labels with a header.
-pub fn read_target_file(path: &Path) -> Result<Target> {
+pub(crate) fn read_target_file(path: &Path) -> Result<Target> {
     let mut reader = open_reader(path)?;
     let columns = read_header(path, &mut reader)?;
     if columns.len() != 1 {
@@ -427,7 +449,7 @@ pub fn read_target_file(path: &Path) -> Result<Target> {
         if label.is_empty() {
             return Err(Error::csv(path, format!("line {line}: missing label")));
         }
-        labels.push(label.to_string());
+        labels.push(label.to_owned());
         lines.push(line);
     }
     if labels.is_empty() {
@@ -440,7 +462,7 @@ pub fn read_target_file(path: &Path) -> Result<Target> {
 /// integer, otherwise as text (the order scikit-learn's `np.unique` gives).
 pub fn classes_of(labels: &[String]) -> Vec<String> {
     let unique: BTreeSet<&str> = labels.iter().map(String::as_str).collect();
-    let mut classes: Vec<String> = unique.into_iter().map(str::to_string).collect();
+    let mut classes: Vec<String> = unique.into_iter().map(str::to_owned).collect();
     if classes.iter().all(|c| c.parse::<i64>().is_ok()) {
         classes.sort_by_key(|c| c.parse::<i64>().unwrap_or_default());
     }
@@ -473,7 +495,7 @@ impl Target {
 }
 
 /// Renders a table as CSV text.
-pub fn to_csv(header: &[String], rows: impl IntoIterator<Item = Vec<String>>) -> Vec<u8> {
+pub(crate) fn to_csv(header: &[String], rows: impl IntoIterator<Item = Vec<String>>) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     // Writing to memory cannot fail.
     let _ = writer.write_record(header);
@@ -501,7 +523,7 @@ pub fn dataset_to_csv(dataset: &Dataset) -> Vec<u8> {
 
 /// Formats a feature value: the shortest text that parses back to it, and
 /// an empty cell for a missing one.
-pub fn format_value(v: &f64) -> String {
+pub(crate) fn format_value(v: &f64) -> String {
     if v.is_nan() { String::new() } else { v.to_string() }
 }
 
@@ -580,12 +602,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = file(dir.path(), "d.csv", "b,a,y\n2,1,0\n");
         let d = read_csv(&path, None).unwrap();
-        let expected = vec!["a".to_string(), "b".to_string()];
+        let expected = vec!["a".to_owned(), "b".to_owned()];
         let m = d.aligned_to(&expected, &["y"]).unwrap();
         assert_eq!(m.as_slice(), &[1.0, 2.0]);
         let e = d.aligned_to(&expected, &[]).unwrap_err().to_string();
         assert!(e.contains("unexpected column(s) 'y'"), "{e}");
-        let expected = vec!["a".to_string(), "c".to_string()];
+        let expected = vec!["a".to_owned(), "c".to_owned()];
         let e = d.aligned_to(&expected, &["y"]).unwrap_err().to_string();
         assert!(e.contains("missing column(s) 'c'") && e.contains("unexpected column(s) 'b'"), "{e}");
     }

@@ -26,7 +26,6 @@ use crate::error::{Error, Result};
 /// Names accepted by [`builtin`].
 pub const BUILTIN: [&str; 3] = ["iris", "wine", "breast_cancer"];
 
-/// A built-in dataset by name, or `None` for an unknown name.
 /// Loads labelled data named by the user: a path (a directory with
 /// data.csv + target.csv, or a CSV whose label column is `target`, the
 /// last column by default) or the name of a built-in dataset.
@@ -50,15 +49,17 @@ pub fn write_dir(dataset: &Dataset, dir: &Path) -> Result<()> {
     if let Some(target) = &dataset.target {
         let labels =
             data::to_csv(std::slice::from_ref(&target.name), target.labels.iter().map(|l| vec![l.clone()]));
-        crate::atomic::write_file(&dir.join("target.csv"), &labels)?;
+        crate::atomic::write_file(&dir.join(data::LABELS_FILE), &labels)?;
     }
     let features = data::to_csv(
         &dataset.features,
         (0..dataset.rows()).map(|i| dataset.x.row(i).iter().map(data::format_value).collect()),
     );
-    crate::atomic::write_file(&dir.join("data.csv"), &features)
+    crate::atomic::write_file(&dir.join(data::FEATURES_FILE), &features)
 }
 
+/// A built-in dataset by name (one of [`BUILTIN`]), or `None` for an
+/// unknown name.
 pub fn builtin(name: &str) -> Option<Dataset> {
     let (text, target) = match name {
         "iris" => (include_str!("../datasets/iris.csv"), "species"),
@@ -74,17 +75,28 @@ pub fn builtin(name: &str) -> Option<Dataset> {
 /// Settings of the synthetic generator; names follow `make_classification`.
 #[derive(Debug, Clone)]
 pub struct SyntheticSpec {
+    /// Samples to generate, >= 1.
     pub rows: usize,
+    /// Columns in all: informative, then redundant, then pure noise.
     pub n_features: usize,
+    /// Columns that carry the classes, >= 1.
     pub n_informative: usize,
+    /// Columns that are random linear combinations of the informative ones.
     pub n_redundant: usize,
+    /// Distinct labels (`0`, `1`, ...), >= 2.
     pub n_classes: usize,
+    /// Gaussian clusters per class; `n_classes * n_clusters_per_class` must
+    /// be at most `2^n_informative`. 0 counts as 1.
     pub n_clusters_per_class: usize,
     /// Class proportions; `None` for balanced classes.
     pub weights: Option<Vec<f64>>,
     /// Fraction of labels replaced by a random class.
     pub flip_y: f64,
+    /// Half the side of the hypercube the cluster centres sit on: larger
+    /// separates the classes more.
     pub class_sep: f64,
+    /// Fixes the structure (centres, covariances, drift directions) and,
+    /// with the date, the rows.
     pub seed: u64,
     /// How far the feature means move per 30 days, and how far each class
     /// sways over the year, in units of `class_sep`.

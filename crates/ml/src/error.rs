@@ -7,21 +7,38 @@
 
 use std::path::{Path, PathBuf};
 
+/// The crate's result: [`Error`] unless said otherwise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Everything that can go wrong in the ML core; the message says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A CSV file that cannot be used as it is.
     #[error("{path}: {message}", path = .path.display())]
-    Csv { path: PathBuf, message: String },
+    Csv {
+        /// The file, or `request` for data sent to the scoring endpoint.
+        path: PathBuf,
+        /// Where in the file (line, column) and what is wrong.
+        message: String,
+    },
 
     /// A classifier config that is malformed or asks for something invalid.
     #[error("{path}: {message}", path = .path.display())]
-    Config { path: PathBuf, message: String },
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// The offending key and what is allowed.
+        message: String,
+    },
 
     /// A model directory that is missing, corrupted, truncated or foreign.
     #[error("{path}: {message}", path = .path.display())]
-    Model { path: PathBuf, message: String },
+    Model {
+        /// The model directory, or the file inside it that is at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
 
     /// Input that does not fit what it is used with (e.g. columns that do
     /// not match the model, a split that leaves a class empty).
@@ -30,11 +47,21 @@ pub enum Error {
 
     /// Reading a file the user named failed.
     #[error("{path}: {source}", path = .path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        /// The file that could not be read.
+        path: PathBuf,
+        /// Why the operating system refused.
+        source: std::io::Error,
+    },
 
     /// Writing an output failed.
     #[error("cannot write {path}: {source}", path = .path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        /// The file or directory that could not be written.
+        path: PathBuf,
+        /// Why the operating system refused.
+        source: std::io::Error,
+    },
 }
 
 impl Error {

@@ -8,15 +8,16 @@ use crate::data::Matrix;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Imputer {
-    pub strategy: Impute,
+pub(crate) struct Imputer {
+    /// How the values were learnt (never [`Impute::Error`]).
+    pub(crate) strategy: Impute,
     /// The fill value of each column.
-    pub values: Vec<f64>,
+    pub(crate) values: Vec<f64>,
 }
 
 impl Imputer {
     /// Learns fill values per column; `None` for the `error` strategy.
-    pub fn fit(x: &Matrix, strategy: Impute, features: &[String]) -> Result<Option<Imputer>> {
+    pub(crate) fn fit(x: &Matrix, strategy: Impute, features: &[String]) -> Result<Option<Imputer>> {
         if strategy == Impute::Error {
             return Ok(None);
         }
@@ -38,7 +39,7 @@ impl Imputer {
     }
 
     /// Replaces every NaN in `x` with its column's fill value.
-    pub fn apply(&self, x: &mut Matrix) {
+    pub(crate) fn apply(&self, x: &mut Matrix) {
         let cols = x.cols();
         for (j, v) in x.as_mut_slice().iter_mut().enumerate() {
             if v.is_nan() {
@@ -60,7 +61,7 @@ mod tests {
 
     #[test]
     fn fills_with_mean_or_median_of_observed_values() {
-        let names = vec!["a".to_string(), "b".to_string()];
+        let names = vec!["a".to_owned(), "b".to_owned()];
         let x = Matrix::new(3, 2, vec![1.0, f64::NAN, 2.0, 10.0, 9.0, 20.0]);
         let mean = Imputer::fit(&x, Impute::Mean, &names).unwrap().unwrap();
         assert_eq!(mean.values, [4.0, 15.0]);

@@ -13,7 +13,7 @@ use crate::data::{self, Dataset, Matrix};
 use crate::error::{Error, Result};
 
 /// The request's fields that carry data; exactly one must be present.
-pub const JSON_FIELDS: [&str; 4] = ["dataframe_split", "dataframe_records", "instances", "inputs"];
+const JSON_FIELDS: [&str; 4] = ["dataframe_split", "dataframe_records", "instances", "inputs"];
 
 fn source() -> &'static Path {
     Path::new("request")
@@ -53,7 +53,7 @@ pub fn from_json(body: &[u8], model_features: &[String]) -> Result<Dataset> {
         return Err(invalid(format!(
             "the body must have exactly one of the fields {} (and optionally params); received {}",
             JSON_FIELDS.join(", "),
-            if received.is_empty() { "none".to_string() } else { received.join(", ") }
+            if received.is_empty() { "none".to_owned() } else { received.join(", ") }
         )));
     }
     let field = present[0];

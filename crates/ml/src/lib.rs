@@ -11,12 +11,14 @@
 //! - [`model`]: training, the model directory format, prediction.
 //! - [`atomic`]: writes that never leave half a file.
 
+#![warn(missing_docs)]
+
 pub mod atomic;
 pub mod config;
 pub mod data;
 pub mod datasets;
-pub mod error;
-pub mod impute;
+mod error;
+mod impute;
 pub mod input;
 pub mod metrics;
 pub mod model;

@@ -11,20 +11,33 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Matrix;
 
+/// The metrics of one set of predictions against the true labels; every
+/// ratio is in [0, 1].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
+    /// Rows scored.
     pub n_samples: usize,
+    /// Share of rows predicted correctly.
     pub accuracy: f64,
+    /// Unweighted mean of the per-class precisions.
     pub precision_macro: f64,
+    /// Unweighted mean of the per-class recalls.
     pub recall_macro: f64,
+    /// Unweighted mean of the per-class F1 scores.
     pub f1_macro: f64,
+    /// Mean of the per-class precisions weighted by true class size.
     pub precision_weighted: f64,
+    /// Mean of the per-class recalls weighted by true class size.
     pub recall_weighted: f64,
+    /// Mean of the per-class F1 scores weighted by true class size.
     pub f1_weighted: f64,
     /// One-vs-rest macro ROC AUC; `None` without probabilities or when a
     /// class has no true sample.
     pub roc_auc: Option<f64>,
+    /// Mean negative log-likelihood of the true class (>= 0, lower is
+    /// better); `None` without probabilities.
     pub log_loss: Option<f64>,
+    /// The class labels, in the order of the confusion matrix.
     pub classes: Vec<String>,
     /// Rows are true classes, columns predicted classes, in `classes` order.
     pub confusion_matrix: Vec<Vec<u64>>,
@@ -103,7 +116,7 @@ impl Metrics {
 }
 
 /// Mean negative log-likelihood of the true class, probabilities clipped.
-pub fn log_loss(y_true: &[u32], proba: &Matrix) -> f64 {
+pub(crate) fn log_loss(y_true: &[u32], proba: &Matrix) -> f64 {
     let eps = f64::EPSILON;
     let total: f64 =
         y_true.iter().enumerate().map(|(i, &t)| -proba.get(i, t as usize).clamp(eps, 1.0 - eps).ln()).sum();

@@ -31,28 +31,42 @@ use crate::models::{Estimator, argmax};
 use crate::progress::{History, OUT_OF_BAG_ACCURACY, Progress};
 
 /// The model format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"RETRAIN\0";
+/// The fitted estimator and imputer inside a model directory.
 pub const MODEL_FILE: &str = "model.bin";
+/// [`Metadata`] as JSON inside a model directory.
 pub const METADATA_FILE: &str = "metadata.json";
+/// The metrics by data set as JSON inside a model directory.
 pub const METRICS_FILE: &str = "metrics.json";
+/// The training [`History`] as JSON inside a model directory.
 pub const HISTORY_FILE: &str = "history.json";
 /// The key of the training-set metrics in [`Metadata::metrics`].
 pub const TRAINING_METRICS: &str = "training";
+/// The key of the held-out metrics in [`Metadata::metrics`], when the
+/// trainer measured any.
+pub const VALIDATION_METRICS: &str = "validation";
 
 /// More classes than this is almost certainly the wrong column, and would
 /// make tree leaves (one probability per class) enormous.
-pub const MAX_CLASSES: usize = 1000;
+pub(crate) const MAX_CLASSES: usize = 1000;
 
 /// Everything recorded about a model besides its fitted numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metadata {
+    /// The model format the directory is written in.
     pub format_version: u32,
+    /// The version of retrain that trained the model.
     pub retrain_version: String,
+    /// The config's name.
     pub name: String,
+    /// The algorithm, as in a config's `model` field (e.g. `random_forest`).
     pub algorithm: String,
+    /// Every parameter of the algorithm, defaults filled in.
     pub params: serde_json::Value,
+    /// The seed the model was fitted with.
     pub seed: u64,
+    /// How missing values were (and will be) handled.
     pub impute: Impute,
     /// Feature names in the order the model reads them.
     pub features: Vec<String>,
@@ -60,18 +74,25 @@ pub struct Metadata {
     pub target: String,
     /// Class labels as trained; predictions are given back as these.
     pub classes: Vec<String>,
+    /// Whether the model scores with class probabilities (every algorithm
+    /// but the linear SVM).
     pub has_proba: bool,
+    /// Rows the model was fitted on.
     pub training_rows: usize,
+    /// [`dataset_hash`] of the training data, hex.
     pub training_data_sha256: String,
-    /// Metrics by the data set they were measured on: always "training"
-    /// (the rows the model was fitted on, as MLflow's autologging records
-    /// them), and "validation" when held-out data was given.
+    /// Metrics by the data set they were measured on: always
+    /// [`TRAINING_METRICS`] (the rows the model was fitted on, as MLflow's
+    /// autologging records them), and [`VALIDATION_METRICS`] when held-out
+    /// data was given.
     pub metrics: BTreeMap<String, Metrics>,
     /// Accuracy on the rows each tree of a bagged forest did not see: an
     /// honest estimate without held-out data. Absent for other models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_of_bag_accuracy: Option<f64>,
+    /// When training finished.
     pub created_at: DateTime<Utc>,
+    /// sha256 of `model.bin`, hex; empty until the model is saved.
     pub model_sha256: String,
 }
 
@@ -85,23 +106,30 @@ struct MetricsFile<'a> {
     out_of_bag_accuracy: Option<f64>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Body {
     imputer: Option<Imputer>,
     estimator: Estimator,
 }
 
 /// A fitted model with its metadata.
+#[derive(Debug)]
 pub struct Model {
+    /// What was trained on what, and how well it did; `metadata.json`.
     pub metadata: Metadata,
     body: Body,
 }
 
 /// Labels, class indices and scores for each input row.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Predictions {
+    /// The predicted class of each row, an index into
+    /// [`Metadata::classes`] (see [`Model::label`]).
     pub class_index: Vec<u32>,
-    /// One column per class; probabilities when `has_proba`.
+    /// One column per class, one row per input row; probabilities when
+    /// `has_proba`, decision values otherwise.
     pub scores: Matrix,
+    /// Whether `scores` are class probabilities (each row sums to 1).
     pub has_proba: bool,
 }
 
@@ -150,9 +178,9 @@ pub fn train(config: &ClassifierConfig, data: &Dataset, progress: &dyn Progress)
         history.points.iter().rev().find(|p| p.metric == OUT_OF_BAG_ACCURACY).map(|p| p.value);
     let metadata = Metadata {
         format_version: FORMAT_VERSION,
-        retrain_version: env!("CARGO_PKG_VERSION").to_string(),
+        retrain_version: env!("CARGO_PKG_VERSION").to_owned(),
         name: config.name.clone(),
-        algorithm: config.spec.name().to_string(),
+        algorithm: config.spec.name().to_owned(),
         params: config.spec.params_json(),
         seed: config.seed,
         impute: config.impute,
@@ -162,7 +190,7 @@ pub fn train(config: &ClassifierConfig, data: &Dataset, progress: &dyn Progress)
         has_proba: estimator.has_proba(),
         training_rows: data.rows(),
         training_data_sha256: dataset_hash(data),
-        metrics: BTreeMap::from([(TRAINING_METRICS.to_string(), training)]),
+        metrics: BTreeMap::from([(TRAINING_METRICS.to_owned(), training)]),
         out_of_bag_accuracy,
         created_at: Utc::now(),
         model_sha256: String::new(),
@@ -293,7 +321,7 @@ impl Model {
 
     /// Predicts rows already in the model's feature order, without
     /// missing values (or with the model's imputer applied).
-    pub fn predict_matrix(&self, x: &Matrix) -> Predictions {
+    fn predict_matrix(&self, x: &Matrix) -> Predictions {
         let scores = self.body.estimator.scores(x);
         let class_index = (0..scores.rows()).map(|i| argmax(scores.row(i)) as u32).collect();
         Predictions { class_index, scores, has_proba: self.body.estimator.has_proba() }
@@ -308,6 +336,8 @@ impl Model {
         Ok(Metrics::compute(&y, &predictions.class_index, proba, &self.metadata.classes))
     }
 
+    /// The class label of a predicted class index; panics on an index the
+    /// model never predicts.
     pub fn label(&self, class_index: u32) -> &str {
         &self.metadata.classes[class_index as usize]
     }
@@ -318,7 +348,7 @@ impl Predictions {
     /// `proba_<class>` column per class, and with `model_version` a column
     /// naming the model that made each prediction.
     pub fn to_csv(&self, model: &Model, proba: bool, model_version: Option<&str>) -> Vec<u8> {
-        let mut header = vec!["prediction".to_string()];
+        let mut header = vec!["prediction".to_owned()];
         let with_proba = proba && self.has_proba;
         if with_proba {
             header.extend(model.metadata.classes.iter().map(|c| format!("proba_{c}")));
@@ -327,12 +357,12 @@ impl Predictions {
             header.push("model_version".into());
         }
         let rows = self.class_index.iter().enumerate().map(|(i, &c)| {
-            let mut row = vec![model.label(c).to_string()];
+            let mut row = vec![model.label(c).to_owned()];
             if with_proba {
                 row.extend(self.scores.row(i).iter().map(|p| p.to_string()));
             }
             if let Some(version) = model_version {
-                row.push(version.to_string());
+                row.push(version.to_owned());
             }
             row
         });

@@ -6,23 +6,30 @@
 
 use std::collections::VecDeque;
 
-pub struct Options {
-    pub max_iter: usize,
-    pub gtol: f64,
+/// Stopping rules and memory of one minimisation.
+pub(crate) struct Options {
+    /// Iterations (accepted steps) before giving up unconverged.
+    pub(crate) max_iter: usize,
+    /// Converged when the largest gradient component is at most this.
+    pub(crate) gtol: f64,
     /// Correction pairs kept.
-    pub memory: usize,
+    pub(crate) memory: usize,
 }
 
-pub struct Outcome {
-    pub x: Vec<f64>,
-    pub iterations: usize,
-    pub converged: bool,
+/// Where a minimisation ended.
+pub(crate) struct Outcome {
+    /// The last accepted point.
+    pub(crate) x: Vec<f64>,
+    /// Accepted steps taken.
+    pub(crate) iterations: usize,
+    /// False when `max_iter` ran out or no step decreased the objective.
+    pub(crate) converged: bool,
 }
 
 /// Minimises `objective`, which returns the value at `x` and writes the
 /// gradient into its second argument. `on_iteration(i, value)` sees every
 /// accepted step.
-pub fn minimize(
+pub(crate) fn minimize(
     objective: impl Fn(&[f64], &mut [f64]) -> f64,
     x0: Vec<f64>,
     options: &Options,

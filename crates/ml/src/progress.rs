@@ -20,19 +20,21 @@ pub trait Progress: Sync {
 }
 
 /// Shows nothing.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct NoProgress;
 
 impl Progress for NoProgress {}
 
 /// The history metric a bagged forest reports after each batch of trees:
 /// the accuracy on the rows those trees did not see.
-pub const OUT_OF_BAG_ACCURACY: &str = "oob_accuracy";
+pub(crate) const OUT_OF_BAG_ACCURACY: &str = "oob_accuracy";
 
 /// The per-step metrics of one fit.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct History {
     /// What a step is: "trees", "iterations".
     pub unit: String,
+    /// Every recorded value, in step order.
     pub points: Vec<HistoryPoint>,
     /// Things the user should know about the fit, e.g. an optimizer that
     /// stopped at `max_iter` before converging.
@@ -40,10 +42,14 @@ pub struct History {
     pub warnings: Vec<String>,
 }
 
+/// One metric's value after one step of a fit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryPoint {
+    /// Steps done, counting from 1, in the history's `unit`.
     pub step: u64,
+    /// What was measured, e.g. `oob_accuracy`, `train_log_loss`.
     pub metric: String,
+    /// The value after `step` steps.
     pub value: f64,
 }
 
@@ -54,26 +60,26 @@ pub(crate) struct Recorder<'a> {
 }
 
 impl<'a> Recorder<'a> {
-    pub fn new(progress: &'a dyn Progress, total: u64, unit: &str) -> Self {
+    pub(crate) fn new(progress: &'a dyn Progress, total: u64, unit: &str) -> Self {
         progress.start(total, unit);
         Recorder {
             progress,
-            history: History { unit: unit.to_string(), points: Vec::new(), warnings: Vec::new() },
+            history: History { unit: unit.to_owned(), points: Vec::new(), warnings: Vec::new() },
         }
     }
 
-    pub fn record(&mut self, step: u64, metrics: &[(&str, f64)]) {
+    pub(crate) fn record(&mut self, step: u64, metrics: &[(&str, f64)]) {
         for (name, value) in metrics {
-            self.history.points.push(HistoryPoint { step, metric: (*name).to_string(), value: *value });
+            self.history.points.push(HistoryPoint { step, metric: (*name).to_owned(), value: *value });
         }
         self.progress.update(step, metrics);
     }
 
-    pub fn warn(&mut self, warning: String) {
+    pub(crate) fn warn(&mut self, warning: String) {
         self.history.warnings.push(warning);
     }
 
-    pub fn finish(self) -> History {
+    pub(crate) fn finish(self) -> History {
         self.progress.finish();
         self.history
     }

@@ -16,8 +16,11 @@ use crate::error::{Error, Result};
 /// Row indices of each part, in shuffled order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Split {
+    /// The rows to fit on: what the other parts leave.
     pub train: Vec<usize>,
+    /// About `validation` of each class's rows, for choosing a model.
     pub validation: Vec<usize>,
+    /// About `test` of each class's rows; empty when `test` is 0.
     pub test: Vec<usize>,
 }
 

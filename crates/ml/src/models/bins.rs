@@ -15,16 +15,16 @@ use crate::data::Matrix;
 const QUANTILE_SAMPLE: usize = 200_000;
 
 /// Binned training data, column-major: `bin(f, i)` is row `i` of feature `f`.
-pub struct Binned {
+pub(crate) struct Binned {
     rows: usize,
     bins: Vec<u8>,
     /// Upper edges: values `<= edges[f][b]` fall in bin `b` or below.
-    pub edges: Vec<Vec<f64>>,
+    pub(crate) edges: Vec<Vec<f64>>,
 }
 
 impl Binned {
     /// Bins every column of `x` into at most `max_bins` bins (2..=256).
-    pub fn new(x: &Matrix, max_bins: usize) -> Binned {
+    pub(crate) fn new(x: &Matrix, max_bins: usize) -> Binned {
         let rows = x.rows();
         let columns: Vec<(Vec<f64>, Vec<u8>)> = (0..x.cols())
             .into_par_iter()
@@ -44,22 +44,22 @@ impl Binned {
         Binned { rows, bins, edges }
     }
 
-    pub fn features(&self) -> usize {
+    pub(crate) fn features(&self) -> usize {
         self.edges.len()
     }
 
     /// The bins of feature `f` for every row.
-    pub fn column(&self, f: usize) -> &[u8] {
+    pub(crate) fn column(&self, f: usize) -> &[u8] {
         &self.bins[f * self.rows..(f + 1) * self.rows]
     }
 
     /// Number of bins feature `f` uses.
-    pub fn n_bins(&self, f: usize) -> usize {
+    pub(crate) fn n_bins(&self, f: usize) -> usize {
         self.edges[f].len() + 1
     }
 
     /// The raw threshold of the split "bin <= b" on feature `f`.
-    pub fn threshold(&self, f: usize, b: u8) -> f64 {
+    pub(crate) fn threshold(&self, f: usize, b: u8) -> f64 {
         self.edges[f][b as usize]
     }
 }

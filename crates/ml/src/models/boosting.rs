@@ -29,11 +29,16 @@ const MIN_HESSIAN_TO_SPLIT: f64 = 1e-3;
 /// Rows below which a histogram is built on one thread.
 const PARALLEL_HISTOGRAM_ROWS: usize = 4096;
 
+/// Whether boosting holds out `validation_fraction` of the rows and stops
+/// when their loss no longer improves; written `"auto"`, `true` or `false`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "serde_json::Value", into = "serde_json::Value")]
 pub enum EarlyStopping {
+    /// On from 10,000 training rows, off below (scikit-learn's default).
     Auto,
+    /// Always hold out a validation part and stop early.
     On,
+    /// Train on every row for all `max_iter` iterations.
     Off,
 }
 
@@ -60,19 +65,35 @@ impl From<EarlyStopping> for serde_json::Value {
     }
 }
 
+/// Parameters of `gradient_boosting`, with scikit-learn's names and
+/// defaults (`HistGradientBoostingClassifier`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GradientBoostingParams {
+    /// Shrinkage applied to each tree's leaf values; > 0, default 0.1.
     pub learning_rate: f64,
+    /// Boosting iterations (one tree per class each), 1..=100000; default 100.
     pub max_iter: usize,
+    /// Leaves per tree, >= 2; `None` for no limit (then `max_depth` and
+    /// `min_samples_leaf` bound the tree). Default 31.
     pub max_leaf_nodes: Option<usize>,
+    /// Deepest level a tree may reach, >= 1; `None` (the default) for no limit.
     pub max_depth: Option<usize>,
+    /// Fewest training rows in a leaf, >= 1; default 20.
     pub min_samples_leaf: usize,
+    /// L2 penalty on leaf values, >= 0; default 0.
     pub l2_regularization: f64,
+    /// Bins per feature for split search, 2..=255; default 255.
     pub max_bins: usize,
+    /// Whether to stop on a held-out validation part; default `"auto"`.
     pub early_stopping: EarlyStopping,
+    /// Share of the rows held out for early stopping, in (0, 1); default 0.1.
     pub validation_fraction: f64,
+    /// Iterations without an improvement of more than `tol` in validation
+    /// loss before stopping, >= 1; default 10.
     pub n_iter_no_change: usize,
+    /// Smallest decrease of the validation loss that counts as an
+    /// improvement, >= 0; default 1e-7.
     pub tol: f64,
 }
 
@@ -95,7 +116,7 @@ impl Default for GradientBoostingParams {
 }
 
 impl GradientBoostingParams {
-    pub fn validate(&self) -> Result<(), ParamError> {
+    pub(crate) fn validate(&self) -> Result<(), ParamError> {
         let lr = self.learning_rate;
         ensure(lr > 0.0 && lr.is_finite(), "learning_rate", || format!("must be > 0, got {lr}"))?;
         ensure((1..=100_000).contains(&self.max_iter), "max_iter", || {
@@ -124,14 +145,14 @@ impl GradientBoostingParams {
 
 /// A fitted boosted ensemble: `trees[iteration * n_classes + class]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Boosted {
+pub(crate) struct Boosted {
     baseline: Vec<f64>,
     trees: Vec<FlatTree>,
     n_classes: usize,
 }
 
 impl Boosted {
-    pub fn predict_proba(&self, x: &Matrix) -> Matrix {
+    pub(crate) fn predict_proba(&self, x: &Matrix) -> Matrix {
         let k = self.n_classes;
         let mut out = Matrix::zeros(x.rows(), k);
         out.as_mut_slice().par_chunks_mut(k).enumerate().for_each(|(i, raw)| {
@@ -145,11 +166,7 @@ impl Boosted {
         out
     }
 
-    pub fn n_iterations(&self) -> usize {
-        self.trees.len() / self.n_classes.max(1)
-    }
-
-    pub fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {
+    pub(crate) fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {
         self.n_classes == n_classes
             && self.baseline.len() == n_classes
             && self.trees.len().is_multiple_of(n_classes)
@@ -160,7 +177,7 @@ impl Boosted {
     }
 }
 
-pub fn fit_gradient_boosting(
+pub(crate) fn fit_gradient_boosting(
     x: &Matrix,
     y: &[u32],
     n_classes: usize,

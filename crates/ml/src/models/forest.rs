@@ -23,16 +23,28 @@ use crate::progress::{History, NoProgress, OUT_OF_BAG_ACCURACY, Progress, Record
 /// Rows per parallel work unit when predicting.
 const PREDICT_CHUNK: usize = 1024;
 
+/// Parameters of `random_forest`, with scikit-learn's names and defaults
+/// (`RandomForestClassifier`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RandomForestParams {
+    /// Trees in the forest, 1..=100000; default 100.
     pub n_estimators: usize,
+    /// Deepest level a tree may reach, >= 1; `None` (the default) grows
+    /// until leaves are pure or too small to split.
     pub max_depth: Option<usize>,
+    /// Fewest rows a node needs to be split, >= 2; default 2.
     pub min_samples_split: usize,
+    /// Fewest rows on each side of a split, >= 1; default 1.
     pub min_samples_leaf: usize,
+    /// Features examined per split; default `"sqrt"` of the feature count.
     pub max_features: MaxFeatures,
+    /// Whether each tree sees a bootstrap sample (and the out-of-bag
+    /// accuracy is recorded) rather than every row; default true.
     pub bootstrap: bool,
+    /// Bins per feature for split search, 2..=255; default 255.
     pub max_bins: usize,
+    /// Threads to grow trees on, >= 1; `None` or -1 for every core.
     pub n_jobs: Option<i64>,
 }
 
@@ -52,7 +64,7 @@ impl Default for RandomForestParams {
 }
 
 impl RandomForestParams {
-    pub fn validate(&self) -> Result<(), ParamError> {
+    pub(crate) fn validate(&self) -> Result<(), ParamError> {
         ensure((1..=100_000).contains(&self.n_estimators), "n_estimators", || {
             format!("must be between 1 and 100000, got {}", self.n_estimators)
         })?;
@@ -62,13 +74,21 @@ impl RandomForestParams {
     }
 }
 
+/// Parameters of `decision_tree`, with scikit-learn's names and defaults
+/// (`DecisionTreeClassifier`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DecisionTreeParams {
+    /// Deepest level the tree may reach, >= 1; `None` (the default) grows
+    /// until leaves are pure or too small to split.
     pub max_depth: Option<usize>,
+    /// Fewest rows a node needs to be split, >= 2; default 2.
     pub min_samples_split: usize,
+    /// Fewest rows on each side of a split, >= 1; default 1.
     pub min_samples_leaf: usize,
+    /// Features examined per split; default all of them.
     pub max_features: MaxFeatures,
+    /// Bins per feature for split search, 2..=255; default 255.
     pub max_bins: usize,
 }
 
@@ -85,7 +105,7 @@ impl Default for DecisionTreeParams {
 }
 
 impl DecisionTreeParams {
-    pub fn validate(&self) -> Result<(), ParamError> {
+    pub(crate) fn validate(&self) -> Result<(), ParamError> {
         validate_tree_rules(self.max_depth, self.min_samples_split, self.min_samples_leaf)?;
         ensure_max_bins(self.max_bins)
     }
@@ -105,14 +125,14 @@ fn validate_tree_rules(
 
 /// A fitted ensemble of probability trees (one tree for a decision tree).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Forest {
+pub(crate) struct Forest {
     trees: Vec<FlatTree>,
     n_classes: usize,
 }
 
 impl Forest {
     /// Mean of the trees' class probabilities for each row.
-    pub fn predict_proba(&self, x: &Matrix) -> Matrix {
+    pub(crate) fn predict_proba(&self, x: &Matrix) -> Matrix {
         let k = self.n_classes;
         let mut out = Matrix::zeros(x.rows(), k);
         let scale = 1.0 / self.trees.len() as f64;
@@ -125,11 +145,7 @@ impl Forest {
         out
     }
 
-    pub fn n_trees(&self) -> usize {
-        self.trees.len()
-    }
-
-    pub fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {
+    pub(crate) fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {
         self.n_classes == n_classes
             && !self.trees.is_empty()
             && self
@@ -148,7 +164,7 @@ pub(crate) fn sub_seed(seed: u64, index: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-pub fn fit_random_forest(
+pub(crate) fn fit_random_forest(
     x: &Matrix,
     y: &[u32],
     n_classes: usize,
@@ -244,7 +260,7 @@ fn out_of_bag_accuracy(oob_sum: &[f64], y: &[u32], k: usize) -> Option<f64> {
 }
 
 /// A decision tree is a forest of one tree grown on every row.
-pub fn fit_decision_tree(
+pub(crate) fn fit_decision_tree(
     x: &Matrix,
     y: &[u32],
     n_classes: usize,

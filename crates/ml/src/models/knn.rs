@@ -20,18 +20,27 @@ use crate::data::Matrix;
 const QUERY_BLOCK: usize = 512;
 const TRAIN_BLOCK: usize = 2048;
 
+/// How much each neighbour's vote counts; written `uniform` or `distance`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Weights {
+    /// Every neighbour counts once.
     Uniform,
+    /// A neighbour counts by the inverse of its distance; neighbours at
+    /// distance zero, if any, take all the weight.
     Distance,
 }
 
+/// Parameters of `knn`, with scikit-learn's names and defaults
+/// (`KNeighborsClassifier`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KnnParams {
+    /// Neighbours that vote, from 1 to the number of training rows; default 5.
     pub n_neighbors: usize,
+    /// How votes are weighed; default `uniform`.
     pub weights: Weights,
+    /// Threads to search on, >= 1; `None` or -1 for every core.
     pub n_jobs: Option<i64>,
 }
 
@@ -42,7 +51,7 @@ impl Default for KnnParams {
 }
 
 impl KnnParams {
-    pub fn validate(&self) -> Result<(), ParamError> {
+    pub(crate) fn validate(&self) -> Result<(), ParamError> {
         ensure(self.n_neighbors >= 1, "n_neighbors", || format!("must be >= 1, got {}", self.n_neighbors))?;
         ensure_n_jobs(self.n_jobs)
     }
@@ -50,7 +59,7 @@ impl KnnParams {
 
 /// The training rows themselves, which is all k-NN keeps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Knn {
+pub(crate) struct Knn {
     x: Matrix,
     y: Vec<u32>,
     n_classes: usize,
@@ -70,7 +79,12 @@ struct SearchData {
     norms: Vec<f32>,
 }
 
-pub fn fit_knn(x: &Matrix, y: &[u32], n_classes: usize, params: &KnnParams) -> Result<Knn, ParamError> {
+pub(crate) fn fit_knn(
+    x: &Matrix,
+    y: &[u32],
+    n_classes: usize,
+    params: &KnnParams,
+) -> Result<Knn, ParamError> {
     ensure(params.n_neighbors <= x.rows(), "n_neighbors", || {
         format!("must be at most the number of training rows ({}), got {}", x.rows(), params.n_neighbors)
     })?;
@@ -85,7 +99,7 @@ pub fn fit_knn(x: &Matrix, y: &[u32], n_classes: usize, params: &KnnParams) -> R
 }
 
 impl Knn {
-    pub fn predict_proba(&self, queries: &Matrix) -> Matrix {
+    pub(crate) fn predict_proba(&self, queries: &Matrix) -> Matrix {
         let search = self.search.get_or_init(|| {
             let means = column_means(&self.x);
             let train = centered_f32(&self.x, &means);
@@ -114,8 +128,8 @@ impl Knn {
     /// neighbour out before the exact re-ranking.
     fn candidates(
         &self,
-        queries: ArrayView2<f32>,
-        train: ArrayView2<f32>,
+        queries: ArrayView2<'_, f32>,
+        train: ArrayView2<'_, f32>,
         norms: &[f32],
     ) -> Vec<Vec<(f32, u32)>> {
         let m = (2 * self.n_neighbors + 8).min(train.nrows());
@@ -180,7 +194,7 @@ impl Knn {
         proba.iter_mut().for_each(|p| *p /= total);
     }
 
-    pub fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {
+    pub(crate) fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {
         self.x.cols() == n_features
             && self.n_classes == n_classes
             && self.y.len() == self.x.rows()

@@ -27,9 +27,11 @@ const CHUNK: usize = 2048;
 /// the two parameter sets differ (scikit-learn: 100 for
 /// `LogisticRegression`, 1000 for `LinearSVC`).
 pub trait IterationBudget {
+    /// The default of `max_iter`.
     const MAX_ITER: usize;
 }
 
+/// The budget of logistic regression: 100 iterations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogisticBudget;
 
@@ -37,6 +39,7 @@ impl IterationBudget for LogisticBudget {
     const MAX_ITER: usize = 100;
 }
 
+/// The budget of the linear SVM: 1000 iterations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SvmBudget;
 
@@ -44,19 +47,30 @@ impl IterationBudget for SvmBudget {
     const MAX_ITER: usize = 1000;
 }
 
+/// Parameters of the linear models, with scikit-learn's names; `B` only
+/// sets the default of `max_iter`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default, bound = "")]
 pub struct LinearParams<B: IterationBudget> {
+    /// Inverse regularisation strength (`C`), > 0: smaller means a larger
+    /// L2 penalty on the weights. Default 1.
     #[serde(rename = "C")]
     pub c: f64,
+    /// L-BFGS iterations before giving up (with a warning in the
+    /// history), 1..=1000000; default 100 (logistic) or 1000 (SVM).
     pub max_iter: usize,
+    /// Converged when the largest gradient component is at most this; > 0,
+    /// default 1e-4.
     pub tol: f64,
+    /// Whether to learn an unpenalised intercept; default true.
     pub fit_intercept: bool,
     #[serde(skip)]
     budget: PhantomData<B>,
 }
 
+/// Parameters of `logistic_regression` (`LogisticRegression`).
 pub type LogisticParams = LinearParams<LogisticBudget>;
+/// Parameters of `linear_svm` (`LinearSVC`).
 pub type SvmParams = LinearParams<SvmBudget>;
 
 impl<B: IterationBudget> Default for LinearParams<B> {
@@ -66,7 +80,7 @@ impl<B: IterationBudget> Default for LinearParams<B> {
 }
 
 impl<B: IterationBudget> LinearParams<B> {
-    pub fn validate(&self) -> Result<(), ParamError> {
+    pub(crate) fn validate(&self) -> Result<(), ParamError> {
         ensure(self.c > 0.0 && self.c.is_finite(), "C", || format!("must be > 0, got {}", self.c))?;
         ensure((1..=1_000_000).contains(&self.max_iter), "max_iter", || {
             format!("must be between 1 and 1000000, got {}", self.max_iter)
@@ -81,7 +95,7 @@ impl<B: IterationBudget> LinearParams<B> {
 
 /// Weight rows `[w_1 .. w_d, b]`, one per output.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Linear {
+pub(crate) struct Linear {
     weights: Vec<f64>,
     n_features: usize,
     n_classes: usize,
@@ -106,7 +120,7 @@ impl Linear {
     }
 
     /// Decision values, one column per class (argmax is the prediction).
-    pub fn decision_function(&self, x: &Matrix) -> Matrix {
+    pub(crate) fn decision_function(&self, x: &Matrix) -> Matrix {
         let mut out = Matrix::zeros(x.rows(), self.n_classes);
         out.as_mut_slice()
             .par_chunks_mut(self.n_classes)
@@ -116,7 +130,7 @@ impl Linear {
     }
 
     /// Class probabilities of a logistic model.
-    pub fn predict_proba(&self, x: &Matrix) -> Matrix {
+    pub(crate) fn predict_proba(&self, x: &Matrix) -> Matrix {
         let mut out = Matrix::zeros(x.rows(), self.n_classes);
         let binary = self.outputs() == 1;
         out.as_mut_slice().par_chunks_mut(self.n_classes).enumerate().for_each(|(i, p)| {
@@ -132,7 +146,7 @@ impl Linear {
         out
     }
 
-    pub fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {
+    pub(crate) fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {
         let outputs = self.outputs();
         self.n_features == n_features
             && self.n_classes == n_classes
@@ -192,7 +206,7 @@ fn intercept_mask(w: &mut [f64], width: usize, fit_intercept: bool) {
     }
 }
 
-pub fn fit_logistic(
+pub(crate) fn fit_logistic(
     x: &Matrix,
     y: &[u32],
     n_classes: usize,
@@ -257,7 +271,7 @@ pub fn fit_logistic(
     (Linear { weights: outcome.x, n_features: d, n_classes }, recorder.finish())
 }
 
-pub fn fit_linear_svm(
+pub(crate) fn fit_linear_svm(
     x: &Matrix,
     y: &[u32],
     n_classes: usize,

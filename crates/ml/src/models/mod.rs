@@ -5,20 +5,30 @@
 //! Every estimator returns one score column per class: probabilities where
 //! the algorithm has them, decision values otherwise (the linear SVM); the
 //! prediction is the column with the highest score.
+//!
+//! The algorithms live in private modules; what a config can ask for (the
+//! parameter types) is re-exported here, and the fitted models stay behind
+//! the opaque [`Estimator`].
 
-pub mod bins;
-pub mod boosting;
-pub mod forest;
-pub mod knn;
-pub mod linear;
-pub mod naive_bayes;
-pub mod params;
-pub mod tree;
+mod bins;
+mod boosting;
+mod forest;
+mod knn;
+mod linear;
+mod naive_bayes;
+mod params;
+mod tree;
 
 use serde::{Deserialize, Serialize};
 
 use crate::data::Matrix;
-use crate::progress::{History, NoProgress, Progress};
+use crate::progress::{History, Progress};
+
+pub use boosting::{EarlyStopping, GradientBoostingParams};
+pub use forest::{DecisionTreeParams, RandomForestParams};
+pub use knn::{KnnParams, Weights};
+pub use linear::{IterationBudget, LinearParams, LogisticBudget, LogisticParams, SvmBudget, SvmParams};
+pub use naive_bayes::GaussianNbParams;
 pub use params::{MaxFeatures, ParamError};
 
 /// Algorithm names accepted in a config's `model` field.
@@ -35,13 +45,21 @@ pub const MODEL_NAMES: [&str; 7] = [
 /// An algorithm with its (validated) parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelSpec {
-    RandomForest(forest::RandomForestParams),
-    DecisionTree(forest::DecisionTreeParams),
-    GradientBoosting(boosting::GradientBoostingParams),
-    LogisticRegression(linear::LogisticParams),
-    Knn(knn::KnnParams),
-    GaussianNb(naive_bayes::GaussianNbParams),
-    LinearSvm(linear::SvmParams),
+    /// `random_forest`: bagged CART trees with per-split feature sampling.
+    RandomForest(RandomForestParams),
+    /// `decision_tree`: one CART tree grown on every row.
+    DecisionTree(DecisionTreeParams),
+    /// `gradient_boosting`: histogram gradient boosting on the softmax loss.
+    GradientBoosting(GradientBoostingParams),
+    /// `logistic_regression`: multinomial L2 logistic regression.
+    LogisticRegression(LogisticParams),
+    /// `knn`: brute-force Euclidean k-nearest neighbours.
+    Knn(KnnParams),
+    /// `gaussian_nb`: Gaussian naive Bayes.
+    GaussianNb(GaussianNbParams),
+    /// `linear_svm`: one-vs-rest linear SVM on the squared hinge; decision
+    /// values, no probabilities.
+    LinearSvm(SvmParams),
 }
 
 fn typed<P: serde::de::DeserializeOwned>(params: serde_json::Value) -> Result<P, ParamError> {
@@ -89,6 +107,8 @@ impl ModelSpec {
         }
     }
 
+    /// The algorithm's name as written in a config's `model` field (one of
+    /// [`MODEL_NAMES`]).
     pub fn name(&self) -> &'static str {
         match self {
             ModelSpec::RandomForest(_) => "random_forest",
@@ -115,7 +135,9 @@ impl ModelSpec {
         value.unwrap_or_default()
     }
 
-    /// Fits the model on `x` with class indices `y` in `0..n_classes`.
+    /// Fits the model on `x` with class indices `y` in `0..n_classes`;
+    /// `seed` fixes every random choice, `progress` sees each step. The
+    /// history is empty for single-step fits.
     pub fn fit(
         &self,
         x: &Matrix,
@@ -144,7 +166,7 @@ impl ModelSpec {
         seed: u64,
         progress: &dyn Progress,
     ) -> Result<(Estimator, History), ParamError> {
-        let single = |estimator| {
+        let single = |estimator: Estimator| {
             progress.start(1, "fits");
             progress.update(1, &[]);
             progress.finish();
@@ -153,34 +175,42 @@ impl ModelSpec {
         Ok(match self {
             ModelSpec::RandomForest(p) => {
                 let (m, h) = forest::fit_random_forest(x, y, n_classes, p, seed, progress);
-                (Estimator::Forest(m), h)
+                (Fitted::Forest(m).into(), h)
             }
             ModelSpec::DecisionTree(p) => {
-                single(Estimator::Forest(forest::fit_decision_tree(x, y, n_classes, p, seed)))
+                single(Fitted::Forest(forest::fit_decision_tree(x, y, n_classes, p, seed)).into())
             }
             ModelSpec::GradientBoosting(p) => {
                 let (m, h) = boosting::fit_gradient_boosting(x, y, n_classes, p, seed, progress);
-                (Estimator::Boosted(m), h)
+                (Fitted::Boosted(m).into(), h)
             }
             ModelSpec::LogisticRegression(p) => {
                 let (m, h) = linear::fit_logistic(x, y, n_classes, p, progress);
-                (Estimator::Logistic(m), h)
+                (Fitted::Logistic(m).into(), h)
             }
-            ModelSpec::Knn(p) => single(Estimator::Knn(knn::fit_knn(x, y, n_classes, p)?)),
+            ModelSpec::Knn(p) => single(Fitted::Knn(knn::fit_knn(x, y, n_classes, p)?).into()),
             ModelSpec::GaussianNb(p) => {
-                single(Estimator::GaussianNb(naive_bayes::fit_gaussian_nb(x, y, n_classes, p)?))
+                single(Fitted::GaussianNb(naive_bayes::fit_gaussian_nb(x, y, n_classes, p)?).into())
             }
             ModelSpec::LinearSvm(p) => {
                 let (m, h) = linear::fit_linear_svm(x, y, n_classes, p, progress);
-                (Estimator::LinearSvm(m), h)
+                (Fitted::LinearSvm(m).into(), h)
             }
         })
     }
 }
 
-/// A fitted model of any algorithm.
+/// A fitted model of any algorithm. Opaque: it is made by
+/// [`ModelSpec::fit`], scored with [`Estimator::scores`] and stored inside a
+/// model file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Estimator {
+#[serde(transparent)]
+pub struct Estimator(Fitted);
+
+/// The fitted numbers of each algorithm; the variant order is part of the
+/// model file format.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Fitted {
     Forest(forest::Forest),
     Boosted(boosting::Boosted),
     Logistic(linear::Linear),
@@ -189,45 +219,43 @@ pub enum Estimator {
     LinearSvm(linear::Linear),
 }
 
+impl From<Fitted> for Estimator {
+    fn from(fitted: Fitted) -> Self {
+        Estimator(fitted)
+    }
+}
+
 impl Estimator {
-    /// One score column per class: probabilities if [`Self::has_proba`].
+    /// One score column per class, rows in `x`'s order: probabilities if
+    /// [`Self::has_proba`], decision values otherwise.
     pub fn scores(&self, x: &Matrix) -> Matrix {
-        match self {
-            Estimator::Forest(m) => m.predict_proba(x),
-            Estimator::Boosted(m) => m.predict_proba(x),
-            Estimator::Logistic(m) => m.predict_proba(x),
-            Estimator::Knn(m) => m.predict_proba(x),
-            Estimator::GaussianNb(m) => m.predict_proba(x),
-            Estimator::LinearSvm(m) => m.decision_function(x),
+        match &self.0 {
+            Fitted::Forest(m) => m.predict_proba(x),
+            Fitted::Boosted(m) => m.predict_proba(x),
+            Fitted::Logistic(m) => m.predict_proba(x),
+            Fitted::Knn(m) => m.predict_proba(x),
+            Fitted::GaussianNb(m) => m.predict_proba(x),
+            Fitted::LinearSvm(m) => m.decision_function(x),
         }
     }
 
+    /// Whether [`Self::scores`] are class probabilities (every algorithm but
+    /// the linear SVM).
     pub fn has_proba(&self) -> bool {
-        !matches!(self, Estimator::LinearSvm(_))
+        !matches!(self.0, Fitted::LinearSvm(_))
     }
 
     /// Whether the model's internal shapes agree with the recorded feature
     /// and class counts; checked when a model is loaded.
-    pub fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {
-        match self {
-            Estimator::Forest(m) => m.is_well_formed(n_features, n_classes),
-            Estimator::Boosted(m) => m.is_well_formed(n_features, n_classes),
-            Estimator::Logistic(m) | Estimator::LinearSvm(m) => m.is_well_formed(n_features, n_classes),
-            Estimator::Knn(m) => m.is_well_formed(n_features, n_classes),
-            Estimator::GaussianNb(m) => m.is_well_formed(n_features, n_classes),
+    pub(crate) fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {
+        match &self.0 {
+            Fitted::Forest(m) => m.is_well_formed(n_features, n_classes),
+            Fitted::Boosted(m) => m.is_well_formed(n_features, n_classes),
+            Fitted::Logistic(m) | Fitted::LinearSvm(m) => m.is_well_formed(n_features, n_classes),
+            Fitted::Knn(m) => m.is_well_formed(n_features, n_classes),
+            Fitted::GaussianNb(m) => m.is_well_formed(n_features, n_classes),
         }
     }
-}
-
-/// Fits without progress reporting; for tests and benchmarks.
-pub fn fit_quietly(
-    spec: &ModelSpec,
-    x: &Matrix,
-    y: &[u32],
-    n_classes: usize,
-    seed: u64,
-) -> Result<Estimator, ParamError> {
-    spec.fit(x, y, n_classes, seed, &NoProgress).map(|(e, _)| e)
 }
 
 /// Index of the largest value; the first on ties.
@@ -242,7 +270,7 @@ pub fn argmax(values: &[f64]) -> usize {
 }
 
 /// Turns scores into probabilities in place (numerically stable).
-pub fn softmax_in_place(values: &mut [f64]) {
+pub(crate) fn softmax_in_place(values: &mut [f64]) {
     let max = values.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
     let mut sum = 0.0;
     for v in values.iter_mut() {

@@ -12,9 +12,13 @@ use super::params::{ParamError, ensure};
 use super::softmax_in_place;
 use crate::data::Matrix;
 
+/// Parameters of `gaussian_nb`, with scikit-learn's names and defaults
+/// (`GaussianNB`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GaussianNbParams {
+    /// Share of the largest feature variance added to every variance, for
+    /// numerical stability; >= 0, default 1e-9.
     pub var_smoothing: f64,
     /// Class priors in class order; `null` to use the training frequencies.
     pub priors: Option<Vec<f64>>,
@@ -27,7 +31,7 @@ impl Default for GaussianNbParams {
 }
 
 impl GaussianNbParams {
-    pub fn validate(&self) -> Result<(), ParamError> {
+    pub(crate) fn validate(&self) -> Result<(), ParamError> {
         let v = self.var_smoothing;
         ensure(v >= 0.0 && v.is_finite(), "var_smoothing", || format!("must be >= 0, got {v}"))?;
         if let Some(p) = &self.priors {
@@ -41,7 +45,7 @@ impl GaussianNbParams {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GaussianNb {
+pub(crate) struct GaussianNb {
     log_prior: Vec<f64>,
     /// `means[c * d + j]`, likewise `variances`.
     means: Vec<f64>,
@@ -49,7 +53,7 @@ pub struct GaussianNb {
     n_features: usize,
 }
 
-pub fn fit_gaussian_nb(
+pub(crate) fn fit_gaussian_nb(
     x: &Matrix,
     y: &[u32],
     n_classes: usize,
@@ -105,7 +109,7 @@ fn max_feature_variance(x: &Matrix) -> f64 {
 }
 
 impl GaussianNb {
-    pub fn predict_proba(&self, x: &Matrix) -> Matrix {
+    pub(crate) fn predict_proba(&self, x: &Matrix) -> Matrix {
         let k = self.log_prior.len();
         let d = self.n_features;
         let mut out = Matrix::zeros(x.rows(), k);
@@ -131,7 +135,7 @@ impl GaussianNb {
         out
     }
 
-    pub fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {
+    pub(crate) fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {
         self.n_features == n_features
             && self.log_prior.len() == n_classes
             && self.means.len() == n_classes * n_features

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 pub struct ParamError {
     /// Where in the config: `model`, `params`, `params.max_depth`.
     pub key: String,
+    /// What is wrong and what is allowed, e.g. `must be >= 1, got 0`.
     pub message: String,
 }
 
@@ -37,10 +38,15 @@ pub(crate) fn ensure_max_bins(max_bins: usize) -> Result<(), ParamError> {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "serde_json::Value", into = "serde_json::Value")]
 pub enum MaxFeatures {
+    /// Every feature (`null`).
     All,
+    /// The square root of the feature count, rounded down.
     Sqrt,
+    /// The base-2 logarithm of the feature count, rounded down.
     Log2,
+    /// This many features (at most all of them), >= 1.
     Count(usize),
+    /// This share of the features, rounded down, in (0, 1].
     Fraction(f64),
 }
 

@@ -29,7 +29,7 @@ struct Node {
 /// A fitted tree; each leaf holds `width` values (class probabilities for
 /// classification, one raw score for boosting).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FlatTree {
+pub(crate) struct FlatTree {
     nodes: Vec<Node>,
     values: Vec<f64>,
     width: usize,
@@ -37,7 +37,7 @@ pub struct FlatTree {
 
 impl FlatTree {
     /// The values of the leaf `row` falls in.
-    pub fn predict_row(&self, row: &[f64]) -> &[f64] {
+    pub(crate) fn predict_row(&self, row: &[f64]) -> &[f64] {
         let mut node = self.nodes[0];
         while node.feature != LEAF {
             let next = if row[node.feature as usize] <= node.threshold { node.left } else { node.left + 1 };
@@ -51,7 +51,7 @@ impl FlatTree {
     /// `x` to `out`. Rows descend in groups of eight in lockstep, so eight
     /// independent memory loads are in flight instead of one: traversal is
     /// bound by memory latency, not arithmetic.
-    pub fn accumulate(&self, x: &Matrix, first: usize, out: &mut [f64]) {
+    pub(crate) fn accumulate(&self, x: &Matrix, first: usize, out: &mut [f64]) {
         const LANES: usize = 8;
         let width = self.width;
         for (group, out) in out.chunks_mut(LANES * width).enumerate() {
@@ -79,18 +79,18 @@ impl FlatTree {
         }
     }
 
-    pub fn n_leaves(&self) -> usize {
+    pub(crate) fn n_leaves(&self) -> usize {
         self.values.len() / self.width.max(1)
     }
 
     /// The largest feature index the tree tests, for consistency checks.
-    pub fn max_feature(&self) -> Option<usize> {
+    pub(crate) fn max_feature(&self) -> Option<usize> {
         self.nodes.iter().filter(|n| n.feature != LEAF).map(|n| n.feature as usize).max()
     }
 
     /// Checks that every child index and leaf index points inside the tree,
     /// so a tree read from disk cannot index out of bounds.
-    pub fn is_well_formed(&self, width: usize) -> bool {
+    pub(crate) fn is_well_formed(&self, width: usize) -> bool {
         let leaves = self.n_leaves();
         !self.nodes.is_empty()
             && self.width == width
@@ -114,7 +114,7 @@ pub(crate) struct TreeBuilder {
 }
 
 impl TreeBuilder {
-    pub fn new(width: usize) -> Self {
+    pub(crate) fn new(width: usize) -> Self {
         TreeBuilder {
             nodes: vec![Node { threshold: 0.0, feature: LEAF, left: 0 }],
             values: Vec::new(),
@@ -123,7 +123,7 @@ impl TreeBuilder {
     }
 
     /// Turns `node` into a split and returns the index of its left child.
-    pub fn split(&mut self, node: usize, feature: usize, threshold: f64) -> usize {
+    pub(crate) fn split(&mut self, node: usize, feature: usize, threshold: f64) -> usize {
         let left = self.nodes.len();
         let leaf = Node { threshold: 0.0, feature: LEAF, left: 0 };
         self.nodes.push(leaf);
@@ -133,7 +133,7 @@ impl TreeBuilder {
     }
 
     /// Makes `node` a leaf holding `values`; returns the leaf's index.
-    pub fn leaf(&mut self, node: usize, values: &[f64]) -> usize {
+    pub(crate) fn leaf(&mut self, node: usize, values: &[f64]) -> usize {
         debug_assert_eq!(values.len(), self.width);
         let index = self.values.len() / self.width;
         self.values.extend_from_slice(values);
@@ -141,7 +141,7 @@ impl TreeBuilder {
         index
     }
 
-    pub fn finish(self) -> FlatTree {
+    pub(crate) fn finish(self) -> FlatTree {
         FlatTree { nodes: self.nodes, values: self.values, width: self.width }
     }
 }
@@ -149,20 +149,20 @@ impl TreeBuilder {
 /// Stopping rules and feature sampling of the CART learner.
 #[derive(Debug, Clone)]
 pub(crate) struct CartRules {
-    pub max_depth: Option<usize>,
-    pub min_samples_split: usize,
-    pub min_samples_leaf: usize,
+    pub(crate) max_depth: Option<usize>,
+    pub(crate) min_samples_split: usize,
+    pub(crate) min_samples_leaf: usize,
     /// Features examined per split (all of them for a plain tree).
-    pub max_features: usize,
+    pub(crate) max_features: usize,
 }
 
 /// Inputs of one tree fit: binned features, class indices and per-row
 /// weights (bootstrap counts; rows not in `rows` are ignored).
 pub(crate) struct CartData<'a> {
-    pub binned: &'a Binned,
-    pub y: &'a [u32],
-    pub weights: Option<&'a [u32]>,
-    pub n_classes: usize,
+    pub(crate) binned: &'a Binned,
+    pub(crate) y: &'a [u32],
+    pub(crate) weights: Option<&'a [u32]>,
+    pub(crate) n_classes: usize,
 }
 
 struct Candidate {
@@ -173,7 +173,7 @@ struct Candidate {
 
 /// Grows a classification tree on `rows`; leaves hold class probabilities.
 pub(crate) fn grow_classifier(
-    data: &CartData,
+    data: &CartData<'_>,
     rows: &mut [u32],
     rules: &CartRules,
     rng: &mut Xoshiro256PlusPlus,
@@ -223,7 +223,7 @@ pub(crate) fn grow_classifier(
     builder.finish()
 }
 
-fn weight(data: &CartData, r: u32) -> u32 {
+fn weight(data: &CartData<'_>, r: u32) -> u32 {
     data.weights.map_or(1, |w| w[r as usize])
 }
 
@@ -237,7 +237,7 @@ struct Scratch {
 }
 
 fn best_split(
-    data: &CartData,
+    data: &CartData<'_>,
     rows: &[u32],
     rules: &CartRules,
     rng: &mut Xoshiro256PlusPlus,
