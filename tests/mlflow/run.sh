@@ -4,7 +4,7 @@
 #     store and runs the official Python client (test_mlflow_client.py)
 #     against it, once as MLflow 3.17 and once as 2.22;
 #  2. starts a real `mlflow server` the same way and runs retrain's own
-#     MLflow client (RestStore) against it.
+#     MLflow client (MlflowClient) against it.
 #   RETRAIN_BIN   the retrain binary (default: built with cargo)
 #   MLFLOW_VENV   virtualenv to reuse (default: bench/.venv-mlflow)
 #   MLFLOW2_VENV  the same for the 2.x client (default: bench/.venv-mlflow2)
@@ -68,7 +68,7 @@ if ! "$venv2/bin/python" -m pytest -q -p no:cacheprovider -W ignore::Deprecation
   exit 1
 fi
 
-echo "--- RestStore against a real mlflow server"
+echo "--- MlflowClient against a real mlflow server"
 mlflow_port=$(free_port)
 # Its own process group: mlflow starts job consumers that must stop with it.
 setsid "$venv/bin/mlflow" server --host 127.0.0.1 --port "$mlflow_port" --workers 1 \
@@ -79,4 +79,4 @@ if ! wait_for_health "$mlflow_port" 180; then
   exit 1
 fi
 cd "$root"
-MLFLOW_SERVER_URL="http://127.0.0.1:$mlflow_port" cargo test -q -p retrain-server --test rest_store
+MLFLOW_SERVER_URL="http://127.0.0.1:$mlflow_port" cargo test -q -p retrain-server --test mlflow_client

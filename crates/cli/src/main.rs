@@ -135,7 +135,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         cause.downcast_ref::<retrain_ml::Error>().is_some_and(retrain_ml::Error::is_user_error)
             || cause.downcast_ref::<commands::UsageError>().is_some()
             || cause.downcast_ref::<retrain_flow::project::ProjectError>().is_some()
-            || cause.downcast_ref::<retrain_flow::spec::SpecError>().is_some()
+            || cause.downcast_ref::<retrain_flow::pipeline::PipelineError>().is_some()
             || cause.downcast_ref::<retrain_flow::task::InvocationError>().is_some_and(|e| {
                 !matches!(e, retrain_flow::task::InvocationError::Store(s) if s.code == retrain_registry::ErrorCode::InternalError)
             })

@@ -192,11 +192,25 @@ fn check_names_the_file_and_line_of_every_mistake() {
         };
         write(d, &format!("pipelines/{name}.yaml"), &text);
     }
+    // One file with several faults: each is listed, none hides the next.
+    write(
+        d,
+        "pipelines/several.yaml",
+        "name: several\non_failure: [pager]\ntasks:\n  a: {op: teleport}\n  b: {op: shell, command: x, needs: [z]}\n",
+    );
     let output = retrain(d).args(["pipelines", "check"]).assert().code(2).get_output().stderr.clone();
     let stderr = String::from_utf8_lossy(&output);
-    assert!(stderr.contains("8 of 9 pipeline files have errors"), "{stderr}");
+    assert!(stderr.contains("9 of 10 pipeline files have errors"), "{stderr}");
     for (name, _, expected) in cases {
         assert!(stderr.contains(expected), "{name}: expected {expected:?} in\n{stderr}");
+    }
+    for expected in [
+        "several.yaml: 'start_date' is missing",
+        "several.yaml: notification channel 'pager' is not defined",
+        "several.yaml:4: task 'a': unknown op 'teleport'",
+        "several.yaml:5: task 'b' needs unknown task 'z'",
+    ] {
+        assert!(stderr.contains(expected), "expected {expected:?} in\n{stderr}");
     }
 }
 

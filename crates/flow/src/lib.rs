@@ -1,7 +1,7 @@
 //! Orchestration: pipelines in YAML run by an embedded scheduler, the way
 //! Airflow runs DAGs, from one binary.
 //!
-//! - [`spec`]: pipeline files, checked with file and line;
+//! - [`pipeline`]: pipeline files, checked with file and line;
 //!   [`schedule`]: cron schedules and data intervals;
 //!   [`template`]: `{{ ds }}` and friends;
 //! - [`project`]: retrain.yaml and the project directory; `retrain init`'s scaffold;
@@ -15,16 +15,16 @@
 pub mod executor;
 pub mod notify;
 pub mod ops;
+pub mod pipeline;
 pub mod project;
 pub mod protocol;
 pub mod redact;
 pub mod runs;
 pub mod schedule;
 pub mod scheduler;
-pub mod spec;
 pub mod state;
 pub mod task;
 pub mod template;
 
+pub use pipeline::Pipeline;
 pub use project::Project;
-pub use spec::Pipeline;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::notify::{Channel, Notifier};
 use crate::ops::Action;
-use crate::spec::{self, Pipeline, SpecError};
+use crate::pipeline::{self, Pipeline, PipelineError};
 
 pub const CONFIG_FILE: &str = "retrain.yaml";
 
@@ -61,7 +61,7 @@ pub enum ProjectError {
     #[error("{path}: {message}", path = .path.display())]
     Config { path: PathBuf, message: String },
     #[error(transparent)]
-    Spec(#[from] SpecError),
+    Spec(#[from] PipelineError),
     #[error("no pipeline named '{name}' in {dir}; known: {known}", dir = .dir.display())]
     UnknownPipeline { name: String, dir: PathBuf, known: String },
     #[error("cannot write {path}: {source}", path = .path.display())]
@@ -87,7 +87,7 @@ impl Project {
             Err(e) => return Err(ProjectError::Config { path, message: e.to_string() }),
         };
         let config: ProjectConfig = serde_saphyr::from_str(&text).map_err(|e| {
-            let (line, message) = spec::yaml_error(&e);
+            let (line, message) = pipeline::yaml_error(&e);
             let message = match line {
                 Some(line) => format!("line {line}: {message}"),
                 None => message,
@@ -139,21 +139,17 @@ impl Project {
     /// Every pipeline that loads, and the errors of those that do not
     /// (including what only the project can tell: duplicate names,
     /// unknown notification channels, missing config files).
-    pub fn load_pipelines(&self) -> (Vec<Pipeline>, Vec<SpecError>) {
+    pub fn load_pipelines(&self) -> (Vec<Pipeline>, Vec<PipelineError>) {
         let mut pipelines: Vec<Pipeline> = Vec::new();
         let mut errors = Vec::new();
         for file in self.pipeline_files() {
             match self.load_file(&file) {
                 Ok(p) => match pipelines.iter().find(|other| other.name == p.name) {
-                    Some(other) => errors.push(SpecError {
-                        file: p.file.clone(),
-                        line: None,
-                        message: format!(
-                            "pipeline name '{}' is already used by {}",
-                            p.name,
-                            other.file.display()
-                        ),
-                    }),
+                    Some(other) => errors.push(PipelineError::single(
+                        &p.file,
+                        None,
+                        format!("pipeline name '{}' is already used by {}", p.name, other.file.display()),
+                    )),
                     None => pipelines.push(p),
                 },
                 Err(e) => errors.push(e),
@@ -163,16 +159,13 @@ impl Project {
     }
 
     /// One pipeline file, checked against the project.
-    fn load_file(&self, file: &Path) -> Result<Pipeline, SpecError> {
+    fn load_file(&self, file: &Path) -> Result<Pipeline, PipelineError> {
         let shown = file.strip_prefix(&self.root).unwrap_or(file).to_path_buf();
-        let text = std::fs::read_to_string(file).map_err(|e| SpecError {
-            file: shown.clone(),
-            line: None,
-            message: format!("cannot read: {e}"),
-        })?;
-        let pipeline = spec::parse(&text, &shown)?;
-        self.check_references(&pipeline)?;
-        Ok(pipeline)
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| PipelineError::single(&shown, None, format!("cannot read: {e}")))?;
+        let mut checked = pipeline::check(&text, &shown)?;
+        self.check_references(&mut checked);
+        checked.finish()
     }
 
     /// One pipeline by name. `pipelines/NAME.yaml` (or `.yml`) is read
@@ -198,35 +191,34 @@ impl Project {
         })
     }
 
-    fn check_references(&self, pipeline: &Pipeline) -> Result<(), SpecError> {
-        let error =
-            |line: Option<u32>, message: String| SpecError { file: pipeline.file.clone(), line, message };
+    /// The channels and config files the pipeline names exist.
+    fn check_references(&self, checked: &mut pipeline::Checked) {
+        let mut faults = Vec::new();
+        let pipeline = &checked.pipeline;
         for channel in pipeline.on_failure.iter().chain(&pipeline.on_success) {
             if !self.notifier.has_channel(channel) {
-                return Err(error(None, self.unknown_channel(channel)));
+                faults.push((None, self.unknown_channel(channel)));
             }
         }
         for task in pipeline.tasks.values() {
-            let action = Action::parse(&task.kind, &task.args)
-                .map_err(|e| error(Some(task.line), format!("task '{}': {}", task.name, e.message)))?;
+            // A task whose arguments are wrong has been reported already.
+            let Ok(action) = Action::parse(&task.kind, &task.args) else { continue };
             for channel in action.channels() {
                 if !channel.contains("{{") && !self.notifier.has_channel(channel) {
-                    return Err(error(
-                        Some(task.line),
-                        format!("task '{}': {}", task.name, self.unknown_channel(channel)),
-                    ));
+                    let message = format!("task '{}': {}", task.name, self.unknown_channel(channel));
+                    faults.push((Some(task.line), message));
                 }
             }
             for file in action.required_files() {
                 if !self.root.join(file).is_file() {
-                    return Err(error(
-                        Some(task.line),
-                        format!("task '{}': config file '{file}' does not exist", task.name),
-                    ));
+                    let message = format!("task '{}': config file '{file}' does not exist", task.name);
+                    faults.push((Some(task.line), message));
                 }
             }
         }
-        Ok(())
+        for (line, message) in faults {
+            checked.add(line, message);
+        }
     }
 
     fn unknown_channel(&self, name: &str) -> String {

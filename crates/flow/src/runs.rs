@@ -1,12 +1,12 @@
 //! How runs come to be, beside the scheduler that creates scheduled ones:
 //! a run asked for by hand. It joins what a pipeline file says (its
 //! schedule) with what the database keeps (a run), so that neither
-//! [`crate::spec`] nor [`crate::state`] needs the other.
+//! [`crate::pipeline`] nor [`crate::state`] needs the other.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::spec::Pipeline;
+use crate::pipeline::Pipeline;
 use crate::state::PipelineRun;
 
 impl PipelineRun {

@@ -21,10 +21,10 @@ use tokio::task::JoinSet;
 
 use crate::executor::{Exit, Finished, Launch, Launcher, is_task_process, kill_group, log_tail};
 use crate::notify::Notifier;
+use crate::pipeline::{Pipeline, TriggerRule};
 use crate::project::Project;
 use crate::protocol::{EXIT_NOT_YET, EXIT_SKIPPED};
 use crate::schedule::{Window, due_intervals};
-use crate::spec::{Pipeline, TriggerRule};
 use crate::state::{
     self, PipelineRun, RUN_FAILED, RUN_QUEUED, RUN_RUNNING, RUN_SUCCESS, State, TaskInstance, TaskState,
 };

@@ -11,8 +11,8 @@ use retrain_registry::SqlStore;
 use serde_json::{Map, Value};
 
 use crate::ops::{self, Action, OpError, Outcome};
+use crate::pipeline::{self, Pipeline, Task};
 use crate::project::Project;
-use crate::spec::{self, Pipeline, Task};
 use crate::state::State;
 use crate::template::{self, Context};
 
@@ -81,7 +81,8 @@ pub async fn prepare(project: Project, invocation: &Invocation) -> Result<Instan
     let (run_id, start, end, mut conf) = match (&recorded, &invocation.ds) {
         (Some(run), _) => (run.run_id.clone(), run.interval_start, run.interval_end, run.conf.clone()),
         (None, Some(ds)) => {
-            let date = spec::parse_date(ds).map_err(|m| InvocationError::Invalid(format!("--ds: {m}")))?;
+            let date =
+                pipeline::parse_date(ds).map_err(|m| InvocationError::Invalid(format!("--ds: {m}")))?;
             let interval = pipeline.schedule.interval_at(date);
             let run_id = invocation
                 .run_id

@@ -17,7 +17,7 @@ use chrono::{TimeZone, Utc};
 use retrain_flow::executor::Launcher;
 use retrain_flow::scheduler::{Clock, ManualClock, Options, Scheduler};
 use retrain_flow::state::{RUN_FAILED, RUN_QUEUED, RUN_RUNNING, State, TaskState};
-use retrain_flow::{Project, spec};
+use retrain_flow::{Project, pipeline};
 use retrain_registry::SqlStore;
 
 async fn stores(dir: &Path) -> Vec<(String, SqlStore)> {
@@ -71,7 +71,7 @@ async fn catchup_order_and_retries_with_backoff_follow_the_clock() {
     std::fs::write(&program, "#!/bin/sh\necho \"$@\"\n[ \"$4\" = load ] && exit 1\nexit 0\n").unwrap();
     std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
     let project = Project::open(root).unwrap();
-    let pipeline = spec::parse(PIPELINE, Path::new("daily.yaml")).unwrap();
+    let pipeline = pipeline::parse(PIPELINE, Path::new("daily.yaml")).unwrap();
 
     for (backend, store) in stores(root).await {
         eprintln!("backend {backend}");

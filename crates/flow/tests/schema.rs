@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use retrain_flow::ops::{Action, OPS, SENSORS};
-use retrain_flow::spec::COMMON_KEYS;
+use retrain_flow::pipeline::COMMON_KEYS;
 use serde_json::{Map, Value, json};
 
 fn schema() -> Value {

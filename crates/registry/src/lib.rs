@@ -15,25 +15,25 @@
 //! - [`entities`]: the JSON shapes of MLflow's REST API;
 //! - [`StoreError`] and [`ErrorCode`]: MLflow's error codes and their HTTP
 //!   statuses, in one table;
-//! - [`RestStore`]: an MLflow REST client for our server or MLflow's;
+//! - [`MlflowClient`]: an MLflow REST client for our server or MLflow's;
 //! - [`ArtifactStore`]: files behind the artifact API;
 //! - [`ModelUri`]: model URIs (`models:/NAME@ALIAS`, …).
 
 mod artifacts;
+mod client;
 mod db;
 pub mod entities;
 mod error;
 mod filter;
 mod limits;
-mod rest;
 mod states;
 mod store;
 mod tags;
 mod uri;
 
 pub use artifacts::{ArtifactStore, FileInfo, checked_path};
+pub use client::MlflowClient;
 pub use db::{Arg, Backend, Sql, WriteTx, now_ms};
 pub use error::{ErrorCode, Result, StoreError};
-pub use rest::RestStore;
 pub use store::SqlStore;
 pub use uri::ModelUri;

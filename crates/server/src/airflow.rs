@@ -21,9 +21,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, SecondsFormat, Utc};
+use retrain_flow::pipeline::{self, Pipeline};
 use retrain_flow::project::{Project, ProjectError};
 use retrain_flow::scheduler::SchedulerHandle;
-use retrain_flow::spec::{self, Pipeline};
 use retrain_flow::state::{PipelineRun, RunOrder, State, TaskInstance, TaskState};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -316,7 +316,7 @@ async fn trigger(
     let logical_date = request
         .logical_date
         .as_deref()
-        .map(spec::parse_date)
+        .map(pipeline::parse_date)
         .transpose()
         .map_err(|m| Problem::invalid(&["body", "logical_date"], "datetime_from_date_parsing", m))?;
     let mut run = PipelineRun::manual(

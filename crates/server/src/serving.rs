@@ -34,7 +34,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use retrain_ml::Model;
-use retrain_registry::RestStore;
+use retrain_registry::MlflowClient;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -58,7 +58,7 @@ pub struct ServedModel {
 #[derive(Clone)]
 pub enum ModelSource {
     Dir(PathBuf),
-    Registry { uri: String, tracking: RestStore, cache: PathBuf },
+    Registry { uri: String, tracking: MlflowClient, cache: PathBuf },
 }
 
 impl ModelSource {
@@ -68,7 +68,7 @@ impl ModelSource {
             let uri = tracking_uri.ok_or_else(|| {
                 format!("{spec} is a registry URI: give --tracking-uri or set MLFLOW_TRACKING_URI")
             })?;
-            let tracking = RestStore::new(uri).map_err(|e| e.to_string())?;
+            let tracking = MlflowClient::new(uri).map_err(|e| e.to_string())?;
             return Ok(ModelSource::Registry { uri: spec.to_string(), tracking, cache: cache.to_path_buf() });
         }
         Ok(ModelSource::Dir(PathBuf::from(spec)))
@@ -390,7 +390,7 @@ pub(crate) fn single_model_routes(handle: Arc<ModelHandle>) -> Router {
 #[derive(Clone)]
 pub struct ServingOptions {
     /// The registry that names the versions (for `retrain up`, itself).
-    pub tracking: RestStore,
+    pub tracking: MlflowClient,
     /// Where downloaded model versions are kept.
     pub cache: PathBuf,
     /// How often a served alias or stage is checked for a new version.
@@ -401,7 +401,7 @@ pub struct ServingOptions {
 /// /models/{name}/invocations?alias=champion` (the default), `?version=3`
 /// or `?stage=Production`, each loaded on first use and then watched.
 pub(crate) struct ModelCatalog {
-    tracking: RestStore,
+    tracking: MlflowClient,
     cache: PathBuf,
     poll: Duration,
     metrics: Arc<ServingMetrics>,

@@ -373,6 +373,26 @@ async fn registry_over_http_with_audit_trail() {
         (body["model_version"]["current_stage"].as_str(), body["model_version"]["status"].as_str()),
         (Some("None"), Some("READY"))
     );
+    // The user is the signed-in user, not the client program: a version
+    // created by a client that names itself has no user until sign-in exists.
+    let created: Value = s
+        .client
+        .post(format!("{}/api/2.0/mlflow/model-versions/create", s.base))
+        .header("user-agent", "mlflow-python-client/3.17.2")
+        .json(&json!({"name": "iris", "source": format!("models:/{model_id}")}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (created["model_version"]["version"].as_str(), created["model_version"]["user_id"].as_str()),
+        (Some("3"), Some(""))
+    );
+    let delete = s.client.delete(format!("{}/api/2.0/mlflow/model-versions/delete", s.base));
+    let deleted = delete.json(&json!({"name": "iris", "version": "3"})).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::OK);
     let (_, body) = s.get("model-versions/get-download-uri", &[("name", "iris"), ("version", "1")]).await;
     assert_eq!(body["artifact_uri"], format!("mlflow-artifacts:/0/models/{model_id}/artifacts"));
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use retrain_ml::{ClassifierConfig, datasets, model};
-use retrain_registry::{ArtifactStore, RestStore, SqlStore};
+use retrain_registry::{ArtifactStore, MlflowClient, SqlStore};
 use retrain_server::serving::{ModelHandle, ModelSource, ServingMetrics, ServingOptions, VERSION_HEADER};
 use retrain_server::{App, Server};
 use serde_json::{Value, json};
@@ -129,7 +129,7 @@ async fn every_format_and_every_bad_input() {
 }
 
 /// Logs `model_dir` as a run and registers it; returns the version.
-async fn register(tracking: &RestStore, model_dir: &Path) -> String {
+async fn register(tracking: &MlflowClient, model_dir: &Path) -> String {
     let experiment = tracking.experiment_id("serving").await.unwrap();
     let run = tracking.create_run(&experiment, "train", &[]).await.unwrap();
     tracking.upload_dir(&run.info.artifact_uri, "model", model_dir).await.unwrap();
@@ -142,7 +142,7 @@ async fn register(tracking: &RestStore, model_dir: &Path) -> String {
 async fn the_champion_is_swapped_under_load_without_a_failed_request() {
     let dir = tempfile::tempdir().unwrap();
     let tracking_url = start_retrain_server(dir.path()).await;
-    let tracking = RestStore::new(&tracking_url).unwrap();
+    let tracking = MlflowClient::new(&tracking_url).unwrap();
     for (name, trees, seed) in [("v1", 10, 1), ("v2", 20, 2)] {
         train_iris(&dir.path().join(name), trees, seed);
     }
@@ -221,7 +221,7 @@ async fn registered_models_are_served_by_name() {
     let artifacts = ArtifactStore::open(dir.path().join("artifacts").to_str().unwrap()).unwrap();
     let server = Server::bind("127.0.0.1", 0).await.unwrap();
     let url = server.url().to_owned();
-    let tracking = RestStore::new(&url).unwrap();
+    let tracking = MlflowClient::new(&url).unwrap();
     let serving = ServingOptions {
         tracking: tracking.clone(),
         cache: dir.path().join("cache"),

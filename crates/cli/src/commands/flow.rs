@@ -9,13 +9,13 @@ use anyhow::{Context, Result};
 use chrono::{Duration as Days, Utc};
 use clap::{Args, Subcommand};
 use retrain_flow::executor::Launcher;
+use retrain_flow::pipeline::parse_date;
 use retrain_flow::project::{self, CONFIG_FILE, Project};
 use retrain_flow::scheduler::{Options, Scheduler, SchedulerHandle, SystemClock, UP_OWNER};
-use retrain_flow::spec::parse_date;
 use retrain_flow::state::{PipelineRun, RUN_SUCCESS, State};
 use retrain_flow::task::{self, Invocation};
 use retrain_flow::{Pipeline, ops::Outcome, redact};
-use retrain_registry::{ArtifactStore, RestStore, SqlStore};
+use retrain_registry::{ArtifactStore, MlflowClient, SqlStore};
 use retrain_server::airflow::PipelineApi;
 use retrain_server::serving::ServingOptions;
 use retrain_server::{App, Server};
@@ -185,7 +185,7 @@ pub fn up(args: UpArgs) -> Result<()> {
         let scheduler_handle = Arc::new(SchedulerHandle::default());
         let server = Server::bind(&args.host, args.port).await?;
         let serving = ServingOptions {
-            tracking: RestStore::new(server.url())?,
+            tracking: MlflowClient::new(server.url())?,
             cache: root.join(".retrain/cache"),
             poll: std::time::Duration::from_secs(2),
         };

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use chrono::{TimeZone, Utc};
 use clap::{Args, Subcommand};
-use retrain_registry::RestStore;
+use retrain_registry::MlflowClient;
 use retrain_registry::entities::{ModelVersion, Run};
 
 #[derive(Args)]
@@ -92,7 +92,7 @@ fn time(ms: i64) -> String {
 }
 
 pub fn runs(server: Server, command: RunsCommand) -> Result<()> {
-    let store = RestStore::new(&server.tracking_uri)?;
+    let store = MlflowClient::new(&server.tracking_uri)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         match command {
@@ -143,7 +143,7 @@ fn print_versions(versions: &[ModelVersion]) {
 }
 
 pub fn models(server: Server, command: ModelsCommand) -> Result<()> {
-    let store = RestStore::new(&server.tracking_uri)?;
+    let store = MlflowClient::new(&server.tracking_uri)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         match command {

@@ -87,7 +87,7 @@ pub struct ServeArgs {
     #[arg(long, env = "MLFLOW_TRACKING_URI")]
     tracking_uri: Option<String>,
     /// How often a served alias or stage is checked for a new version.
-    #[arg(long, default_value = "2s", value_parser = retrain_flow::spec::parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = retrain_flow::pipeline::parse_duration)]
     poll_interval: Duration,
     /// Where downloaded model versions are kept.
     #[arg(long, default_value = ".retrain/cache")]

@@ -8,7 +8,7 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
-use retrain_registry::RestStore;
+use retrain_registry::MlflowClient;
 
 use super::OpError;
 use crate::notify::Notifier;
@@ -24,7 +24,7 @@ pub struct Env {
     task: String,
     notifier: Notifier,
     tracking_uri: Option<String>,
-    tracking: OnceLock<Result<RestStore, String>>,
+    tracking: OnceLock<Result<MlflowClient, String>>,
     state: Option<State>,
 }
 
@@ -66,13 +66,13 @@ impl Env {
     }
 
     /// The tracking server: `MLFLOW_TRACKING_URI`, else retrain.yaml's `tracking_uri`.
-    pub fn tracking(&self) -> Result<&RestStore, OpError> {
+    pub fn tracking(&self) -> Result<&MlflowClient, OpError> {
         let store = self.tracking.get_or_init(|| {
             let uri = self.tracking_uri.as_deref().ok_or_else(|| {
                 "no tracking server: set MLFLOW_TRACKING_URI (retrain up and retrain pipelines run set it for their tasks)"
                     .to_string()
             })?;
-            RestStore::new(uri).map_err(|e| e.to_string())
+            MlflowClient::new(uri).map_err(|e| e.to_string())
         });
         store.as_ref().map_err(|e| e.clone().into())
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use retrain_ml::model::{Model, dataset_hash};
 use retrain_ml::{Dataset, Metrics, datasets};
 use retrain_registry::entities::{Metric, ModelVersion, Param, Tag};
-use retrain_registry::{RestStore, now_ms};
+use retrain_registry::{MlflowClient, now_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -116,7 +116,7 @@ pub async fn register_model_dir(
 /// Params, validation metrics, the training history (one metric per
 /// step) and the model's files.
 async fn log_model_run(
-    tracking: &RestStore,
+    tracking: &MlflowClient,
     run_id: &str,
     artifact_uri: &str,
     model: &Model,
@@ -306,7 +306,7 @@ impl Promote {
 }
 
 async fn current_holder(
-    tracking: &RestStore,
+    tracking: &MlflowClient,
     name: &str,
     alias: &str,
 ) -> Result<Option<ModelVersion>, OpError> {
@@ -318,7 +318,7 @@ async fn current_holder(
 }
 
 async fn promote(
-    tracking: &RestStore,
+    tracking: &MlflowClient,
     name: &str,
     version: &str,
     alias: &str,

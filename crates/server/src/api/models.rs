@@ -347,9 +347,10 @@ pub struct CreateModelVersion {
     description: Option<String>,
 }
 
+/// The version's `user_id` is the signed-in user; until authentication
+/// exists there is none, so it stays empty (never the client's User-Agent).
 pub async fn create_model_version(
     State(store): State<Arc<SqlStore>>,
-    headers: HeaderMap,
     Message(req): Message<CreateModelVersion>,
 ) -> Reply {
     let version = store
@@ -361,7 +362,7 @@ pub async fn create_model_version(
             &req.tags,
             req.run_link.as_deref(),
             req.description.as_deref().unwrap_or(""),
-            &actor(&headers),
+            "",
         )
         .await?;
     Ok(Json(json!({"model_version": version})))

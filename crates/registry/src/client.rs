@@ -1,4 +1,4 @@
-//! `RestStore`: an MLflow REST client. It talks to `retrain server` or to
+//! `MlflowClient`: an MLflow REST client. It talks to `retrain server` or to
 //! a real `mlflow server` alike, so tasks log and register the same way
 //! whichever tracking server a team runs.
 //!
@@ -19,7 +19,7 @@ const API: &str = "api/2.0/mlflow";
 const ARTIFACTS: &str = "api/2.0/mlflow-artifacts/artifacts";
 
 #[derive(Debug, Clone)]
-pub struct RestStore {
+pub struct MlflowClient {
     base: String,
     http: reqwest::Client,
 }
@@ -38,9 +38,9 @@ fn list<T: DeserializeOwned>(value: Value, name: &str) -> Result<Vec<T>> {
     field(value, name)
 }
 
-impl RestStore {
+impl MlflowClient {
     /// A client of the tracking server at `url` (e.g. `http://127.0.0.1:5000`).
-    pub fn new(url: &str) -> Result<RestStore> {
+    pub fn new(url: &str) -> Result<MlflowClient> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(StoreError::invalid(format!(
                 "tracking URI '{url}' must be an http:// or https:// URL of a tracking server"
@@ -60,7 +60,7 @@ impl RestStore {
             .timeout(std::time::Duration::from_secs(120))
             .build()
             .map_err(|e| StoreError::internal(format!("cannot build an HTTP client: {e}")))?;
-        Ok(RestStore { base: url.trim_end_matches('/').to_owned(), http })
+        Ok(MlflowClient { base: url.trim_end_matches('/').to_owned(), http })
     }
 
     pub fn url(&self) -> &str {

@@ -1,9 +1,9 @@
-//! `RestStore`, the Rust MLflow client, against `retrain server` (always)
+//! `MlflowClient`, the Rust MLflow client, against `retrain server` (always)
 //! and against a real `mlflow server` when `MLFLOW_SERVER_URL` names one
 //! (the MLflow tier of `.ci/run` starts it).
 
 use retrain_registry::entities::{Metric, Param, Tag};
-use retrain_registry::{ErrorCode, RestStore};
+use retrain_registry::{ErrorCode, MlflowClient};
 
 mod common;
 use common::start_retrain_server;
@@ -11,7 +11,7 @@ use common::start_retrain_server;
 /// Logs a run with params, metrics and a model directory, registers it,
 /// points `champion` at it, resolves `models:/NAME@champion` and downloads
 /// the model back.
-async fn log_register_resolve_download(store: &RestStore) {
+async fn log_register_resolve_download(store: &MlflowClient) {
     let suffix = uuid_suffix();
     let experiment = store.experiment_id(&format!("rest-{suffix}")).await.unwrap();
     assert_eq!(store.experiment_id(&format!("rest-{suffix}")).await.unwrap(), experiment, "idempotent");
@@ -86,24 +86,24 @@ fn uuid_suffix() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn rest_store_against_retrain_server() {
+async fn mlflow_client_against_retrain_server() {
     let dir = tempfile::tempdir().unwrap();
     let url = start_retrain_server(dir.path()).await;
-    log_register_resolve_download(&RestStore::new(&url).unwrap()).await;
+    log_register_resolve_download(&MlflowClient::new(&url).unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn rest_store_against_mlflow_server() {
+async fn mlflow_client_against_mlflow_server() {
     match std::env::var("MLFLOW_SERVER_URL") {
-        Ok(url) => log_register_resolve_download(&RestStore::new(&url).unwrap()).await,
+        Ok(url) => log_register_resolve_download(&MlflowClient::new(&url).unwrap()).await,
         Err(_) => eprintln!("skipped: MLFLOW_SERVER_URL is not set (the MLflow tier of .ci/run sets it)"),
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_or_wrong_urls_are_clear_errors() {
-    assert!(RestStore::new("ftp://x").is_err());
-    let store = RestStore::new("http://127.0.0.1:9").unwrap();
+    assert!(MlflowClient::new("ftp://x").is_err());
+    let store = MlflowClient::new("http://127.0.0.1:9").unwrap();
     let err = store.get_run("x").await.unwrap_err();
     assert!(err.message.contains("cannot reach http://127.0.0.1:9/api/2.0/mlflow/runs/get"), "{err}");
 }
