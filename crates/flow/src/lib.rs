@@ -5,7 +5,8 @@
 //!   [`schedule`]: cron schedules and data intervals;
 //!   [`template`]: `{{ ds }}` and friends;
 //! - [`project`]: retrain.yaml and the project directory; `retrain init`'s scaffold;
-//! - [`state`]: runs, task instances, variables and pauses in the metadata database;
+//! - [`state`]: runs and task instances and the states they go through;
+//!   [`store`]: them, variables and pauses in the metadata database;
 //! - [`scheduler`]: what runs when; [`executor`]: task instances as child processes;
 //! - [`protocol`]: what the scheduler's process and a task instance's process agree on;
 //! - [`task`]: one task instance, inside its process; [`ops`]: what tasks do;
@@ -23,6 +24,7 @@ pub mod runs;
 pub mod schedule;
 pub mod scheduler;
 pub mod state;
+pub mod store;
 pub mod task;
 pub mod template;
 

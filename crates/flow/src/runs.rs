@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::pipeline::Pipeline;
-use crate::state::PipelineRun;
+use crate::state::{PipelineRun, RunType};
 
 impl PipelineRun {
     /// A run asked for by hand (`retrain pipelines trigger`, the REST
@@ -24,6 +24,6 @@ impl PipelineRun {
             Some(date) => pipeline.schedule.interval_at(date),
             None => pipeline.schedule.interval_for_manual(now),
         };
-        PipelineRun::queued(&pipeline.name, "manual", interval, conf, owner, now)
+        PipelineRun::queued(&pipeline.name, RunType::Manual, interval, conf, owner, now)
     }
 }

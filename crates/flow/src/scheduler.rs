@@ -25,9 +25,8 @@ use crate::pipeline::{Pipeline, TriggerRule};
 use crate::project::Project;
 use crate::protocol::{EXIT_NOT_YET, EXIT_SKIPPED};
 use crate::schedule::{Window, due_intervals};
-use crate::state::{
-    self, PipelineRun, RUN_FAILED, RUN_QUEUED, RUN_RUNNING, RUN_SUCCESS, State, TaskInstance, TaskState,
-};
+use crate::state::{PipelineRun, RunState, RunType, TaskInstance, TaskState};
+use crate::store::{self, PipelineStore};
 
 /// The owner of runs driven by `retrain up`.
 pub const UP_OWNER: &str = "scheduler";
@@ -111,12 +110,12 @@ pub fn trigger_decision(rule: TriggerRule, upstream: &[TaskState]) -> Option<Tas
 
 /// The state of a run whose task instances are all finished: failed if
 /// any failed (or could not run because one did), else success.
-pub fn run_outcome(states: &[TaskState]) -> Option<&'static str> {
+pub fn run_outcome(states: &[TaskState]) -> Option<RunState> {
     if !states.iter().all(|s| s.is_finished()) {
         return None;
     }
     let failed = states.iter().any(|s| matches!(s, TaskState::Failed | TaskState::UpstreamFailed));
-    Some(if failed { RUN_FAILED } else { RUN_SUCCESS })
+    Some(if failed { RunState::Failed } else { RunState::Success })
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -142,7 +141,7 @@ pub struct Options {
 
 pub struct Scheduler {
     pipelines: BTreeMap<String, Pipeline>,
-    state: State,
+    state: PipelineStore,
     launcher: Launcher,
     notifier: Notifier,
     clock: Arc<dyn Clock>,
@@ -161,7 +160,7 @@ impl Scheduler {
     pub fn new(
         project: &Project,
         pipelines: Vec<Pipeline>,
-        state: State,
+        state: PipelineStore,
         launcher: Launcher,
         clock: Arc<dyn Clock>,
         options: Options,
@@ -218,7 +217,7 @@ impl Scheduler {
         self.pipelines = pipelines.into_iter().map(|p| (p.name.clone(), p)).collect();
     }
 
-    pub fn state(&self) -> &State {
+    pub fn store(&self) -> &PipelineStore {
         &self.state
     }
 
@@ -226,10 +225,10 @@ impl Scheduler {
     pub async fn create_run(
         &self,
         pipeline: &Pipeline,
-        run_type: &str,
+        run_type: RunType,
         interval: crate::schedule::Interval,
         conf: Map<String, Value>,
-    ) -> state::Result<Option<String>> {
+    ) -> store::Result<Option<String>> {
         let run = PipelineRun::queued(
             &pipeline.name,
             run_type,
@@ -244,7 +243,7 @@ impl Scheduler {
     /// Task instances that were running when a previous scheduler with
     /// this owner died: whatever is left of them is killed and their
     /// retry policy decides (a try that was cut short counts).
-    pub async fn recover(&mut self) -> state::Result<usize> {
+    pub async fn recover(&mut self) -> store::Result<usize> {
         let mut recovered = 0;
         let now = self.clock.now();
         for run in self.state.active_runs(&self.options.owner).await? {
@@ -268,7 +267,7 @@ impl Scheduler {
     }
 
     /// One round: due runs, run starts, task decisions, launches.
-    pub async fn tick(&mut self) -> state::Result<()> {
+    pub async fn tick(&mut self) -> store::Result<()> {
         let now = self.clock.now();
         self.shared.heartbeat_ms.store(ms(now), Ordering::Relaxed);
         let paused = self.state.paused().await?;
@@ -284,7 +283,8 @@ impl Scheduler {
                     catchup: pipeline.catchup,
                 };
                 for interval in due_intervals(&pipeline.schedule, window, last_end, now) {
-                    if let Some(run_id) = self.create_run(pipeline, "scheduled", interval, Map::new()).await?
+                    if let Some(run_id) =
+                        self.create_run(pipeline, RunType::Scheduled, interval, Map::new()).await?
                     {
                         tracing::info!(pipeline = %pipeline.name, run = %run_id, "run created");
                     }
@@ -293,7 +293,7 @@ impl Scheduler {
         }
         let runs = self.state.active_runs(&self.options.owner).await?;
         let mut running_per_pipeline: HashMap<String, u32> = HashMap::new();
-        for run in runs.iter().filter(|r| r.state == RUN_RUNNING) {
+        for run in runs.iter().filter(|r| r.state == RunState::Running) {
             *running_per_pipeline.entry(run.pipeline.clone()).or_default() += 1;
         }
         let mut ready: Vec<(TaskInstance, Option<Duration>)> = Vec::new();
@@ -301,7 +301,7 @@ impl Scheduler {
             let Some(pipeline) = self.pipelines.get(&run.pipeline).cloned() else {
                 continue;
             };
-            if run.state == RUN_QUEUED {
+            if run.state == RunState::Queued {
                 let active = running_per_pipeline.entry(run.pipeline.clone()).or_default();
                 if *active >= pipeline.max_active_runs
                     || (self.options.create_scheduled_runs && paused.contains(&pipeline.name))
@@ -333,7 +333,7 @@ impl Scheduler {
         pipeline: &Pipeline,
         run: &PipelineRun,
         now: DateTime<Utc>,
-    ) -> state::Result<Option<Vec<(TaskInstance, Option<Duration>)>>> {
+    ) -> store::Result<Option<Vec<(TaskInstance, Option<Duration>)>>> {
         let mut instances: BTreeMap<String, TaskInstance> = self
             .state
             .task_instances(&run.pipeline, &run.run_id)
@@ -378,8 +378,8 @@ impl Scheduler {
         let states: Vec<TaskState> = instances.values().map(|ti| ti.state).collect();
         if let Some(outcome) = run_outcome(&states) {
             self.state.finish_run(&run.pipeline, &run.run_id, outcome).await?;
-            tracing::info!(pipeline = %run.pipeline, run = %run.run_id, state = outcome, "run finished");
-            if outcome == RUN_SUCCESS && !pipeline.on_success.is_empty() {
+            tracing::info!(pipeline = %run.pipeline, run = %run.run_id, state = %outcome, "run finished");
+            if outcome == RunState::Success && !pipeline.on_success.is_empty() {
                 let text = format!("pipeline {} run {} succeeded", run.pipeline, run.run_id);
                 self.send_alert(pipeline.on_success.clone(), text);
             }
@@ -403,7 +403,7 @@ impl Scheduler {
         &mut self,
         ready: Vec<(TaskInstance, Option<Duration>)>,
         now: DateTime<Utc>,
-    ) -> state::Result<()> {
+    ) -> store::Result<()> {
         for (mut ti, timeout) in ready {
             if self.running.len() >= self.options.parallelism {
                 break;
@@ -447,7 +447,7 @@ impl Scheduler {
     }
 
     /// Records how a task instance's try ended.
-    pub async fn handle(&mut self, finished: Finished) -> state::Result<()> {
+    pub async fn handle(&mut self, finished: Finished) -> store::Result<()> {
         let launch = &finished.launch;
         let key = (launch.pipeline.clone(), launch.run_id.clone(), launch.task.clone());
         self.running.remove(&key);
@@ -537,7 +537,7 @@ impl Scheduler {
         message: String,
         log: &std::path::Path,
         now: DateTime<Utc>,
-    ) -> state::Result<()> {
+    ) -> store::Result<()> {
         let retry = self.pipelines.get(&ti.pipeline).and_then(|p| p.tasks.get(&ti.task)).map(|t| t.retry);
         let tail = log_tail(log, 1);
         ti.message = Some(if tail.is_empty() { message } else { format!("{message}: {tail}") });
@@ -567,7 +567,7 @@ impl Scheduler {
         pipeline: &Pipeline,
         gate: &TaskInstance,
         now: DateTime<Utc>,
-    ) -> state::Result<()> {
+    ) -> store::Result<()> {
         let downstream = pipeline.downstream_of(&gate.task);
         for mut ti in self.state.task_instances(&gate.pipeline, &gate.run_id).await? {
             if downstream.contains(&ti.task) && !ti.state.is_finished() && ti.state != TaskState::Running {
@@ -628,7 +628,7 @@ impl Scheduler {
         &mut self,
         until_idle: bool,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
-    ) -> state::Result<()> {
+    ) -> store::Result<()> {
         // A full round at least this often (schedules, sensors, retries)…
         const ROUND: Duration = Duration::from_millis(500);
         // …and a look for newly queued runs this often, so a trigger from
@@ -679,7 +679,7 @@ impl Scheduler {
 
     /// Stops running children and puts them back for a retry that does
     /// not count against their tries.
-    pub async fn stop(&mut self) -> state::Result<()> {
+    pub async fn stop(&mut self) -> store::Result<()> {
         let pids: Vec<u32> = self.running.values().map(|r| r.pid).collect();
         for pid in &pids {
             kill_group(*pid, libc::SIGTERM);
@@ -768,8 +768,8 @@ mod tests {
 
     #[test]
     fn a_run_fails_when_any_task_failed() {
-        assert_eq!(run_outcome(&[Success, Skipped]), Some(RUN_SUCCESS));
-        assert_eq!(run_outcome(&[Success, UpstreamFailed]), Some(RUN_FAILED));
+        assert_eq!(run_outcome(&[Success, Skipped]), Some(RunState::Success));
+        assert_eq!(run_outcome(&[Success, UpstreamFailed]), Some(RunState::Failed));
         assert_eq!(run_outcome(&[Success, UpForRetry]), None);
     }
 }

@@ -1,69 +1,48 @@
-//! Pipeline state in the metadata database (the same SQLite or PostgreSQL
-//! as tracking): runs, task instances, variables, pauses. The scheduler
-//! writes it; task instances only read it (variables, upstream outputs).
-
-use std::collections::BTreeSet;
-use std::sync::Arc;
+//! What the scheduler keeps of a pipeline's runs: the runs and their task
+//! instances, and the states and kinds they go through, each spelled in
+//! one place (Airflow's names, `strum`). [`crate::store`] keeps them in
+//! the metadata database.
 
 use chrono::{DateTime, Utc};
-use retrain_registry::{Arg, Sql};
-use retrain_registry::{SqlStore, StoreError, now_ms};
+use serde::Serialize;
 use serde_json::{Map, Value};
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use strum::{AsRefStr, Display, EnumString, IntoStaticStr, VariantNames};
 
-pub type Result<T> = std::result::Result<T, StoreError>;
+use crate::schedule::Interval;
 
 /// A task instance's state, Airflow's names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, AsRefStr, Display, EnumString, IntoStaticStr, VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum TaskState {
     /// Waiting for its upstream tasks.
+    #[strum(serialize = "none")]
     NoState,
+    /// Ready to start once a slot is free.
     Scheduled,
+    /// Handed to the executor.
     Queued,
+    /// Its process is running.
     Running,
     Success,
     Failed,
+    /// Failed, with a try left after the retry delay.
     UpForRetry,
     /// A sensor between two pokes.
     UpForReschedule,
     Skipped,
+    /// Not run because an upstream task failed.
     UpstreamFailed,
 }
 
 impl TaskState {
-    pub const ALL: [TaskState; 10] = [
-        TaskState::NoState,
-        TaskState::Scheduled,
-        TaskState::Queued,
-        TaskState::Running,
-        TaskState::Success,
-        TaskState::Failed,
-        TaskState::UpForRetry,
-        TaskState::UpForReschedule,
-        TaskState::Skipped,
-        TaskState::UpstreamFailed,
-    ];
-
+    /// The state's text, as the database and Airflow's API spell it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            TaskState::NoState => "none",
-            TaskState::Scheduled => "scheduled",
-            TaskState::Queued => "queued",
-            TaskState::Running => "running",
-            TaskState::Success => "success",
-            TaskState::Failed => "failed",
-            TaskState::UpForRetry => "up_for_retry",
-            TaskState::UpForReschedule => "up_for_reschedule",
-            TaskState::Skipped => "skipped",
-            TaskState::UpstreamFailed => "upstream_failed",
-        }
+        self.into()
     }
 
-    pub fn parse(text: &str) -> TaskState {
-        Self::ALL.into_iter().find(|s| s.as_str() == text).unwrap_or(TaskState::NoState)
-    }
-
+    /// Whether the instance reached an end (no more tries).
     pub fn is_finished(self) -> bool {
         matches!(
             self,
@@ -72,19 +51,41 @@ impl TaskState {
     }
 }
 
-/// The states of a pipeline run.
-pub const RUN_QUEUED: &str = "queued";
-pub const RUN_RUNNING: &str = "running";
-pub const RUN_SUCCESS: &str = "success";
-pub const RUN_FAILED: &str = "failed";
+/// A pipeline run's state, Airflow's names.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, AsRefStr, Display, EnumString, IntoStaticStr, VariantNames,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum RunState {
+    /// Created, waiting for its owner to start it.
+    Queued,
+    Running,
+    Success,
+    Failed,
+}
+
+/// How a run came to be, Airflow's names.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, AsRefStr, Display, EnumString, IntoStaticStr, VariantNames,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum RunType {
+    /// Created by the scheduler for a due interval.
+    Scheduled,
+    /// Asked for by hand: `pipelines run`, `pipelines trigger`, the REST API.
+    Manual,
+    /// One of a range of past intervals (`pipelines backfill`, the first start).
+    Backfill,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineRun {
     pub pipeline: String,
     pub run_id: String,
-    /// scheduled, manual or backfill.
-    pub run_type: String,
-    pub state: String,
+    pub run_type: RunType,
+    pub state: RunState,
     pub interval_start: DateTime<Utc>,
     pub interval_end: DateTime<Utc>,
     pub conf: Map<String, Value>,
@@ -122,23 +123,25 @@ impl PipelineRun {
     /// scheduled or backfilled interval cannot get two runs.
     pub fn queued(
         pipeline: &str,
-        run_type: &str,
-        interval: crate::schedule::Interval,
+        run_type: RunType,
+        interval: Interval,
         conf: Map<String, Value>,
         owner: &str,
         now: DateTime<Utc>,
     ) -> PipelineRun {
         let run_id = match run_type {
-            "manual" => format!("manual__{}", now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-            other => {
-                format!("{other}__{}", interval.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            RunType::Manual => {
+                format!("manual__{}", now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            }
+            RunType::Scheduled | RunType::Backfill => {
+                format!("{run_type}__{}", interval.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             }
         };
         PipelineRun {
             pipeline: pipeline.to_string(),
             run_id,
-            run_type: run_type.to_string(),
-            state: RUN_QUEUED.into(),
+            run_type,
+            state: RunState::Queued,
             interval_start: interval.start,
             interval_end: interval.end,
             conf,
@@ -163,7 +166,7 @@ pub enum RunOrder {
 }
 
 impl RunOrder {
-    fn column(self) -> &'static str {
+    pub(crate) fn column(self) -> &'static str {
         match self {
             RunOrder::Created => "created_at",
             RunOrder::IntervalStart => "interval_start",
@@ -176,424 +179,22 @@ impl RunOrder {
     }
 }
 
-fn time(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn run_from_row(row: &AnyRow) -> Result<PipelineRun> {
-    let conf: String = row.try_get("conf")?;
-    Ok(PipelineRun {
-        pipeline: row.try_get("pipeline")?,
-        run_id: row.try_get("run_id")?,
-        run_type: row.try_get("run_type")?,
-        state: row.try_get("state")?,
-        interval_start: time(row.try_get("interval_start")?),
-        interval_end: time(row.try_get("interval_end")?),
-        conf: serde_json::from_str(&conf).unwrap_or_default(),
-        owner: row.try_get("owner")?,
-        created_at: row.try_get("created_at")?,
-        started_at: row.try_get("started_at")?,
-        ended_at: row.try_get("ended_at")?,
-    })
-}
-
-fn instance_from_row(row: &AnyRow) -> Result<TaskInstance> {
-    let state: String = row.try_get("state")?;
-    let output: Option<String> = row.try_get("output")?;
-    let try_number: i64 = row.try_get("try_number")?;
-    let max_tries: i64 = row.try_get("max_tries")?;
-    Ok(TaskInstance {
-        pipeline: row.try_get("pipeline")?,
-        run_id: row.try_get("run_id")?,
-        task: row.try_get("task")?,
-        state: TaskState::parse(&state),
-        try_number: try_number as u32,
-        max_tries: max_tries as u32,
-        next_attempt_at: row.try_get("next_attempt_at")?,
-        first_started_at: row.try_get("first_started_at")?,
-        started_at: row.try_get("started_at")?,
-        ended_at: row.try_get("ended_at")?,
-        pid: row.try_get("pid")?,
-        exit_code: row.try_get("exit_code")?,
-        message: row.try_get("message")?,
-        output: output.and_then(|o| serde_json::from_str(&o).ok()),
-    })
-}
-
-fn opt_int(v: Option<i64>) -> Arg {
-    v.map_or(Arg::NullInt, Arg::Int)
-}
-
-fn opt_text(v: Option<String>) -> Arg {
-    v.map_or(Arg::NullText, Arg::Text)
-}
-
-#[derive(Clone)]
-pub struct State {
-    store: Arc<SqlStore>,
-}
-
-impl State {
-    pub fn new(store: Arc<SqlStore>) -> State {
-        State { store }
-    }
-
-    // ----- variables ----------------------------------------------------
-
-    pub async fn set_variable(&self, key: &str, value: &str) -> Result<()> {
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(StoreError::invalid(format!(
-                "variable name '{key}' may use only letters, digits and '_' (templates read it as var.NAME)"
-            )));
-        }
-        let mut tx = self.store.write().await?;
-        Sql::new("DELETE FROM variables WHERE key = ").text_arg(key).query().execute(&mut *tx).await?;
-        Sql::insert(
-            "variables",
-            &["key", "value", "updated_at"],
-            vec![Arg::Text(key.into()), Arg::Text(value.into()), Arg::Int(now_ms())],
-        )
-        .query()
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn get_variable(&self, key: &str) -> Result<Option<String>> {
-        let row = self
-            .store
-            .fetch_optional(Sql::new("SELECT value FROM variables WHERE key = ").text_arg(key))
-            .await?;
-        Ok(row.map(|r| r.try_get("value")).transpose()?)
-    }
-
-    pub async fn variables(&self) -> Result<Vec<(String, String)>> {
-        let rows = self.store.fetch_all(&Sql::new("SELECT key, value FROM variables ORDER BY key")).await?;
-        rows.iter().map(|r| Ok((r.try_get("key")?, r.try_get("value")?))).collect()
-    }
-
-    /// Deletes a variable; false when there was none.
-    pub async fn delete_variable(&self, key: &str) -> Result<bool> {
-        let done = self.store.execute(Sql::new("DELETE FROM variables WHERE key = ").text_arg(key)).await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// Variables as templates see them: JSON values when they parse as
-    /// JSON (`0.9`, `true`, `{"a": 1}`), strings otherwise.
-    pub async fn template_variables(&self) -> Result<Map<String, Value>> {
-        Ok(self
-            .variables()
-            .await?
-            .into_iter()
-            .map(|(k, v)| {
-                let value = serde_json::from_str(&v).unwrap_or(Value::String(v));
-                (k, value)
-            })
-            .collect())
-    }
-
-    // ----- pause ------------------------------------------------------------
-
-    pub async fn set_paused(&self, pipeline: &str, paused: bool) -> Result<()> {
-        let mut tx = self.store.write().await?;
-        Sql::new("DELETE FROM pipelines WHERE name = ").text_arg(pipeline).query().execute(&mut *tx).await?;
-        Sql::insert(
-            "pipelines",
-            &["name", "paused", "updated_at"],
-            vec![Arg::Text(pipeline.into()), Arg::Int(paused as i64), Arg::Int(now_ms())],
-        )
-        .query()
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn paused(&self) -> Result<BTreeSet<String>> {
-        let rows = self.store.fetch_all(&Sql::new("SELECT name FROM pipelines WHERE paused = 1")).await?;
-        rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
-    }
-
-    // ----- runs -------------------------------------------------------------
-
-    /// Records a new run; false (and nothing changed) when a run with that
-    /// id exists.
-    pub async fn insert_run(&self, run: &PipelineRun) -> Result<bool> {
-        let mut tx = self.store.write().await?;
-        let exists = Sql::new("SELECT run_id FROM pipeline_runs WHERE pipeline = ")
-            .text_arg(run.pipeline.clone())
-            .push(" AND run_id = ")
-            .text_arg(run.run_id.clone())
-            .query()
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_some() {
-            return Ok(false);
-        }
-        Sql::insert(
-            "pipeline_runs",
-            &[
-                "pipeline",
-                "run_id",
-                "run_type",
-                "state",
-                "interval_start",
-                "interval_end",
-                "conf",
-                "owner",
-                "created_at",
-            ],
-            vec![
-                Arg::Text(run.pipeline.clone()),
-                Arg::Text(run.run_id.clone()),
-                Arg::Text(run.run_type.clone()),
-                Arg::Text(run.state.clone()),
-                Arg::Int(run.interval_start.timestamp_millis()),
-                Arg::Int(run.interval_end.timestamp_millis()),
-                Arg::Text(Value::Object(run.conf.clone()).to_string()),
-                Arg::Text(run.owner.clone()),
-                Arg::Int(run.created_at),
-            ],
-        )
-        .query()
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    /// The end of the newest interval that has a scheduled or backfilled run.
-    pub async fn last_interval_end(&self, pipeline: &str) -> Result<Option<DateTime<Utc>>> {
-        let row = self.store.fetch_one(Sql::new("SELECT MAX(interval_end) AS last_end FROM pipeline_runs WHERE run_type <> 'manual' AND pipeline = ")
-            .text_arg(pipeline)
-            )
-            .await?;
-        let last: Option<i64> = row.try_get("last_end")?;
-        Ok(last.map(time))
-    }
-
-    pub async fn has_runs(&self, pipeline: &str) -> Result<bool> {
-        let row = self
-            .store
-            .fetch_optional(
-                Sql::new("SELECT run_id FROM pipeline_runs WHERE pipeline = ")
-                    .text_arg(pipeline)
-                    .push(" LIMIT 1"),
-            )
-            .await?;
-        Ok(row.is_some())
-    }
-
-    /// Queued and running runs driven by `owner`, oldest interval first.
-    pub async fn active_runs(&self, owner: &str) -> Result<Vec<PipelineRun>> {
-        let rows = self
-            .store
-            .fetch_all(
-                Sql::new("SELECT * FROM pipeline_runs WHERE state IN ('queued', 'running') AND owner = ")
-                    .text_arg(owner)
-                    .push(" ORDER BY interval_start, created_at"),
-            )
-            .await?;
-        rows.iter().map(run_from_row).collect()
-    }
-
-    /// When the newest run waiting for `owner` was created (a cheap check
-    /// the scheduler makes often, so a triggered run starts at once).
-    pub async fn newest_queued(&self, owner: &str) -> Result<Option<i64>> {
-        let row = self
-            .store
-            .fetch_one(
-                Sql::new(
-                    "SELECT MAX(created_at) AS newest FROM pipeline_runs WHERE state = 'queued' AND owner = ",
-                )
-                .text_arg(owner),
-            )
-            .await?;
-        Ok(row.try_get("newest")?)
-    }
-
-    pub async fn get_run(&self, pipeline: &str, run_id: &str) -> Result<Option<PipelineRun>> {
-        let row = self
-            .store
-            .fetch_optional(
-                Sql::new("SELECT * FROM pipeline_runs WHERE pipeline = ")
-                    .text_arg(pipeline)
-                    .push(" AND run_id = ")
-                    .text_arg(run_id),
-            )
-            .await?;
-        row.as_ref().map(run_from_row).transpose()
-    }
-
-    /// The newest runs of a pipeline.
-    pub async fn recent_runs(&self, pipeline: &str, limit: i64) -> Result<Vec<PipelineRun>> {
-        self.runs(pipeline, RunOrder::IntervalStart, true, limit, 0).await
-    }
-
-    /// One page of a pipeline's runs in the given order (ties by creation).
-    pub async fn runs(
-        &self,
-        pipeline: &str,
-        order: RunOrder,
-        descending: bool,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<PipelineRun>> {
-        let direction = if descending { " DESC" } else { "" };
-        let rows = self
-            .store
-            .fetch_all(
-                Sql::new("SELECT * FROM pipeline_runs WHERE pipeline = ")
-                    .text_arg(pipeline)
-                    .push(&format!(" ORDER BY {}{direction}, created_at{direction} LIMIT ", order.column()))
-                    .int_arg(limit)
-                    .push(" OFFSET ")
-                    .int_arg(offset),
-            )
-            .await?;
-        rows.iter().map(run_from_row).collect()
-    }
-
-    pub async fn count_runs(&self, pipeline: &str) -> Result<i64> {
-        let row = self
-            .store
-            .fetch_one(
-                Sql::new("SELECT COUNT(*) AS runs FROM pipeline_runs WHERE pipeline = ").text_arg(pipeline),
-            )
-            .await?;
-        Ok(row.try_get("runs")?)
-    }
-
-    /// Whether the database answers.
-    pub async fn reachable(&self) -> bool {
-        self.store.fetch_one(&Sql::new("SELECT 1 AS one")).await.is_ok()
-    }
-
-    /// Starts a queued run: its state becomes running and every task gets
-    /// an instance, in one transaction.
-    pub async fn start_run(&self, run: &PipelineRun, tasks: &[(String, u32)]) -> Result<()> {
-        let mut tx = self.store.write().await?;
-        Sql::new("UPDATE pipeline_runs SET state = 'running', started_at = ")
-            .int_arg(now_ms())
-            .push(" WHERE pipeline = ")
-            .text_arg(run.pipeline.clone())
-            .push(" AND run_id = ")
-            .text_arg(run.run_id.clone())
-            .query()
-            .execute(&mut *tx)
-            .await?;
-        let rows: Vec<Vec<Arg>> = tasks
-            .iter()
-            .map(|(task, max_tries)| {
-                vec![
-                    Arg::Text(run.pipeline.clone()),
-                    Arg::Text(run.run_id.clone()),
-                    Arg::Text(task.clone()),
-                    Arg::Text(TaskState::NoState.as_str().into()),
-                    Arg::Int(0),
-                    Arg::Int(*max_tries as i64),
-                ]
-            })
-            .collect();
-        if !rows.is_empty() {
-            Sql::insert_rows(
-                "task_instances",
-                &["pipeline", "run_id", "task", "state", "try_number", "max_tries"],
-                rows,
-            )
-            .query()
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn finish_run(&self, pipeline: &str, run_id: &str, state: &str) -> Result<()> {
-        self.store
-            .execute(
-                Sql::new("UPDATE pipeline_runs SET state = ")
-                    .text_arg(state)
-                    .push(", ended_at = ")
-                    .int_arg(now_ms())
-                    .push(" WHERE pipeline = ")
-                    .text_arg(pipeline)
-                    .push(" AND run_id = ")
-                    .text_arg(run_id),
-            )
-            .await?;
-        Ok(())
-    }
-
-    // ----- task instances -----------------------------------------------
-
-    pub async fn task_instances(&self, pipeline: &str, run_id: &str) -> Result<Vec<TaskInstance>> {
-        let rows = self
-            .store
-            .fetch_all(
-                Sql::new("SELECT * FROM task_instances WHERE pipeline = ")
-                    .text_arg(pipeline)
-                    .push(" AND run_id = ")
-                    .text_arg(run_id),
-            )
-            .await?;
-        rows.iter().map(instance_from_row).collect()
-    }
-
-    /// Writes every mutable column of a task instance.
-    pub async fn save(&self, ti: &TaskInstance) -> Result<()> {
-        let mut sql = Sql::new("UPDATE task_instances SET state = ");
-        sql.text_arg(ti.state.as_str())
-            .push(", try_number = ")
-            .int_arg(ti.try_number as i64)
-            .push(", next_attempt_at = ")
-            .arg(opt_int(ti.next_attempt_at))
-            .push(", first_started_at = ")
-            .arg(opt_int(ti.first_started_at))
-            .push(", started_at = ")
-            .arg(opt_int(ti.started_at))
-            .push(", ended_at = ")
-            .arg(opt_int(ti.ended_at))
-            .push(", pid = ")
-            .arg(opt_int(ti.pid))
-            .push(", exit_code = ")
-            .arg(opt_int(ti.exit_code))
-            .push(", message = ")
-            .arg(opt_text(ti.message.clone()))
-            .push(", output = ")
-            .arg(opt_text(ti.output.as_ref().map(Value::to_string)))
-            .push(" WHERE pipeline = ")
-            .text_arg(ti.pipeline.clone())
-            .push(" AND run_id = ")
-            .text_arg(ti.run_id.clone())
-            .push(" AND task = ")
-            .text_arg(ti.task.clone());
-        self.store.execute(&sql).await?;
-        Ok(())
-    }
-
-    /// The run of `pipeline` for the interval starting at `start` that
-    /// succeeded (or whose `task` did), if any.
-    pub async fn succeeded_for_interval(
-        &self,
-        pipeline: &str,
-        task: Option<&str>,
-        start: DateTime<Utc>,
-    ) -> Result<Option<String>> {
-        let mut sql = Sql::new("SELECT r.run_id FROM pipeline_runs r WHERE r.pipeline = ");
-        sql.text_arg(pipeline).push(" AND r.interval_start = ").int_arg(start.timestamp_millis());
-        match task {
-            Some(task) => {
-                sql.push(" AND EXISTS (SELECT 1 FROM task_instances t WHERE t.pipeline = r.pipeline AND t.run_id = r.run_id AND t.state = 'success' AND t.task = ")
-                    .text_arg(task)
-                    .push(")");
-            }
-            None => {
-                sql.push(" AND r.state = 'success'");
-            }
-        }
-        let row = self.store.fetch_optional(sql.push(" LIMIT 1")).await?;
-        Ok(row.map(|r| r.try_get("run_id")).transpose()?)
+    #[test]
+    fn states_are_spelled_as_airflow_spells_them_and_unknown_text_is_refused() {
+        assert_eq!(TaskState::NoState.as_str(), "none");
+        assert_eq!(TaskState::UpForReschedule.as_str(), "up_for_reschedule");
+        assert_eq!("upstream_failed".parse::<TaskState>(), Ok(TaskState::UpstreamFailed));
+        assert_eq!("queued".parse::<RunState>(), Ok(RunState::Queued));
+        assert_eq!(RunType::Backfill.to_string(), "backfill");
+        assert_eq!(serde_json::to_value(RunState::Success).unwrap(), "success");
+        assert_eq!(serde_json::to_value(RunType::Manual).unwrap(), "manual");
+        assert!("done".parse::<TaskState>().is_err());
+        assert!("paused".parse::<RunState>().is_err());
+        let broken = retrain_registry::stored::<RunType>("run type", "cron").unwrap_err();
+        assert_eq!(broken.code, retrain_registry::ErrorCode::InternalError);
     }
 }

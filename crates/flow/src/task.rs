@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::ops::{self, Action, OpError, Outcome};
 use crate::pipeline::{self, Pipeline, Task};
 use crate::project::Project;
-use crate::state::State;
+use crate::store::PipelineStore;
 use crate::template::{self, Context};
 
 /// Which task instance to run.
@@ -73,7 +73,7 @@ pub async fn prepare(project: Project, invocation: &Invocation) -> Result<Instan
         known: pipeline.tasks.keys().cloned().collect::<Vec<_>>().join(", "),
     })?;
     let store = SqlStore::connect(&project.config.backend_store_uri, "mlflow-artifacts:").await?;
-    let state = State::new(Arc::new(store));
+    let state = PipelineStore::new(Arc::new(store));
     let recorded = match &invocation.run_id {
         Some(run_id) => state.get_run(&pipeline.name, run_id).await?,
         None => None,
@@ -120,7 +120,7 @@ pub async fn prepare(project: Project, invocation: &Invocation) -> Result<Instan
 
 /// What the tasks upstream of `task` returned in the run.
 async fn upstream_outputs(
-    state: &State,
+    state: &PipelineStore,
     pipeline: &Pipeline,
     task: &Task,
     run_id: &str,

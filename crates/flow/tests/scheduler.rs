@@ -16,7 +16,8 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use retrain_flow::executor::Launcher;
 use retrain_flow::scheduler::{Clock, ManualClock, Options, Scheduler};
-use retrain_flow::state::{RUN_FAILED, RUN_QUEUED, RUN_RUNNING, State, TaskState};
+use retrain_flow::state::{RunState, TaskState};
+use retrain_flow::store::PipelineStore;
 use retrain_flow::{Project, pipeline};
 use retrain_registry::SqlStore;
 
@@ -57,7 +58,7 @@ async fn finish(scheduler: &mut Scheduler, count: usize) {
     }
 }
 
-async fn instance(state: &State, run_id: &str, task: &str) -> retrain_flow::state::TaskInstance {
+async fn instance(state: &PipelineStore, run_id: &str, task: &str) -> retrain_flow::state::TaskInstance {
     state.task_instances("daily", run_id).await.unwrap().into_iter().find(|t| t.task == task).unwrap()
 }
 
@@ -75,7 +76,7 @@ async fn catchup_order_and_retries_with_backoff_follow_the_clock() {
 
     for (backend, store) in stores(root).await {
         eprintln!("backend {backend}");
-        let state = State::new(Arc::new(store));
+        let state = PipelineStore::new(Arc::new(store));
         let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 3, 0, 0, 30).unwrap()));
         let launcher = Launcher {
             program: program.clone(),
@@ -92,7 +93,7 @@ async fn catchup_order_and_retries_with_backoff_follow_the_clock() {
         let runs = state.active_runs("test").await.unwrap();
         let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
         assert_eq!(ids, ["scheduled__2026-11-01T00:00:00Z", "scheduled__2026-11-02T00:00:00Z"]);
-        assert_eq!(runs.iter().map(|r| r.state.as_str()).collect::<Vec<_>>(), [RUN_RUNNING, RUN_QUEUED]);
+        assert_eq!(runs.iter().map(|r| r.state).collect::<Vec<_>>(), [RunState::Running, RunState::Queued]);
         let first = ids[0].to_string();
         assert_eq!(scheduler.running(), 1, "only extract may start");
 
@@ -127,10 +128,10 @@ async fn catchup_order_and_retries_with_backoff_follow_the_clock() {
         // The first run fails; the second starts.
         scheduler.tick().await.unwrap();
         let run = state.get_run("daily", &first).await.unwrap().unwrap();
-        assert_eq!(run.state, RUN_FAILED);
+        assert_eq!(run.state, RunState::Failed);
         let active = state.active_runs("test").await.unwrap();
         assert_eq!(active.len(), 1);
-        assert_eq!(active[0].state, RUN_RUNNING);
+        assert_eq!(active[0].state, RunState::Running);
         assert_eq!(scheduler.running(), 1);
         finish(&mut scheduler, 1).await;
 
@@ -148,7 +149,7 @@ async fn catchup_order_and_retries_with_backoff_follow_the_clock() {
 async fn variables_and_pauses_are_kept() {
     let dir = tempfile::tempdir().unwrap();
     for (backend, store) in stores(dir.path()).await {
-        let state = State::new(Arc::new(store));
+        let state = PipelineStore::new(Arc::new(store));
         state.set_variable("min_accuracy", "0.9").await.unwrap();
         state.set_variable("min_accuracy", "0.95").await.unwrap();
         state.set_variable("note", "hello").await.unwrap();

@@ -35,5 +35,6 @@ pub use artifacts::{ArtifactStore, FileInfo, checked_path};
 pub use client::MlflowClient;
 pub use db::{Arg, Backend, Sql, WriteTx, now_ms};
 pub use error::{ErrorCode, Result, StoreError};
+pub use states::stored;
 pub use store::SqlStore;
 pub use uri::ModelUri;

@@ -96,7 +96,7 @@ pub(crate) fn requested<T: FromStr + VariantNames>(what: &str, text: &str) -> Re
 
 /// `text` as a `T` read from the database: text the store never writes
 /// is a broken row, not a default.
-pub(crate) fn stored<T: FromStr + VariantNames>(what: &str, text: &str) -> Result<T> {
+pub fn stored<T: FromStr + VariantNames>(what: &str, text: &str) -> Result<T> {
     text.parse().map_err(|_| StoreError::internal(format!("the database holds an unknown {what} '{text}'")))
 }
 

@@ -24,7 +24,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use retrain_flow::pipeline::{self, Pipeline};
 use retrain_flow::project::{Project, ProjectError};
 use retrain_flow::scheduler::SchedulerHandle;
-use retrain_flow::state::{PipelineRun, RunOrder, State, TaskInstance, TaskState};
+use retrain_flow::state::{PipelineRun, RunOrder, TaskInstance, TaskState};
+use retrain_flow::store::PipelineStore;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -36,14 +37,19 @@ const MAX_LIMIT: i64 = 1000;
 /// A scheduler's pipelines over Airflow's REST API.
 pub struct PipelineApi {
     project: Project,
-    state: State,
+    state: PipelineStore,
     /// Runs triggered here are queued for this scheduler.
     owner: String,
     scheduler: Arc<SchedulerHandle>,
 }
 
 impl PipelineApi {
-    pub fn new(project: Project, state: State, owner: &str, scheduler: Arc<SchedulerHandle>) -> PipelineApi {
+    pub fn new(
+        project: Project,
+        state: PipelineStore,
+        owner: &str,
+        scheduler: Arc<SchedulerHandle>,
+    ) -> PipelineApi {
         PipelineApi { project, state, owner: owner.to_string(), scheduler }
     }
 

@@ -12,7 +12,8 @@ use retrain_flow::executor::Launcher;
 use retrain_flow::pipeline::parse_date;
 use retrain_flow::project::{self, CONFIG_FILE, Project};
 use retrain_flow::scheduler::{Options, Scheduler, SchedulerHandle, SystemClock, UP_OWNER};
-use retrain_flow::state::{PipelineRun, RUN_SUCCESS, State};
+use retrain_flow::state::{PipelineRun, RunState, RunType};
+use retrain_flow::store::PipelineStore;
 use retrain_flow::task::{self, Invocation};
 use retrain_flow::{Pipeline, ops::Outcome, redact};
 use retrain_registry::{ArtifactStore, MlflowClient, SqlStore};
@@ -132,9 +133,9 @@ fn parse_conf(conf: Option<&str>) -> Result<Map<String, Value>> {
     }
 }
 
-async fn open_state(project: &Project) -> Result<State> {
+async fn open_state(project: &Project) -> Result<PipelineStore> {
     let store = SqlStore::connect(&project.config.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?;
-    Ok(State::new(Arc::new(store)))
+    Ok(PipelineStore::new(Arc::new(store)))
 }
 
 pub fn init(args: InitArgs) -> Result<()> {
@@ -181,7 +182,7 @@ pub fn up(args: UpArgs) -> Result<()> {
         );
         let artifacts = Arc::new(ArtifactStore::open(&project.config.artifacts_destination)?);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let state = State::new(store.clone());
+        let state = PipelineStore::new(store.clone());
         let scheduler_handle = Arc::new(SchedulerHandle::default());
         let server = Server::bind(&args.host, args.port).await?;
         let serving = ServingOptions {
@@ -231,7 +232,7 @@ pub fn up(args: UpArgs) -> Result<()> {
 
 /// On the first start, backfills the last days of `generate_data` so the
 /// shipped pipelines have data at once.
-async fn bootstrap(state: &State, pipelines: &[Pipeline]) -> Result<()> {
+async fn bootstrap(state: &PipelineStore, pipelines: &[Pipeline]) -> Result<()> {
     let Some(generate) = pipelines.iter().find(|p| p.name == "generate_data") else { return Ok(()) };
     if state.has_runs(&generate.name).await? {
         return Ok(());
@@ -239,7 +240,14 @@ async fn bootstrap(state: &State, pipelines: &[Pipeline]) -> Result<()> {
     let today = Utc::now().date_naive().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
     for days_back in (1..=BOOTSTRAP_DAYS).rev() {
         let interval = generate.schedule.interval_at(today - Days::days(days_back));
-        let run = PipelineRun::queued(&generate.name, "backfill", interval, Map::new(), UP_OWNER, Utc::now());
+        let run = PipelineRun::queued(
+            &generate.name,
+            RunType::Backfill,
+            interval,
+            Map::new(),
+            UP_OWNER,
+            Utc::now(),
+        );
         state.insert_run(&run).await?;
     }
     tracing::info!("first start: backfilling the last {BOOTSTRAP_DAYS} days of {}", generate.name);
@@ -259,7 +267,7 @@ pub fn pipelines(command: PipelinesCommand) -> Result<()> {
                     Some(ds) => pipeline.schedule.interval_at(parse_date(&ds).map_err(|m| UsageError(format!("--ds: {m}")))?),
                     None => pipeline.schedule.interval_for_manual(Utc::now()),
                 };
-                run_foreground(&project, &pipeline, vec![("manual", interval)], conf).await
+                run_foreground(&project, &pipeline, vec![(RunType::Manual, interval)], conf).await
             }
             PipelinesCommand::Trigger { name, conf } => {
                 let pipeline = project.pipeline(&name)?;
@@ -285,7 +293,7 @@ pub fn pipelines(command: PipelinesCommand) -> Result<()> {
                     if interval.start > to || intervals.len() >= 10_000 {
                         break;
                     }
-                    intervals.push(("backfill", interval));
+                    intervals.push((RunType::Backfill, interval));
                     if interval.end <= cursor {
                         break;
                     }
@@ -406,7 +414,7 @@ fn print_instances(pipeline: &Pipeline, instances: &[retrain_flow::state::TaskIn
 async fn run_foreground(
     project: &Project,
     pipeline: &Pipeline,
-    intervals: Vec<(&str, retrain_flow::schedule::Interval)>,
+    intervals: Vec<(RunType, retrain_flow::schedule::Interval)>,
     conf: Map<String, Value>,
 ) -> Result<()> {
     let store =
@@ -426,7 +434,7 @@ async fn run_foreground(
     let mut scheduler = Scheduler::new(
         project,
         vec![pipeline.clone()],
-        State::new(store),
+        PipelineStore::new(store),
         launcher(project, tracking)?,
         Arc::new(SystemClock),
         Options { owner, create_scheduled_runs: false, parallelism: project.config.parallelism },
@@ -453,11 +461,12 @@ async fn run_foreground(
     }
     let mut failed = 0;
     for run_id in &run_ids {
-        let run = scheduler.state().get_run(&pipeline.name, run_id).await?;
-        let run_state = run.map(|r| r.state).unwrap_or_default();
-        println!("{} {run_id}: {run_state}", pipeline.name);
-        print_instances(pipeline, &scheduler.state().task_instances(&pipeline.name, run_id).await?);
-        if run_state != RUN_SUCCESS {
+        let run = scheduler.store().get_run(&pipeline.name, run_id).await?;
+        let run_state = run.map(|r| r.state);
+        let shown = run_state.map_or("missing", RunState::into);
+        println!("{} {run_id}: {shown}", pipeline.name);
+        print_instances(pipeline, &scheduler.store().task_instances(&pipeline.name, run_id).await?);
+        if run_state != Some(RunState::Success) {
             failed += 1;
         }
     }

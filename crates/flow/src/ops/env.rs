@@ -12,7 +12,7 @@ use retrain_registry::MlflowClient;
 
 use super::OpError;
 use crate::notify::Notifier;
-use crate::state::State;
+use crate::store::PipelineStore;
 use crate::template::Context;
 
 /// The environment of one task instance's operator.
@@ -25,7 +25,7 @@ pub struct Env {
     notifier: Notifier,
     tracking_uri: Option<String>,
     tracking: OnceLock<Result<MlflowClient, String>>,
-    state: Option<State>,
+    state: Option<PipelineStore>,
 }
 
 impl std::fmt::Debug for Env {
@@ -42,7 +42,7 @@ impl Env {
         task: &str,
         notifier: Notifier,
         tracking_uri: Option<String>,
-        state: Option<State>,
+        state: Option<PipelineStore>,
     ) -> Env {
         Env {
             context,
@@ -78,7 +78,7 @@ impl Env {
     }
 
     /// The pipeline database (runs and task instances of other pipelines).
-    pub fn state(&self) -> Result<&State, OpError> {
+    pub fn state(&self) -> Result<&PipelineStore, OpError> {
         self.state.as_ref().ok_or_else(|| "the pipeline database is not available".into())
     }
 }
