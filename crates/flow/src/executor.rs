@@ -54,6 +54,17 @@ pub struct Launcher {
 }
 
 impl Launcher {
+    /// Children of this very program, in `project`, reaching tracking at
+    /// `tracking_uri`.
+    pub fn for_project(project: &crate::Project, tracking_uri: String) -> std::io::Result<Launcher> {
+        Ok(Launcher {
+            program: std::env::current_exe()?,
+            root: project.root.clone(),
+            logs: project.logs_dir(),
+            env: vec![("MLFLOW_TRACKING_URI".into(), tracking_uri)],
+        })
+    }
+
     pub fn log_path(&self, pipeline: &str, run_id: &str, task: &str, try_number: u32) -> PathBuf {
         self.logs.join(pipeline).join(run_id).join(task).join(format!("{try_number}.log"))
     }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::notify::{Channel, Notifier};
 use crate::ops::Action;
 use crate::pipeline::{self, Pipeline, PipelineError};
+use crate::runs::Bootstrap;
 
 pub const CONFIG_FILE: &str = "retrain.yaml";
 
@@ -36,6 +37,9 @@ pub struct ProjectConfig {
     pub logs_dir: PathBuf,
     #[serde(default)]
     pub notifications: BTreeMap<String, Channel>,
+    /// What the first `retrain up` backfills, if anything.
+    #[serde(default)]
+    pub bootstrap: Option<Bootstrap>,
 }
 
 fn default_backend() -> String {
@@ -232,21 +236,21 @@ impl Project {
 /// The files `retrain init` writes: the shipped pipelines, classifier
 /// configs and retrain.yaml, as in this repository.
 const SCAFFOLD: [(&str, &str); 15] = [
-    ("retrain.yaml", include_str!("../../../retrain.yaml")),
-    ("pipelines/generate_data.yaml", include_str!("../../../pipelines/generate_data.yaml")),
-    ("pipelines/train.yaml", include_str!("../../../pipelines/train.yaml")),
-    ("pipelines/predict.yaml", include_str!("../../../pipelines/predict.yaml")),
-    ("pipelines/retrain_iris.yaml", include_str!("../../../pipelines/retrain_iris.yaml")),
-    ("pipelines/train_from_configs.yaml", include_str!("../../../pipelines/train_from_configs.yaml")),
-    ("pipelines/promote_best.yaml", include_str!("../../../pipelines/promote_best.yaml")),
-    ("configs/random_forest.yaml", include_str!("../../../configs/random_forest.yaml")),
-    ("configs/decision_tree.yaml", include_str!("../../../configs/decision_tree.yaml")),
-    ("configs/gradient_boosting.yaml", include_str!("../../../configs/gradient_boosting.yaml")),
-    ("configs/knn.yaml", include_str!("../../../configs/knn.yaml")),
-    ("configs/gaussian_nb.yaml", include_str!("../../../configs/gaussian_nb.yaml")),
-    ("configs/linear_svm.yaml", include_str!("../../../configs/linear_svm.yaml")),
-    ("configs/logistic_regression.json", include_str!("../../../configs/logistic_regression.json")),
-    ("configs/inbox/README.md", include_str!("../../../configs/inbox/README.md")),
+    ("retrain.yaml", include_str!("../scaffold/retrain.yaml")),
+    ("pipelines/generate_data.yaml", include_str!("../scaffold/pipelines/generate_data.yaml")),
+    ("pipelines/train.yaml", include_str!("../scaffold/pipelines/train.yaml")),
+    ("pipelines/predict.yaml", include_str!("../scaffold/pipelines/predict.yaml")),
+    ("pipelines/retrain_iris.yaml", include_str!("../scaffold/pipelines/retrain_iris.yaml")),
+    ("pipelines/train_from_configs.yaml", include_str!("../scaffold/pipelines/train_from_configs.yaml")),
+    ("pipelines/promote_best.yaml", include_str!("../scaffold/pipelines/promote_best.yaml")),
+    ("configs/random_forest.yaml", include_str!("../scaffold/configs/random_forest.yaml")),
+    ("configs/decision_tree.yaml", include_str!("../scaffold/configs/decision_tree.yaml")),
+    ("configs/gradient_boosting.yaml", include_str!("../scaffold/configs/gradient_boosting.yaml")),
+    ("configs/knn.yaml", include_str!("../scaffold/configs/knn.yaml")),
+    ("configs/gaussian_nb.yaml", include_str!("../scaffold/configs/gaussian_nb.yaml")),
+    ("configs/linear_svm.yaml", include_str!("../scaffold/configs/linear_svm.yaml")),
+    ("configs/logistic_regression.json", include_str!("../scaffold/configs/logistic_regression.json")),
+    ("configs/inbox/README.md", include_str!("../scaffold/configs/inbox/README.md")),
 ];
 
 /// Writes the scaffold into `dir`, never overwriting a file; returns the

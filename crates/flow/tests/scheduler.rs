@@ -1,5 +1,6 @@
-//! The scheduler under a clock moved by hand, on SQLite and, when
-//! `RETRAIN_TEST_POSTGRES_URL` names a server, on PostgreSQL: catchup
+//! The scheduler under a clock moved by hand, each test once on SQLite
+//! and once on PostgreSQL (skipped, and said so, unless
+//! `RETRAIN_TEST_POSTGRES_URL` names a server): catchup
 //! creates one run per interval, `max_active_runs` holds the rest back,
 //! task order follows `needs`, and a failing task is retried after its
 //! exponentially growing delay — not a moment before — then fails the run.
@@ -15,29 +16,17 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use retrain_flow::executor::Launcher;
+use retrain_flow::runs::{self, Bootstrap};
 use retrain_flow::scheduler::{Clock, ManualClock, Options, Scheduler};
-use retrain_flow::state::{RunState, TaskState};
+use retrain_flow::state::{RunState, RunType, TaskState};
 use retrain_flow::store::PipelineStore;
 use retrain_flow::{Project, pipeline};
-use retrain_registry::SqlStore;
+use retrain_registry::{SqlStore, per_backend};
 
-async fn stores(dir: &Path) -> Vec<(String, SqlStore)> {
-    let uri = format!("sqlite:///{}", dir.join("retrain.db").display());
-    let mut out = vec![("sqlite".to_string(), SqlStore::connect(&uri, "mlflow-artifacts:").await.unwrap())];
-    match std::env::var("RETRAIN_TEST_POSTGRES_URL") {
-        Ok(base) => {
-            let name = format!("retrain_test_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            let url = format!("{}/{name}", base.rsplit_once('/').expect("URL ends in /DATABASE").0);
-            out.push(("postgres".into(), SqlStore::connect(&url, "mlflow-artifacts:").await.unwrap()));
-        }
-        Err(_) => eprintln!("PostgreSQL half skipped: RETRAIN_TEST_POSTGRES_URL is not set"),
-    }
-    out
+per_backend! {
+    catchup_order_and_retries_with_backoff_follow_the_clock: catchup_and_retries_on_sqlite, catchup_and_retries_on_postgres;
+    variables_and_pauses_are_kept: variables_and_pauses_on_sqlite, variables_and_pauses_on_postgres;
+    the_first_start_backfills_the_bootstrap_pipeline_once: bootstrap_on_sqlite, bootstrap_on_postgres;
 }
 
 const PIPELINE: &str = "name: daily
@@ -62,8 +51,7 @@ async fn instance(state: &PipelineStore, run_id: &str, task: &str) -> retrain_fl
     state.task_instances("daily", run_id).await.unwrap().into_iter().find(|t| t.task == task).unwrap()
 }
 
-#[tokio::test]
-async fn catchup_order_and_retries_with_backoff_follow_the_clock() {
+async fn catchup_order_and_retries_with_backoff_follow_the_clock(backend: &str, store: SqlStore) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::write(root.join("retrain.yaml"), "parallelism: 4\n").unwrap();
@@ -74,8 +62,7 @@ async fn catchup_order_and_retries_with_backoff_follow_the_clock() {
     let project = Project::open(root).unwrap();
     let pipeline = pipeline::parse(PIPELINE, Path::new("daily.yaml")).unwrap();
 
-    for (backend, store) in stores(root).await {
-        eprintln!("backend {backend}");
+    {
         let state = PipelineStore::new(Arc::new(store));
         let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 3, 0, 0, 30).unwrap()));
         let launcher = Launcher {
@@ -145,10 +132,8 @@ async fn catchup_order_and_retries_with_backoff_follow_the_clock() {
     }
 }
 
-#[tokio::test]
-async fn variables_and_pauses_are_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    for (backend, store) in stores(dir.path()).await {
+async fn variables_and_pauses_are_kept(backend: &str, store: SqlStore) {
+    {
         let state = PipelineStore::new(Arc::new(store));
         state.set_variable("min_accuracy", "0.9").await.unwrap();
         state.set_variable("min_accuracy", "0.95").await.unwrap();
@@ -165,4 +150,28 @@ async fn variables_and_pauses_are_kept() {
         state.set_paused("daily", false).await.unwrap();
         assert!(state.paused().await.unwrap().is_empty());
     }
+}
+
+async fn the_first_start_backfills_the_bootstrap_pipeline_once(backend: &str, store: SqlStore) {
+    let store = PipelineStore::new(Arc::new(store));
+    let pipeline = pipeline::parse(PIPELINE, Path::new("daily.yaml")).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 20, 8, 0, 0).unwrap();
+    let setting = Bootstrap { pipeline: "daily".into(), days: 3 };
+    let pipelines = [pipeline];
+    assert_eq!(runs::bootstrap(&setting, &pipelines, &store, "up", now).await.unwrap(), 3, "{backend}");
+    let queued = store.active_runs("up").await.unwrap();
+    let ids: Vec<&str> = queued.iter().map(|r| r.run_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "backfill__2026-11-17T00:00:00Z",
+            "backfill__2026-11-18T00:00:00Z",
+            "backfill__2026-11-19T00:00:00Z"
+        ]
+    );
+    assert!(queued.iter().all(|r| r.run_type == RunType::Backfill && r.state == RunState::Queued));
+    // Not on later starts, and not for a pipeline that is not loaded.
+    assert_eq!(runs::bootstrap(&setting, &pipelines, &store, "up", now).await.unwrap(), 0);
+    let missing = Bootstrap { pipeline: "nope".into(), days: 3 };
+    assert_eq!(runs::bootstrap(&missing, &pipelines, &store, "up", now).await.unwrap(), 0);
 }

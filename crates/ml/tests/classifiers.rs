@@ -148,7 +148,7 @@ fn imputation_fills_missing_values_with_training_statistics() {
 
 #[test]
 fn shipped_example_configs_are_valid() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../flow/scaffold/configs");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

@@ -29,6 +29,8 @@ mod limits;
 mod states;
 mod store;
 mod tags;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod uri;
 
 pub use artifacts::{ArtifactStore, FileInfo, checked_path};

@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use chrono::{Duration as Days, Utc};
+use chrono::Utc;
 use clap::{Args, Subcommand};
 use retrain_flow::executor::Launcher;
 use retrain_flow::pipeline::parse_date;
 use retrain_flow::project::{self, CONFIG_FILE, Project};
+use retrain_flow::runs;
+use retrain_flow::schedule::Interval;
 use retrain_flow::scheduler::{Options, Scheduler, SchedulerHandle, SystemClock, UP_OWNER};
 use retrain_flow::state::{PipelineRun, RunState, RunType};
 use retrain_flow::store::PipelineStore;
@@ -25,10 +27,6 @@ use tokio::sync::watch;
 
 use super::server::{shutdown_signal, stopped};
 use super::{Exit, UsageError};
-
-/// Days of `generate_data` that the first `retrain up` backfills, so the
-/// other pipelines have data to work on at once.
-const BOOTSTRAP_DAYS: i64 = 14;
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -160,12 +158,7 @@ fn load_pipelines(project: &Project) -> Vec<Pipeline> {
 }
 
 fn launcher(project: &Project, tracking: String) -> Result<Launcher> {
-    Ok(Launcher {
-        program: std::env::current_exe().context("cannot find the retrain executable")?,
-        root: project.root.clone(),
-        logs: project.logs_dir(),
-        env: vec![("MLFLOW_TRACKING_URI".into(), tracking)],
-    })
+    Launcher::for_project(project, tracking).context("cannot find the retrain executable")
 }
 
 pub fn up(args: UpArgs) -> Result<()> {
@@ -198,7 +191,9 @@ pub fn up(args: UpArgs) -> Result<()> {
             url = server.url()
         );
         let pipelines = load_pipelines(&project);
-        bootstrap(&state, &pipelines).await?;
+        if let Some(setting) = &project.config.bootstrap {
+            runs::bootstrap(setting, &pipelines, &state, UP_OWNER, Utc::now()).await?;
+        }
         let mut scheduler = Scheduler::new(
             &project,
             pipelines,
@@ -230,30 +225,6 @@ pub fn up(args: UpArgs) -> Result<()> {
     })
 }
 
-/// On the first start, backfills the last days of `generate_data` so the
-/// shipped pipelines have data at once.
-async fn bootstrap(state: &PipelineStore, pipelines: &[Pipeline]) -> Result<()> {
-    let Some(generate) = pipelines.iter().find(|p| p.name == "generate_data") else { return Ok(()) };
-    if state.has_runs(&generate.name).await? {
-        return Ok(());
-    }
-    let today = Utc::now().date_naive().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-    for days_back in (1..=BOOTSTRAP_DAYS).rev() {
-        let interval = generate.schedule.interval_at(today - Days::days(days_back));
-        let run = PipelineRun::queued(
-            &generate.name,
-            RunType::Backfill,
-            interval,
-            Map::new(),
-            UP_OWNER,
-            Utc::now(),
-        );
-        state.insert_run(&run).await?;
-    }
-    tracing::info!("first start: backfilling the last {BOOTSTRAP_DAYS} days of {}", generate.name);
-    Ok(())
-}
-
 pub fn pipelines(command: PipelinesCommand) -> Result<()> {
     let project = Project::open(&current_dir()?)?;
     runtime()?.block_on(async {
@@ -264,7 +235,9 @@ pub fn pipelines(command: PipelinesCommand) -> Result<()> {
                 let pipeline = project.pipeline(&name)?;
                 let conf = parse_conf(conf.as_deref())?;
                 let interval = match ds {
-                    Some(ds) => pipeline.schedule.interval_at(parse_date(&ds).map_err(|m| UsageError(format!("--ds: {m}")))?),
+                    Some(ds) => pipeline
+                        .schedule
+                        .interval_at(parse_date(&ds).map_err(|m| UsageError(format!("--ds: {m}")))?),
                     None => pipeline.schedule.interval_for_manual(Utc::now()),
                 };
                 run_foreground(&project, &pipeline, vec![(RunType::Manual, interval)], conf).await
@@ -275,7 +248,11 @@ pub fn pipelines(command: PipelinesCommand) -> Result<()> {
                 let conf = parse_conf(conf.as_deref())?;
                 let run = PipelineRun::manual(&pipeline, None, conf, UP_OWNER, Utc::now());
                 if !state.insert_run(&run).await? {
-                    anyhow::bail!("run {} of {} was queued a moment ago; trigger again", run.run_id, pipeline.name);
+                    anyhow::bail!(
+                        "run {} of {} was queued a moment ago; trigger again",
+                        run.run_id,
+                        pipeline.name
+                    );
                 }
                 println!("queued run {} of {}; `retrain up` runs it", run.run_id, pipeline.name);
                 Ok(())
@@ -284,31 +261,11 @@ pub fn pipelines(command: PipelinesCommand) -> Result<()> {
                 let pipeline = project.pipeline(&name)?;
                 let from = parse_date(&from).map_err(|m| UsageError(format!("--from: {m}")))?;
                 let to = parse_date(&to).map_err(|m| UsageError(format!("--to: {m}")))?;
-                if to < from {
-                    return Err(UsageError("--to is before --from".into()).into());
-                }
-                let mut intervals = Vec::new();
-                let mut cursor = from;
-                while let Some(interval) = pipeline.schedule.interval_from(cursor) {
-                    if interval.start > to || intervals.len() >= 10_000 {
-                        break;
-                    }
-                    intervals.push((RunType::Backfill, interval));
-                    if interval.end <= cursor {
-                        break;
-                    }
-                    cursor = interval.end;
-                }
-                if intervals.is_empty() {
-                    return Err(UsageError(format!(
-                        "pipeline '{}' has no schedule ({}) to cut {}..{} into intervals; use `pipelines run --ds`",
-                        pipeline.name,
-                        pipeline.schedule.describe(),
-                        from.date_naive(),
-                        to.date_naive()
-                    ))
-                    .into());
-                }
+                let intervals = runs::backfill_intervals(&pipeline, from, to)
+                    .map_err(|e| UsageError(e.to_string()))?
+                    .into_iter()
+                    .map(|interval| (RunType::Backfill, interval))
+                    .collect();
                 run_foreground(&project, &pipeline, intervals, Map::new()).await
             }
             PipelinesCommand::Pause { name } => set_paused(&project, &name, true).await,
@@ -408,13 +365,13 @@ fn print_instances(pipeline: &Pipeline, instances: &[retrain_flow::state::TaskIn
     }
 }
 
-/// Creates runs for `intervals`, drives them to the end in this process
+/// Drives runs of `pipeline` for `intervals` to their end in this process
 /// (with a tracking server of its own unless one is configured), and
 /// reports; fails unless every run succeeded.
 async fn run_foreground(
     project: &Project,
     pipeline: &Pipeline,
-    intervals: Vec<(RunType, retrain_flow::schedule::Interval)>,
+    intervals: Vec<(RunType, Interval)>,
     conf: Map<String, Value>,
 ) -> Result<()> {
     let store =
@@ -430,51 +387,42 @@ async fn run_foreground(
             (server.url().to_owned(), Some(server))
         }
     };
-    let owner = format!("cli-{}", std::process::id());
-    let mut scheduler = Scheduler::new(
-        project,
-        vec![pipeline.clone()],
-        PipelineStore::new(store),
-        launcher(project, tracking)?,
-        Arc::new(SystemClock),
-        Options { owner, create_scheduled_runs: false, parallelism: project.config.parallelism },
-    );
-    let mut run_ids = Vec::new();
-    for (run_type, interval) in intervals {
-        match scheduler.create_run(pipeline, run_type, interval, conf.clone()).await? {
-            Some(run_id) => run_ids.push(run_id),
-            None => {
-                println!("{} already has a run for {}; skipped", pipeline.name, interval.start.date_naive())
-            }
-        }
-    }
     let (interrupt_tx, interrupt_rx) = watch::channel(false);
     let interrupt = tokio::spawn(async move {
         shutdown_signal().await;
         let _ = interrupt_tx.send(true);
     });
-    scheduler.run(true, interrupt_rx).await?;
+    let launcher = launcher(project, tracking)?;
+    let driven = runs::run_in_foreground(
+        project,
+        pipeline,
+        PipelineStore::new(store),
+        launcher,
+        intervals,
+        conf,
+        interrupt_rx,
+    )
+    .await;
     interrupt.abort();
     let _ = stop_tx.send(true);
     if let Some(server) = server {
         server.stopped().await;
     }
-    let mut failed = 0;
-    for run_id in &run_ids {
-        let run = scheduler.store().get_run(&pipeline.name, run_id).await?;
-        let run_state = run.map(|r| r.state);
-        let shown = run_state.map_or("missing", RunState::into);
-        println!("{} {run_id}: {shown}", pipeline.name);
-        print_instances(pipeline, &scheduler.store().task_instances(&pipeline.name, run_id).await?);
-        if run_state != Some(RunState::Success) {
-            failed += 1;
-        }
+    let driven = driven?;
+    for interval in &driven.skipped {
+        println!("{} already has a run for {}; skipped", pipeline.name, interval.start.date_naive());
     }
+    for run in &driven.runs {
+        let shown = run.state.map_or("missing", RunState::into);
+        println!("{} {}: {shown}", pipeline.name, run.run_id);
+        print_instances(pipeline, &run.instances);
+    }
+    let failed = driven.failures();
     if failed > 0 {
         let logs = project.logs_dir().join(&pipeline.name);
         return Err(Exit(
             1,
-            format!("{failed} of {} run(s) did not succeed; logs in {}", run_ids.len(), logs.display()),
+            format!("{failed} of {} run(s) did not succeed; logs in {}", driven.runs.len(), logs.display()),
         )
         .into());
     }

@@ -8,7 +8,9 @@
 use retrain_registry::entities::{Param, ViewType};
 use retrain_registry::{ErrorCode, Result, SqlStore};
 
-use crate::common::{metric, per_backend, tag};
+use retrain_registry::per_backend;
+
+use crate::common::{metric, tag};
 
 per_backend! {
     every_comparator_on_every_field_of_every_search:

@@ -1,12 +1,14 @@
 //! The store's behaviour, each test once per backend (see
-//! [`crate::common::per_backend`]).
+//! [`retrain_registry::per_backend`]).
 
 use std::sync::Arc;
 
 use retrain_registry::entities::{Metric, Param, Tag, ViewType};
 use retrain_registry::{ErrorCode, SqlStore};
 
-use crate::common::{metric, per_backend, tag};
+use retrain_registry::per_backend;
+
+use crate::common::{metric, tag};
 
 per_backend! {
     a_version_of_a_logged_model_keeps_its_run_and_model:
