@@ -4,6 +4,7 @@
 //! crates; commands only wire them together.
 
 mod commands;
+mod exit;
 mod progress;
 
 use std::io::IsTerminal;
@@ -114,7 +115,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(exit_code(&err))
+            ExitCode::from(exit::code(&err))
         }
     }
 }
@@ -124,26 +125,6 @@ fn restore_default_sigpipe() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-}
-
-/// 2 when the user can fix the input, 1 when the system failed.
-fn exit_code(err: &anyhow::Error) -> u8 {
-    if let Some(commands::Exit(code, _)) = err.downcast_ref::<commands::Exit>() {
-        return *code;
-    }
-    let user_error = err.chain().any(|cause| {
-        cause.downcast_ref::<retrain_ml::Error>().is_some_and(retrain_ml::Error::is_user_error)
-            || cause.downcast_ref::<commands::UsageError>().is_some()
-            || cause.downcast_ref::<retrain_flow::project::ProjectError>().is_some()
-            || cause.downcast_ref::<retrain_flow::pipeline::PipelineError>().is_some()
-            || cause.downcast_ref::<retrain_flow::task::InvocationError>().is_some_and(|e| {
-                !matches!(e, retrain_flow::task::InvocationError::Store(s) if s.code == retrain_registry::ErrorCode::InternalError)
-            })
-            || cause
-                .downcast_ref::<retrain_registry::StoreError>()
-                .is_some_and(|e| e.code != retrain_registry::ErrorCode::InternalError)
-    });
-    if user_error { 2 } else { 1 }
 }
 
 fn init_logging(format: LogFormat) {

@@ -87,8 +87,35 @@ pub struct Notifier {
     http: OnceLock<reqwest::Client>,
 }
 
-fn env(name: &str) -> Result<String, String> {
-    std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+/// Why a message was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("unknown notification channel '{name}'; retrain.yaml defines: {defined}")]
+    UnknownChannel { name: String, defined: String },
+    #[error("environment variable {0} is not set")]
+    MissingVariable(String),
+    /// The channel's settings cannot work (no address, a malformed one).
+    #[error("{0}")]
+    Settings(String),
+    #[error("cannot write {path}", path = .path.display())]
+    Log { path: PathBuf, source: std::io::Error },
+    #[error("{service} is unreachable")]
+    Unreachable { service: &'static str, source: reqwest::Error },
+    #[error("{service} answered {answer}")]
+    Refused { service: &'static str, answer: String },
+    #[error("SMTP {host}:{port}")]
+    Smtp { host: String, port: u16, source: lettre::transport::smtp::Error },
+    /// Every try failed; `last` is the last try's error with its causes,
+    /// secrets masked.
+    #[error("channel '{name}' failed after {attempts} attempts: {last}")]
+    GaveUp { name: String, attempts: u32, last: String },
+    /// Several channels failed.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Several(Vec<NotifyError>),
+}
+
+fn env(name: &str) -> Result<String, NotifyError> {
+    std::env::var(name).map_err(|_| NotifyError::MissingVariable(name.to_string()))
 }
 
 impl Notifier {
@@ -112,14 +139,18 @@ impl Notifier {
 
     /// Sends to every named channel; fails if any channel still fails
     /// after its retries (the others are still sent to).
-    pub async fn send_all(&self, channels: &[&str], text: &str) -> Result<(), String> {
+    pub async fn send_all(&self, channels: &[&str], text: &str) -> Result<(), NotifyError> {
         let mut errors = Vec::new();
         for name in channels {
             if let Err(e) = self.send(name, text).await {
                 errors.push(e);
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(NotifyError::Several(errors)),
+        }
     }
 
     /// Sends with retries; never fails, only logs (for alerts).
@@ -131,19 +162,18 @@ impl Notifier {
         }
     }
 
-    pub async fn send(&self, name: &str, text: &str) -> Result<(), String> {
-        let channel = self.channels.get(name).ok_or_else(|| {
-            format!(
-                "unknown notification channel '{name}'; retrain.yaml defines: {}",
-                self.channel_names().join(", ")
-            )
+    /// Sends to one channel, trying again after a growing delay.
+    pub async fn send(&self, name: &str, text: &str) -> Result<(), NotifyError> {
+        let channel = self.channels.get(name).ok_or_else(|| NotifyError::UnknownChannel {
+            name: name.to_string(),
+            defined: self.channel_names().join(", "),
         })?;
         let mut last = String::new();
         for attempt in 1..=self.attempts {
             match self.deliver(channel, text).await {
                 Ok(()) => return Ok(()),
                 Err(e) => {
-                    last = Redactor::from_env().redact(&e);
+                    last = Redactor::from_env().redact(&retrain_ml::error_chain(&e));
                     tracing::warn!(channel = %name, attempt, "notification failed: {last}");
                     if attempt < self.attempts {
                         tokio::time::sleep(self.retry_delay * attempt).await;
@@ -151,25 +181,23 @@ impl Notifier {
                 }
             }
         }
-        Err(format!("channel '{name}' failed after {} attempts: {last}", self.attempts))
+        Err(NotifyError::GaveUp { name: name.to_string(), attempts: self.attempts, last })
     }
 
-    async fn deliver(&self, channel: &Channel, text: &str) -> Result<(), String> {
+    async fn deliver(&self, channel: &Channel, text: &str) -> Result<(), NotifyError> {
         match channel {
             Channel::Log { path } => {
                 let path =
                     self.root.join(path.clone().unwrap_or_else(|| PathBuf::from("logs/notifications.log")));
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-                }
-                let mut file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-                    .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
                 let line = format!("{} {}\n", chrono::Utc::now().to_rfc3339(), text.replace('\n', " | "));
-                file.write_all(line.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+                let append = || -> std::io::Result<()> {
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+                    file.write_all(line.as_bytes())
+                };
+                append().map_err(|source| NotifyError::Log { path: path.clone(), source })
             }
             Channel::Telegram { token_env, chat_id_env, base_url } => {
                 let token = env(token_env)?;
@@ -181,33 +209,32 @@ impl Notifier {
                     .json(&json!({"chat_id": chat_id, "text": text}))
                     .send()
                     .await
-                    .map_err(|e| format!("Telegram is unreachable: {}", e.without_url()))?;
+                    .map_err(|e| NotifyError::Unreachable { service: "Telegram", source: e.without_url() })?;
                 let status = response.status();
                 let body: serde_json::Value = response.json().await.unwrap_or_default();
                 if status.is_success() && body.get("ok") == Some(&json!(true)) {
                     Ok(())
                 } else {
                     let why = body.get("description").and_then(|d| d.as_str()).unwrap_or("no description");
-                    Err(format!("Telegram answered {status}: {why}"))
+                    Err(NotifyError::Refused { service: "Telegram", answer: format!("{status}: {why}") })
                 }
             }
             Channel::Webhook { url, url_env } => {
                 let url = match (url, url_env) {
                     (Some(url), _) => url.clone(),
                     (None, Some(name)) => env(name)?,
-                    (None, None) => return Err("webhook needs 'url' or 'url_env'".into()),
+                    (None, None) => {
+                        return Err(NotifyError::Settings("webhook needs 'url' or 'url_env'".into()));
+                    }
                 };
-                let response = self
-                    .http()
-                    .post(&url)
-                    .json(&json!({"text": text}))
-                    .send()
-                    .await
-                    .map_err(|e| format!("webhook is unreachable: {}", e.without_url()))?;
+                let response =
+                    self.http().post(&url).json(&json!({"text": text})).send().await.map_err(|e| {
+                        NotifyError::Unreachable { service: "webhook", source: e.without_url() }
+                    })?;
                 if response.status().is_success() {
                     Ok(())
                 } else {
-                    Err(format!("webhook answered {}", response.status()))
+                    Err(NotifyError::Refused { service: "webhook", answer: response.status().to_string() })
                 }
             }
             Channel::Email { host, port, tls, from, to, username_env, password_env } => {
@@ -228,27 +255,31 @@ async fn send_mail(
     username_env: Option<&str>,
     password_env: Option<&str>,
     text: &str,
-) -> Result<(), String> {
-    let from: Mailbox = from.parse().map_err(|e| format!("bad 'from' address '{from}': {e}"))?;
+) -> Result<(), NotifyError> {
+    let settings = NotifyError::Settings;
+    let from: Mailbox = from.parse().map_err(|e| settings(format!("bad 'from' address '{from}': {e}")))?;
     let subject: String = text.lines().next().unwrap_or("retrain").chars().take(120).collect();
     let mut builder = Message::builder().from(from).subject(subject);
     if to.is_empty() {
-        return Err("e-mail channel has no 'to' address".into());
+        return Err(settings("e-mail channel has no 'to' address".into()));
     }
     for address in to {
-        builder = builder.to(address.parse().map_err(|e| format!("bad 'to' address '{address}': {e}"))?);
+        builder = builder
+            .to(address.parse().map_err(|e| settings(format!("bad 'to' address '{address}': {e}")))?);
     }
-    let message = builder.body(text.to_string()).map_err(|e| format!("cannot build the e-mail: {e}"))?;
+    let message =
+        builder.body(text.to_string()).map_err(|e| settings(format!("cannot build the e-mail: {e}")))?;
+    let smtp = |source| NotifyError::Smtp { host: host.to_string(), port, source };
     let mut transport = match tls {
         Tls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host),
         Tls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host),
         Tls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)),
     }
-    .map_err(|e| format!("SMTP server '{host}': {e}"))?
+    .map_err(smtp)?
     .port(port)
     .timeout(Some(Duration::from_secs(15)));
     if let (Some(user), Some(password)) = (username_env, password_env) {
         transport = transport.credentials(Credentials::new(env(user)?, env(password)?));
     }
-    transport.build().send(message).await.map(drop).map_err(|e| format!("SMTP {host}:{port}: {e}"))
+    transport.build().send(message).await.map(drop).map_err(smtp)
 }

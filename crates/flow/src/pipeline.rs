@@ -73,8 +73,8 @@ impl Faults {
     }
 
     /// The value, or `None` with the fault recorded.
-    fn keep<T>(&mut self, line: Option<u32>, result: Result<T, String>) -> Option<T> {
-        result.map_err(|message| self.push(line, message)).ok()
+    fn keep<T, E: fmt::Display>(&mut self, line: Option<u32>, result: Result<T, E>) -> Option<T> {
+        result.map_err(|e| self.push(line, e.to_string())).ok()
     }
 
     /// The faults of one part of the file (a task, `default_args`): on
@@ -97,8 +97,8 @@ impl Scoped<'_> {
         self.faults.push(Some(line.unwrap_or(self.line)), message);
     }
 
-    fn keep<T>(&mut self, line: Option<u32>, result: Result<T, String>) -> Option<T> {
-        result.map_err(|message| self.push(line, message)).ok()
+    fn keep<T, E: fmt::Display>(&mut self, line: Option<u32>, result: Result<T, E>) -> Option<T> {
+        result.map_err(|e| self.push(line, e)).ok()
     }
 }
 
@@ -721,32 +721,32 @@ fn is_identifier(name: &str, allow_dash: bool) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || (allow_dash && c == '-'))
 }
 
+/// Text that is not a date.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a date (YYYY-MM-DD) or an RFC 3339 time")]
+pub struct BadDate(pub String);
+
+/// Text that is not a duration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a duration; write e.g. 30s, 10m, 6h, 1d or 1h 30m")]
+pub struct BadDuration(pub String);
+
 /// `2026-11-01` (midnight UTC) or an RFC 3339 time.
-pub fn parse_date(text: &str) -> Result<DateTime<Utc>, String> {
+pub fn parse_date(text: &str) -> Result<DateTime<Utc>, BadDate> {
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     }
-    DateTime::parse_from_rfc3339(text)
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|_| format!("'{text}' is not a date (YYYY-MM-DD) or an RFC 3339 time"))
+    DateTime::parse_from_rfc3339(text).map(|d| d.with_timezone(&Utc)).map_err(|_| BadDate(text.to_string()))
 }
 
-/// `500ms`, `30s`, `10m`, `6h`, `1d`, or a number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+/// `500ms`, `30s`, `10m`, `6h`, `1d`, `1h 30m`, or a number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
     let text = text.trim();
-    let bad = || format!("'{text}' is not a duration; write e.g. 30s, 10m, 6h or 1d");
-    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| bad())?;
-    let seconds = match unit.trim() {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        "d" => value * 86_400.0,
-        _ => return Err(bad()),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| bad())
+    let bad = || BadDuration(text.to_string());
+    match text.parse::<f64>() {
+        Ok(seconds) => Duration::try_from_secs_f64(seconds).map_err(|_| bad()),
+        Err(_) => humantime::parse_duration(text).map_err(|_| bad()),
+    }
 }
 
 #[cfg(test)]

@@ -31,17 +31,26 @@ pub struct Interval {
     pub end: DateTime<Utc>,
 }
 
+/// A schedule that is neither a cron expression nor a preset.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "schedule '{text}' is not a cron expression or @hourly/@daily/@weekly/@monthly/@yearly/@once: {source}"
+)]
+pub struct ScheduleError {
+    text: String,
+    source: croner::errors::CronError,
+}
+
 impl Schedule {
-    pub fn parse(text: &str) -> Result<Schedule, String> {
+    /// A cron expression, a preset (`@daily`, `@once`, …), or none (`manual`).
+    pub fn parse(text: &str) -> Result<Schedule, ScheduleError> {
         let text = text.trim();
         match text {
             "" | "none" | "None" | "@none" => return Ok(Schedule::Manual),
             "@once" => return Ok(Schedule::Once),
             _ => {}
         }
-        let cron = Cron::from_str(text).map_err(|e| {
-            format!("schedule '{text}' is not a cron expression or @hourly/@daily/@weekly/@monthly/@yearly/@once: {e}")
-        })?;
+        let cron = Cron::from_str(text).map_err(|source| ScheduleError { text: text.to_string(), source })?;
         Ok(Schedule::Cron { expression: text.to_string(), cron: Box::new(cron) })
     }
 

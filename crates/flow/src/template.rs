@@ -72,25 +72,35 @@ fn environment() -> Environment<'static> {
     env
 }
 
+/// A template or condition that cannot be compiled or rendered.
+#[derive(Debug, thiserror::Error)]
+#[error("template error: {} in '{text}'", describe(source))]
+pub struct TemplateError {
+    text: String,
+    source: minijinja::Error,
+}
+
 fn describe(error: &minijinja::Error) -> String {
     match error.detail() {
-        Some(detail) => format!("template error: {detail} ({})", error.kind()),
-        None => format!("template error: {}", error.kind()),
+        Some(detail) => format!("{detail} ({})", error.kind()),
+        None => error.kind().to_string(),
     }
+}
+
+fn in_text(text: &str) -> impl FnOnce(minijinja::Error) -> TemplateError + '_ {
+    move |source| TemplateError { text: text.to_string(), source }
 }
 
 /// Renders one string.
-pub fn render(text: &str, context: &Context) -> Result<String, String> {
+pub fn render(text: &str, context: &Context) -> Result<String, TemplateError> {
     if !text.contains("{{") && !text.contains("{%") {
         return Ok(text.to_string());
     }
-    environment()
-        .render_str(text, minijinja::value::Serde(context))
-        .map_err(|e| format!("{} in '{text}'", describe(&e)))
+    environment().render_str(text, minijinja::value::Serde(context)).map_err(in_text(text))
 }
 
 /// Renders every string inside a JSON value.
-pub fn render_value(value: &Value, context: &Context) -> Result<Value, String> {
+pub fn render_value(value: &Value, context: &Context) -> Result<Value, TemplateError> {
     Ok(match value {
         Value::String(s) => Value::String(render(s, context)?),
         Value::Array(items) => {
@@ -99,35 +109,31 @@ pub fn render_value(value: &Value, context: &Context) -> Result<Value, String> {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), render_value(v, context)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, TemplateError>>()?,
         ),
         other => other.clone(),
     })
 }
 
 /// Evaluates a condition such as `outputs.evaluate.accuracy >= var.min_accuracy | float`.
-pub fn evaluate(expression: &str, context: &Context) -> Result<bool, String> {
+pub fn evaluate(expression: &str, context: &Context) -> Result<bool, TemplateError> {
     let env = environment();
-    let compiled =
-        env.compile_expression(expression).map_err(|e| format!("{} in '{expression}'", describe(&e)))?;
-    let value = compiled
-        .eval(minijinja::value::Serde(context))
-        .map_err(|e| format!("{} in '{expression}'", describe(&e)))?;
+    let compiled = env.compile_expression(expression).map_err(in_text(expression))?;
+    let value = compiled.eval(minijinja::value::Serde(context)).map_err(in_text(expression))?;
     Ok(value.is_true())
 }
 
 /// The variables a template reads, dotted (`params.rows`, `ds`).
-pub fn template_variables(text: &str) -> Result<BTreeSet<String>, String> {
+pub fn template_variables(text: &str) -> Result<BTreeSet<String>, TemplateError> {
     let env = environment();
-    let template = env.template_from_str(text).map_err(|e| format!("{} in '{text}'", describe(&e)))?;
+    let template = env.template_from_str(text).map_err(in_text(text))?;
     Ok(template.undeclared_variables(true).into_iter().collect())
 }
 
 /// The variables an expression reads.
-pub fn expression_variables(expression: &str) -> Result<BTreeSet<String>, String> {
+pub fn expression_variables(expression: &str) -> Result<BTreeSet<String>, TemplateError> {
     let env = environment();
-    let compiled =
-        env.compile_expression(expression).map_err(|e| format!("{} in '{expression}'", describe(&e)))?;
+    let compiled = env.compile_expression(expression).map_err(in_text(expression))?;
     Ok(compiled.undeclared_variables(true).into_iter().collect())
 }
 
@@ -154,7 +160,7 @@ mod tests {
 
     #[test]
     fn undefined_names_are_errors_not_blanks() {
-        let err = render("data/{{ dss }}/x", &context()).unwrap_err();
+        let err = render("data/{{ dss }}/x", &context()).unwrap_err().to_string();
         assert!(err.contains("undefined"), "{err}");
         assert!(render("{{ var.missing }}", &context()).is_err());
     }

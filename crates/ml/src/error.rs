@@ -91,3 +91,17 @@ impl Error {
         Error::Write { path: path.to_path_buf(), source }
     }
 }
+
+/// An error and every cause under it on one line (`error: cause: cause of
+/// the cause`), for logs and messages that must show why, not only what.
+/// Every crate of the workspace formats chains with this one function.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

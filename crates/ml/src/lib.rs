@@ -29,7 +29,7 @@ pub mod split;
 
 pub use config::{ClassifierConfig, Impute};
 pub use data::{Dataset, Matrix};
-pub use error::{Error, Result};
+pub use error::{Error, Result, chain as error_chain};
 pub use metrics::Metrics;
 pub use model::{Metadata, Model, Predictions, train};
 pub use progress::{History, NoProgress, Progress};

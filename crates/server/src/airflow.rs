@@ -319,12 +319,10 @@ async fn trigger(
 ) -> Answer {
     let request: TriggerBody = body(&bytes)?;
     let pipeline = api.pipeline(&dag_id)?;
-    let logical_date = request
-        .logical_date
-        .as_deref()
-        .map(pipeline::parse_date)
-        .transpose()
-        .map_err(|m| Problem::invalid(&["body", "logical_date"], "datetime_from_date_parsing", m))?;
+    let logical_date =
+        request.logical_date.as_deref().map(pipeline::parse_date).transpose().map_err(|m| {
+            Problem::invalid(&["body", "logical_date"], "datetime_from_date_parsing", m.to_string())
+        })?;
     let mut run = PipelineRun::manual(
         &pipeline,
         logical_date,

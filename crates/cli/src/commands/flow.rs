@@ -261,8 +261,7 @@ pub fn pipelines(command: PipelinesCommand) -> Result<()> {
                 let pipeline = project.pipeline(&name)?;
                 let from = parse_date(&from).map_err(|m| UsageError(format!("--from: {m}")))?;
                 let to = parse_date(&to).map_err(|m| UsageError(format!("--to: {m}")))?;
-                let intervals = runs::backfill_intervals(&pipeline, from, to)
-                    .map_err(|e| UsageError(e.to_string()))?
+                let intervals = runs::backfill_intervals(&pipeline, from, to)?
                     .into_iter()
                     .map(|interval| (RunType::Backfill, interval))
                     .collect();

@@ -7,17 +7,7 @@ pub mod model;
 pub mod registry;
 pub mod server;
 
-/// A mistake in how a command was called that clap cannot see (e.g. two
-/// options that contradict each other); exits with code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-/// Ends the command with a given exit code and message (e.g. a task
-/// instance that was skipped exits 99, like Airflow's skip code).
-#[derive(Debug, thiserror::Error)]
-#[error("{1}")]
-pub struct Exit(pub u8, pub String);
+pub use crate::exit::{Exit, UsageError};
 
 /// Loads labelled data named on the command line (a path or a built-in
 /// dataset); a name that is neither is a usage error.
