@@ -187,8 +187,9 @@ impl Notifier {
     async fn deliver(&self, channel: &Channel, text: &str) -> Result<(), NotifyError> {
         match channel {
             Channel::Log { path } => {
-                let path =
-                    self.root.join(path.clone().unwrap_or_else(|| PathBuf::from("logs/notifications.log")));
+                let path = self.root.join(
+                    path.clone().unwrap_or_else(|| PathBuf::from(crate::project::paths::NOTIFICATIONS_LOG)),
+                );
                 let line = format!("{} {}\n", chrono::Utc::now().to_rfc3339(), text.replace('\n', " | "));
                 let append = || -> std::io::Result<()> {
                     if let Some(parent) = path.parent() {

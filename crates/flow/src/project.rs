@@ -15,6 +15,25 @@ use crate::runs::Bootstrap;
 
 pub const CONFIG_FILE: &str = "retrain.yaml";
 
+/// Where a project keeps what retrain writes for itself, relative to the
+/// project directory: the defaults of retrain.yaml and of the commands
+/// that work in a directory, defined once.
+pub mod paths {
+    /// The metadata database (runs, registry, pipeline state).
+    pub const DATABASE_URI: &str = "sqlite:///.retrain/retrain.db";
+    /// Artifacts stored by the tracking server.
+    pub const ARTIFACTS: &str = ".retrain/artifacts";
+    /// Registered models downloaded for predicting and serving, one
+    /// directory per version (`models/NAME/VERSION`).
+    pub const MODEL_CACHE: &str = ".retrain/cache";
+    /// Pipeline files.
+    pub const PIPELINES: &str = "pipelines";
+    /// Task logs (`PIPELINE/RUN/TASK/TRY.log`).
+    pub const LOGS: &str = "logs";
+    /// What a `log` notification channel appends to unless it names a file.
+    pub const NOTIFICATIONS_LOG: &str = "logs/notifications.log";
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectConfig {
@@ -43,19 +62,19 @@ pub struct ProjectConfig {
 }
 
 fn default_backend() -> String {
-    "sqlite:///.retrain/retrain.db".into()
+    paths::DATABASE_URI.into()
 }
 fn default_artifacts() -> String {
-    ".retrain/artifacts".into()
+    paths::ARTIFACTS.into()
 }
 fn default_parallelism() -> usize {
     4
 }
 fn default_pipelines() -> PathBuf {
-    "pipelines".into()
+    paths::PIPELINES.into()
 }
 fn default_logs() -> PathBuf {
-    "logs".into()
+    paths::LOGS.into()
 }
 
 #[derive(Debug, thiserror::Error)]

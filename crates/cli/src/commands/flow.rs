@@ -180,7 +180,7 @@ pub fn up(args: UpArgs) -> Result<()> {
         let server = Server::bind(&args.host, args.port).await?;
         let serving = ServingOptions {
             tracking: MlflowClient::new(server.url())?,
-            cache: root.join(".retrain/cache"),
+            cache: root.join(project::paths::MODEL_CACHE),
             poll: std::time::Duration::from_secs(2),
         };
         let api = PipelineApi::new(project.clone(), state.clone(), UP_OWNER, scheduler_handle.clone());

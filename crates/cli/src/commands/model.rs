@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
+use retrain_flow::project::paths;
 use retrain_ml::model::{self, Model};
 use retrain_ml::{ClassifierConfig, Metrics, atomic};
 
@@ -129,7 +130,7 @@ fn metrics_json(metrics: &Metrics) -> Vec<u8> {
 
 pub fn predict(args: PredictArgs) -> Result<()> {
     let tracking = std::env::var("MLFLOW_TRACKING_URI").ok();
-    let source = ModelSource::parse(&args.model, tracking.as_deref(), Path::new(".retrain/cache"))
+    let source = ModelSource::parse(&args.model, tracking.as_deref(), Path::new(paths::MODEL_CACHE))
         .map_err(UsageError)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let served = runtime

@@ -9,6 +9,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use retrain_flow::project::paths;
 use retrain_registry::{ArtifactStore, SqlStore};
 use retrain_server::serving::{ModelHandle, ModelSource, ServingMetrics};
 use retrain_server::{App, Server};
@@ -22,10 +23,10 @@ pub struct ServerArgs {
     #[arg(long, default_value_t = 5000)]
     port: u16,
     /// Metadata store: sqlite:///PATH (relative) or sqlite:////ABS/PATH, or postgresql://USER@HOST/DB.
-    #[arg(long, env = "RETRAIN_BACKEND_STORE_URI", default_value = "sqlite:///.retrain/retrain.db")]
+    #[arg(long, env = "RETRAIN_BACKEND_STORE_URI", default_value = paths::DATABASE_URI)]
     backend_store_uri: String,
     /// Directory where proxied artifacts are stored.
-    #[arg(long, env = "RETRAIN_ARTIFACTS_DESTINATION", default_value = ".retrain/artifacts")]
+    #[arg(long, env = "RETRAIN_ARTIFACTS_DESTINATION", default_value = paths::ARTIFACTS)]
     artifacts_destination: String,
 }
 
@@ -90,7 +91,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "2s", value_parser = retrain_flow::pipeline::parse_duration)]
     poll_interval: Duration,
     /// Where downloaded model versions are kept.
-    #[arg(long, default_value = ".retrain/cache")]
+    #[arg(long, default_value = paths::MODEL_CACHE)]
     cache_dir: PathBuf,
 }
 

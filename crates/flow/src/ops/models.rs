@@ -206,14 +206,14 @@ pub struct OpenedModel {
 
 /// Opens a model directory, or a registry URI (`models:/NAME@ALIAS`,
 /// `models:/NAME/3`, `models:/NAME/Production`, `runs:/ID/PATH`) whose
-/// files are downloaded once into `.retrain/cache/`.
+/// files are downloaded once into the project's model cache.
 pub async fn open_model(env: &Env, spec: &str) -> Result<OpenedModel, OpError> {
     if !(spec.starts_with("models:/") || spec.starts_with("runs:/")) {
         let path = Path::new(spec);
         return Ok(OpenedModel { model: Model::load(path)?, version: None, version_label: spec.to_string() });
     }
     let tracking = env.tracking()?;
-    let (version, dir) = tracking.fetch_model(spec, Path::new(".retrain/cache")).await?;
+    let (version, dir) = tracking.fetch_model(spec, Path::new(crate::project::paths::MODEL_CACHE)).await?;
     let model = Model::load(&dir)?;
     let label = version.as_ref().map_or_else(|| spec.to_string(), |v| format!("{}/{}", v.name, v.version));
     Ok(OpenedModel { model, version: version.map(|v| v.version), version_label: label })
