@@ -203,7 +203,7 @@ async fn the_champion_is_swapped_under_load_without_a_failed_request() {
 
     // A version that cannot be loaded is reported; v2 keeps serving.
     tracking.set_alias("iris", "champion", &v3, "").await.unwrap();
-    let error = handle.refresh().await.unwrap_err();
+    let error = handle.refresh().await.unwrap_err().to_string();
     assert!(
         error.contains(&format!("version {v3}")) && error.contains(&format!("version {v2} keeps serving")),
         "{error}"

@@ -130,7 +130,7 @@ fn metrics_json(metrics: &Metrics) -> Vec<u8> {
 pub fn predict(args: PredictArgs) -> Result<()> {
     let tracking = std::env::var("MLFLOW_TRACKING_URI").ok();
     let source = ModelSource::parse(&args.model, tracking.as_deref(), Path::new(".retrain/cache"))
-        .map_err(UsageError)?;
+        .map_err(|e| UsageError(e.to_string()))?;
     let runtime = tokio::runtime::Runtime::new()?;
     let served = runtime
         .block_on(source.load())

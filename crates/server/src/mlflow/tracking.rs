@@ -9,13 +9,14 @@ use retrain_registry::{SqlStore, now_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, Message, Paged, Paging, empty, lenient, paged};
+use super::error::{ApiError, ApiResult};
+use super::message::{Message, Paged, Paging, empty, lenient, paged};
 
 type Reply = ApiResult<Json<Value>>;
 
 /// `run_id`, or the legacy `run_uuid` the client also sends.
 #[derive(Deserialize)]
-pub struct RunRef {
+pub(crate) struct RunRef {
     #[serde(default)]
     run_id: Option<String>,
     #[serde(default)]
@@ -44,7 +45,7 @@ fn view_type(value: Option<String>) -> ApiResult<ViewType> {
 }
 
 #[derive(Deserialize)]
-pub struct CreateExperiment {
+pub(crate) struct CreateExperiment {
     name: String,
     #[serde(default)]
     artifact_location: Option<String>,
@@ -52,7 +53,7 @@ pub struct CreateExperiment {
     tags: Vec<Tag>,
 }
 
-pub async fn create_experiment(
+pub(crate) async fn create_experiment(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<CreateExperiment>,
 ) -> Reply {
@@ -61,11 +62,11 @@ pub async fn create_experiment(
 }
 
 #[derive(Deserialize)]
-pub struct ExperimentRef {
+pub(crate) struct ExperimentRef {
     experiment_id: String,
 }
 
-pub async fn get_experiment(
+pub(crate) async fn get_experiment(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<ExperimentRef>,
 ) -> Reply {
@@ -74,11 +75,11 @@ pub async fn get_experiment(
 }
 
 #[derive(Deserialize)]
-pub struct ExperimentByName {
+pub(crate) struct ExperimentByName {
     experiment_name: String,
 }
 
-pub async fn get_experiment_by_name(
+pub(crate) async fn get_experiment_by_name(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<ExperimentByName>,
 ) -> Reply {
@@ -87,7 +88,7 @@ pub async fn get_experiment_by_name(
 }
 
 #[derive(Deserialize)]
-pub struct SearchExperiments {
+pub(crate) struct SearchExperiments {
     #[serde(flatten)]
     page: Paging,
     #[serde(default)]
@@ -98,7 +99,7 @@ pub struct SearchExperiments {
     view_type: Option<String>,
 }
 
-pub async fn search_experiments(
+pub(crate) async fn search_experiments(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<SearchExperiments>,
 ) -> ApiResult<Paged<Experiment>> {
@@ -116,12 +117,12 @@ pub async fn search_experiments(
 }
 
 #[derive(Deserialize)]
-pub struct UpdateExperiment {
+pub(crate) struct UpdateExperiment {
     experiment_id: String,
     new_name: String,
 }
 
-pub async fn update_experiment(
+pub(crate) async fn update_experiment(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<UpdateExperiment>,
 ) -> Reply {
@@ -129,7 +130,7 @@ pub async fn update_experiment(
     Ok(empty())
 }
 
-pub async fn delete_experiment(
+pub(crate) async fn delete_experiment(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<ExperimentRef>,
 ) -> Reply {
@@ -137,7 +138,7 @@ pub async fn delete_experiment(
     Ok(empty())
 }
 
-pub async fn restore_experiment(
+pub(crate) async fn restore_experiment(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<ExperimentRef>,
 ) -> Reply {
@@ -146,14 +147,14 @@ pub async fn restore_experiment(
 }
 
 #[derive(Deserialize)]
-pub struct ExperimentTag {
+pub(crate) struct ExperimentTag {
     experiment_id: String,
     key: String,
     #[serde(default)]
     value: String,
 }
 
-pub async fn set_experiment_tag(
+pub(crate) async fn set_experiment_tag(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<ExperimentTag>,
 ) -> Reply {
@@ -162,7 +163,7 @@ pub async fn set_experiment_tag(
 }
 
 #[derive(Deserialize)]
-pub struct CreateRun {
+pub(crate) struct CreateRun {
     #[serde(default)]
     experiment_id: Option<String>,
     #[serde(default)]
@@ -175,7 +176,10 @@ pub struct CreateRun {
     tags: Vec<Tag>,
 }
 
-pub async fn create_run(State(store): State<Arc<SqlStore>>, Message(req): Message<CreateRun>) -> Reply {
+pub(crate) async fn create_run(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<CreateRun>,
+) -> Reply {
     let experiment = req.experiment_id.unwrap_or_else(|| "0".into());
     let run = store
         .create_run(
@@ -189,13 +193,13 @@ pub async fn create_run(State(store): State<Arc<SqlStore>>, Message(req): Messag
     Ok(Json(json!({"run": run})))
 }
 
-pub async fn get_run(State(store): State<Arc<SqlStore>>, Message(req): Message<RunRef>) -> Reply {
+pub(crate) async fn get_run(State(store): State<Arc<SqlStore>>, Message(req): Message<RunRef>) -> Reply {
     let run = store.get_run(req.id()?).await?;
     Ok(Json(json!({"run": run})))
 }
 
 #[derive(Deserialize)]
-pub struct UpdateRun {
+pub(crate) struct UpdateRun {
     #[serde(flatten)]
     run: RunRef,
     #[serde(default)]
@@ -206,24 +210,27 @@ pub struct UpdateRun {
     run_name: Option<String>,
 }
 
-pub async fn update_run(State(store): State<Arc<SqlStore>>, Message(req): Message<UpdateRun>) -> Reply {
+pub(crate) async fn update_run(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<UpdateRun>,
+) -> Reply {
     let info =
         store.update_run(req.run.id()?, req.status.as_deref(), req.end_time, req.run_name.as_deref()).await?;
     Ok(Json(json!({"run_info": info})))
 }
 
-pub async fn delete_run(State(store): State<Arc<SqlStore>>, Message(req): Message<RunRef>) -> Reply {
+pub(crate) async fn delete_run(State(store): State<Arc<SqlStore>>, Message(req): Message<RunRef>) -> Reply {
     store.set_run_lifecycle(req.id()?, "deleted").await?;
     Ok(empty())
 }
 
-pub async fn restore_run(State(store): State<Arc<SqlStore>>, Message(req): Message<RunRef>) -> Reply {
+pub(crate) async fn restore_run(State(store): State<Arc<SqlStore>>, Message(req): Message<RunRef>) -> Reply {
     store.set_run_lifecycle(req.id()?, "active").await?;
     Ok(empty())
 }
 
 #[derive(Deserialize)]
-pub struct SearchRuns {
+pub(crate) struct SearchRuns {
     #[serde(default)]
     experiment_ids: Vec<String>,
     #[serde(default)]
@@ -236,7 +243,7 @@ pub struct SearchRuns {
     page: Paging,
 }
 
-pub async fn search_runs(
+pub(crate) async fn search_runs(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<SearchRuns>,
 ) -> ApiResult<Paged<Run>> {
@@ -255,7 +262,7 @@ pub async fn search_runs(
 }
 
 #[derive(Deserialize)]
-pub struct LogMetric {
+pub(crate) struct LogMetric {
     #[serde(flatten)]
     run: RunRef,
     key: String,
@@ -267,7 +274,10 @@ pub struct LogMetric {
     step: Option<i64>,
 }
 
-pub async fn log_metric(State(store): State<Arc<SqlStore>>, Message(req): Message<LogMetric>) -> Reply {
+pub(crate) async fn log_metric(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<LogMetric>,
+) -> Reply {
     let metric = Metric {
         key: req.key,
         value: req.value,
@@ -279,7 +289,7 @@ pub async fn log_metric(State(store): State<Arc<SqlStore>>, Message(req): Messag
 }
 
 #[derive(Deserialize)]
-pub struct KeyValue {
+pub(crate) struct KeyValue {
     #[serde(flatten)]
     run: RunRef,
     key: String,
@@ -287,24 +297,27 @@ pub struct KeyValue {
     value: String,
 }
 
-pub async fn log_param(State(store): State<Arc<SqlStore>>, Message(req): Message<KeyValue>) -> Reply {
+pub(crate) async fn log_param(State(store): State<Arc<SqlStore>>, Message(req): Message<KeyValue>) -> Reply {
     store.log_param(req.run.id()?, &Param { key: req.key, value: req.value }).await?;
     Ok(empty())
 }
 
-pub async fn set_tag(State(store): State<Arc<SqlStore>>, Message(req): Message<KeyValue>) -> Reply {
+pub(crate) async fn set_tag(State(store): State<Arc<SqlStore>>, Message(req): Message<KeyValue>) -> Reply {
     store.set_tag(req.run.id()?, &Tag { key: req.key, value: req.value }).await?;
     Ok(empty())
 }
 
 #[derive(Deserialize)]
-pub struct DeleteTag {
+pub(crate) struct DeleteTag {
     #[serde(flatten)]
     run: RunRef,
     key: String,
 }
 
-pub async fn delete_tag(State(store): State<Arc<SqlStore>>, Message(req): Message<DeleteTag>) -> Reply {
+pub(crate) async fn delete_tag(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<DeleteTag>,
+) -> Reply {
     store.delete_tag(req.run.id()?, &req.key).await?;
     Ok(empty())
 }
@@ -321,7 +334,7 @@ struct BatchMetric {
 }
 
 #[derive(Deserialize)]
-pub struct LogBatch {
+pub(crate) struct LogBatch {
     #[serde(flatten)]
     run: RunRef,
     #[serde(default)]
@@ -332,7 +345,7 @@ pub struct LogBatch {
     tags: Vec<Tag>,
 }
 
-pub async fn log_batch(State(store): State<Arc<SqlStore>>, Message(req): Message<LogBatch>) -> Reply {
+pub(crate) async fn log_batch(State(store): State<Arc<SqlStore>>, Message(req): Message<LogBatch>) -> Reply {
     let now = now_ms();
     let metrics: Vec<Metric> = req
         .metrics
@@ -349,27 +362,30 @@ pub async fn log_batch(State(store): State<Arc<SqlStore>>, Message(req): Message
 }
 
 #[derive(Deserialize)]
-pub struct LogInputs {
+pub(crate) struct LogInputs {
     #[serde(flatten)]
     run: RunRef,
     #[serde(default)]
     datasets: Vec<DatasetInput>,
 }
 
-pub async fn log_inputs(State(store): State<Arc<SqlStore>>, Message(req): Message<LogInputs>) -> Reply {
+pub(crate) async fn log_inputs(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<LogInputs>,
+) -> Reply {
     store.log_inputs(req.run.id()?, &req.datasets).await?;
     Ok(empty())
 }
 
 #[derive(Deserialize)]
-pub struct LogModel {
+pub(crate) struct LogModel {
     #[serde(flatten)]
     run: RunRef,
     model_json: String,
 }
 
 /// MLflow 2.x clients report each model `log_model` uploaded here.
-pub async fn log_model(State(store): State<Arc<SqlStore>>, Message(req): Message<LogModel>) -> Reply {
+pub(crate) async fn log_model(State(store): State<Arc<SqlStore>>, Message(req): Message<LogModel>) -> Reply {
     let model: Value = serde_json::from_str(&req.model_json)
         .map_err(|e| ApiError::invalid(format!("model_json is not valid JSON: {e}")))?;
     store.record_logged_model(req.run.id()?, &model).await?;
@@ -377,7 +393,7 @@ pub async fn log_model(State(store): State<Arc<SqlStore>>, Message(req): Message
 }
 
 #[derive(Deserialize)]
-pub struct MetricHistory {
+pub(crate) struct MetricHistory {
     #[serde(flatten)]
     run: RunRef,
     metric_key: String,
@@ -385,7 +401,7 @@ pub struct MetricHistory {
     page: Paging,
 }
 
-pub async fn get_metric_history(
+pub(crate) async fn get_metric_history(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<MetricHistory>,
 ) -> ApiResult<Paged<Metric>> {

@@ -1,61 +1,28 @@
-//! The MLflow REST API: request decoding, error responses, and the routes
-//! under `/api/2.0/mlflow/` (also served as `/ajax-api/2.0/mlflow/`).
+//! Request decoding and search answers of the MLflow REST API.
 //!
 //! MLflow's client sends GET parameters as a query string (repeated keys
 //! for lists) and everything else as a JSON body; both are decoded into
-//! the same typed request, so one handler serves either. Anything a client
-//! can get wrong (malformed JSON, a missing or mistyped field, an unknown
-//! id, a bad filter) is a 4xx in MLflow's error shape, never a 500.
-
-pub mod artifacts;
-pub mod models;
-pub mod tracking;
+//! the same typed request, so one handler serves either. A decoding error
+//! names the field at fault and is an `INVALID_PARAMETER_VALUE`.
 
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
-use retrain_registry::{ErrorCode, StoreError};
+use retrain_registry::StoreError;
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::ser::SerializeMap;
 use serde_json::{Map, Value, json};
 
-/// An error answered in MLflow's shape with the status its code maps to.
-#[derive(Debug)]
-pub struct ApiError(pub StoreError);
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        ApiError(e)
-    }
-}
-
-impl ApiError {
-    pub fn invalid(message: impl Into<String>) -> Self {
-        ApiError(StoreError::invalid(message))
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if self.0.code == ErrorCode::InternalError {
-            tracing::error!(message = %self.0.message, "internal error");
-        }
-        (status, Json(json!({"error_code": self.0.code.as_str(), "message": self.0.message}))).into_response()
-    }
-}
-
-pub type ApiResult<T> = Result<T, ApiError>;
+use super::error::{ApiError, ApiResult};
 
 /// A request message decoded from the query string (GET, DELETE without
 /// body) or the JSON body.
-pub struct Message<T>(pub T);
+pub(crate) struct Message<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Message<T> {
     type Rejection = ApiError;
@@ -91,7 +58,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Message<T> {
 }
 
 /// Decodes a JSON object into a request message, naming the field at fault.
-pub fn decode<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
+pub(crate) fn decode<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
@@ -127,7 +94,7 @@ pub(crate) fn query_to_json(query: &str) -> Value {
 
 /// Field decoders that accept a JSON number or a number in a string
 /// (query strings and proto3 JSON's int64 encoding).
-pub mod lenient {
+pub(crate) mod lenient {
     use serde::{Deserialize, Deserializer};
     use serde_json::Value;
 
@@ -141,7 +108,7 @@ pub mod lenient {
         }
     }
 
-    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    pub(crate) fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
         match Option::<Value>::deserialize(d)? {
             None | Some(Value::Null) => Ok(None),
             Some(v) => to_i64(&v)
@@ -150,9 +117,9 @@ pub mod lenient {
         }
     }
 
-    pub use retrain_registry::entities::proto_float::deserialize as f64;
+    pub(crate) use retrain_registry::entities::proto_float::deserialize as f64;
 
-    pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    pub(crate) fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
         match Option::<Value>::deserialize(d)? {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(b)),
@@ -165,18 +132,18 @@ pub mod lenient {
 
 /// The paging fields every search request carries.
 #[derive(serde::Deserialize)]
-pub struct Paging {
+pub(crate) struct Paging {
     #[serde(default, deserialize_with = "lenient::opt_i64")]
-    pub max_results: Option<i64>,
+    pub(crate) max_results: Option<i64>,
     #[serde(default)]
-    pub page_token: Option<String>,
+    pub(crate) page_token: Option<String>,
 }
 
 /// A search answer: `{"<field>": [...], "next_page_token": "..."}`, the
 /// token only when there is a next page. Serialized straight from the
 /// items: a page of runs is large, and an intermediate JSON tree of it
 /// cost as much as writing it out.
-pub struct Paged<T> {
+pub(crate) struct Paged<T> {
     field: &'static str,
     items: Vec<T>,
     next: Option<String>,
@@ -214,18 +181,13 @@ impl<T: Serialize> IntoResponse for Paged<T> {
 }
 
 /// The answer of a search endpoint whose items are listed under `field`.
-pub fn paged<T>(field: &'static str, (items, next): (Vec<T>, Option<String>)) -> Paged<T> {
+pub(crate) fn paged<T>(field: &'static str, (items, next): (Vec<T>, Option<String>)) -> Paged<T> {
     Paged { field, items, next }
 }
 
 /// The JSON answer `{}` of mutations with nothing to return.
-pub fn empty() -> Json<Value> {
+pub(crate) fn empty() -> Json<Value> {
     Json(json!({}))
-}
-
-/// The answer for an unknown route under the API prefix.
-pub async fn endpoint_not_found(method: Method, uri: axum::http::Uri) -> ApiError {
-    ApiError(StoreError::new(ErrorCode::EndpointNotFound, format!("No API endpoint {method} {}", uri.path())))
 }
 
 #[cfg(test)]

@@ -14,9 +14,10 @@ use retrain_registry::{ArtifactStore, SqlStore};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, Message, decode, empty};
+use super::error::{ApiError, ApiResult};
+use super::message::{Message, decode, empty, query_to_json};
 
-pub async fn upload(
+pub(crate) async fn upload(
     State(artifacts): State<Arc<ArtifactStore>>,
     Path(path): Path<String>,
     body: Bytes,
@@ -25,7 +26,7 @@ pub async fn upload(
     Ok(().into_response())
 }
 
-pub async fn download(
+pub(crate) async fn download(
     State(artifacts): State<Arc<ArtifactStore>>,
     Path(path): Path<String>,
 ) -> ApiResult<Response> {
@@ -41,7 +42,7 @@ pub async fn download(
         .into_response())
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     State(artifacts): State<Arc<ArtifactStore>>,
     Path(path): Path<String>,
 ) -> ApiResult<Json<Value>> {
@@ -56,11 +57,11 @@ struct ListQuery {
 }
 
 /// `GET …/mlflow-artifacts/artifacts?path=DIR`: entries named relative to DIR.
-pub async fn list(
+pub(crate) async fn list(
     State(artifacts): State<Arc<ArtifactStore>>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let fields = super::query_to_json(query.as_deref().unwrap_or(""));
+    let fields = query_to_json(query.as_deref().unwrap_or(""));
     let req: ListQuery = decode(fields)?;
     let dir = req.path.unwrap_or_default();
     let files = artifacts.list(&dir, &dir).await?;
@@ -68,7 +69,7 @@ pub async fn list(
 }
 
 #[derive(Deserialize)]
-pub struct RunArtifacts {
+pub(crate) struct RunArtifacts {
     #[serde(default)]
     run_id: Option<String>,
     #[serde(default)]
@@ -79,7 +80,7 @@ pub struct RunArtifacts {
 
 /// `artifacts/list` of the tracking API: entries under a run's artifact
 /// root, named relative to that root.
-pub async fn list_run_artifacts(
+pub(crate) async fn list_run_artifacts(
     State(store): State<Arc<SqlStore>>,
     State(artifacts): State<Arc<ArtifactStore>>,
     Message(req): Message<RunArtifacts>,
@@ -91,7 +92,7 @@ pub async fn list_run_artifacts(
         .ok_or_else(|| ApiError::invalid("Missing value for required parameter 'run_id'."))?;
     let run = store.get_run(&run_id).await?;
     let root_uri = run.info.artifact_uri;
-    let Some(root) = root_uri.strip_prefix(crate::ARTIFACT_ROOT) else {
+    let Some(root) = root_uri.strip_prefix(super::ARTIFACT_ROOT) else {
         // Artifacts stored elsewhere (an experiment with its own location)
         // are not visible to this server.
         return Ok(Json(json!({"root_uri": root_uri, "files": []})));
