@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
-use super::message::{Message, decode, empty, query_to_json};
+use super::message::{Message, decode_query, empty};
 
 pub(crate) async fn upload(
     State(artifacts): State<Arc<ArtifactStore>>,
@@ -61,8 +61,7 @@ pub(crate) async fn list(
     State(artifacts): State<Arc<ArtifactStore>>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let fields = query_to_json(query.as_deref().unwrap_or(""));
-    let req: ListQuery = decode(fields)?;
+    let req: ListQuery = decode_query(query.as_deref().unwrap_or(""))?;
     let dir = req.path.unwrap_or_default();
     let files = artifacts.list(&dir, &dir).await?;
     Ok(Json(if files.is_empty() { json!({}) } else { json!({"files": files}) }))

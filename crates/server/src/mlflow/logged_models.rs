@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiResult;
-use super::message::{Message, Paged, Paging, empty, lenient, paged};
+use super::message::{Message, Paged, empty, lenient, paged};
 
 type Reply = ApiResult<Json<Value>>;
 
@@ -96,8 +96,10 @@ pub(crate) struct SearchLoggedModels {
     experiment_ids: Vec<String>,
     #[serde(default)]
     filter: Option<String>,
-    #[serde(flatten)]
-    page: Paging,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default)]
+    page_token: Option<String>,
 }
 
 pub(crate) async fn search_logged_models(
@@ -108,8 +110,8 @@ pub(crate) async fn search_logged_models(
         .search_logged_models(
             &req.experiment_ids,
             req.filter.as_deref(),
-            req.page.max_results,
-            req.page.page_token.as_deref(),
+            req.max_results,
+            req.page_token.as_deref(),
         )
         .await?;
     Ok(paged("models", page))

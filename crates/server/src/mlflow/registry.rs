@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
-use super::message::{Message, Paged, Paging, empty, lenient, paged};
+use super::message::{Message, Paged, empty, lenient, paged};
 
 type Reply = ApiResult<Json<Value>>;
 
@@ -105,8 +105,10 @@ pub(crate) struct SearchRegisteredModels {
     filter: Option<String>,
     #[serde(default)]
     order_by: Vec<String>,
-    #[serde(flatten)]
-    page: Paging,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default)]
+    page_token: Option<String>,
 }
 
 pub(crate) async fn search_registered_models(
@@ -116,9 +118,9 @@ pub(crate) async fn search_registered_models(
     let page = store
         .search_registered_models(
             req.filter.as_deref(),
-            req.page.max_results,
+            req.max_results,
             &req.order_by,
-            req.page.page_token.as_deref(),
+            req.page_token.as_deref(),
         )
         .await?;
     Ok(paged("registered_models", page))
@@ -294,8 +296,10 @@ pub(crate) async fn delete_model_version(
 pub(crate) struct SearchModelVersions {
     #[serde(default)]
     filter: Option<String>,
-    #[serde(flatten)]
-    page: Paging,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default)]
+    page_token: Option<String>,
 }
 
 pub(crate) async fn search_model_versions(
@@ -303,7 +307,7 @@ pub(crate) async fn search_model_versions(
     Message(req): Message<SearchModelVersions>,
 ) -> ApiResult<Paged<ModelVersion>> {
     let page = store
-        .search_model_versions(req.filter.as_deref(), req.page.max_results, req.page.page_token.as_deref())
+        .search_model_versions(req.filter.as_deref(), req.max_results, req.page_token.as_deref())
         .await?;
     Ok(paged("model_versions", page))
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
-use super::message::{Message, Paged, Paging, empty, lenient, paged};
+use super::message::{Message, Paged, empty, lenient, paged};
 
 type Reply = ApiResult<Json<Value>>;
 
@@ -89,8 +89,10 @@ pub(crate) async fn get_experiment_by_name(
 
 #[derive(Deserialize)]
 pub(crate) struct SearchExperiments {
-    #[serde(flatten)]
-    page: Paging,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default)]
+    page_token: Option<String>,
     #[serde(default)]
     filter: Option<String>,
     #[serde(default)]
@@ -108,9 +110,9 @@ pub(crate) async fn search_experiments(
         .search_experiments(
             view,
             req.filter.as_deref(),
-            req.page.max_results,
+            req.max_results,
             &req.order_by,
-            req.page.page_token.as_deref(),
+            req.page_token.as_deref(),
         )
         .await?;
     Ok(paged("experiments", page))
@@ -239,8 +241,10 @@ pub(crate) struct SearchRuns {
     run_view_type: Option<String>,
     #[serde(default)]
     order_by: Vec<String>,
-    #[serde(flatten)]
-    page: Paging,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default)]
+    page_token: Option<String>,
 }
 
 pub(crate) async fn search_runs(
@@ -253,9 +257,9 @@ pub(crate) async fn search_runs(
             &req.experiment_ids,
             req.filter.as_deref(),
             view,
-            req.page.max_results,
+            req.max_results,
             &req.order_by,
-            req.page.page_token.as_deref(),
+            req.page_token.as_deref(),
         )
         .await?;
     Ok(paged("runs", page))
@@ -397,8 +401,10 @@ pub(crate) struct MetricHistory {
     #[serde(flatten)]
     run: RunRef,
     metric_key: String,
-    #[serde(flatten)]
-    page: Paging,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default)]
+    page_token: Option<String>,
 }
 
 pub(crate) async fn get_metric_history(
@@ -406,12 +412,7 @@ pub(crate) async fn get_metric_history(
     Message(req): Message<MetricHistory>,
 ) -> ApiResult<Paged<Metric>> {
     let page = store
-        .get_metric_history(
-            req.run.id()?,
-            &req.metric_key,
-            req.page.max_results,
-            req.page.page_token.as_deref(),
-        )
+        .get_metric_history(req.run.id()?, &req.metric_key, req.max_results, req.page_token.as_deref())
         .await?;
     Ok(paged("metrics", page))
 }
