@@ -11,6 +11,8 @@
 //!
 //! [`Server`] binds a port and serves an application on it.
 
+#![warn(missing_docs)]
+
 pub mod airflow;
 mod app;
 mod mlflow;

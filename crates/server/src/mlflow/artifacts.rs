@@ -14,8 +14,9 @@ use retrain_registry::{ArtifactStore, SqlStore};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::message::{Message, decode_query, empty};
+use super::tracking::RunRef;
 
 pub(crate) async fn upload(
     State(artifacts): State<Arc<ArtifactStore>>,
@@ -34,7 +35,7 @@ pub(crate) async fn download(
     let name = path.rsplit('/').next().unwrap_or("artifact").replace('"', "");
     Ok((
         [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
             (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
         ],
         bytes,
@@ -69,10 +70,8 @@ pub(crate) async fn list(
 
 #[derive(Deserialize)]
 pub(crate) struct RunArtifacts {
-    #[serde(default)]
-    run_id: Option<String>,
-    #[serde(default)]
-    run_uuid: Option<String>,
+    #[serde(flatten)]
+    run: RunRef,
     #[serde(default)]
     path: Option<String>,
 }
@@ -84,12 +83,7 @@ pub(crate) async fn list_run_artifacts(
     State(artifacts): State<Arc<ArtifactStore>>,
     Message(req): Message<RunArtifacts>,
 ) -> ApiResult<Json<Value>> {
-    let run_id = req
-        .run_id
-        .or(req.run_uuid)
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| ApiError::invalid("Missing value for required parameter 'run_id'."))?;
-    let run = store.get_run(&run_id).await?;
+    let run = store.get_run(req.run.id()?).await?;
     let root_uri = run.info.artifact_uri;
     let Some(root) = root_uri.strip_prefix(super::ARTIFACT_ROOT) else {
         // Artifacts stored elsewhere (an experiment with its own location)
@@ -98,7 +92,7 @@ pub(crate) async fn list_run_artifacts(
     };
     let root = root.trim_start_matches('/');
     let sub = req.path.unwrap_or_default();
-    let dir = if sub.is_empty() { root.to_string() } else { format!("{root}/{}", sub.trim_matches('/')) };
+    let dir = if sub.is_empty() { root.to_owned() } else { format!("{root}/{}", sub.trim_matches('/')) };
     let files = artifacts.list(&dir, root).await?;
     Ok(Json(json!({"root_uri": root_uri, "files": files})))
 }

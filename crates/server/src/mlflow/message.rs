@@ -27,7 +27,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Message<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let query = req.uri().query().map(str::to_string);
+        let query = req.uri().query().map(str::to_owned);
         let method = req.method().clone();
         let body = Bytes::from_request(req, state)
             .await

@@ -28,7 +28,7 @@ fn actor(headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
         .unwrap_or("unknown")
-        .to_string()
+        .to_owned()
 }
 
 // ----- registered models ----------------------------------------------------

@@ -24,7 +24,8 @@ pub(crate) struct RunRef {
 }
 
 impl RunRef {
-    fn id(&self) -> ApiResult<&str> {
+    /// The run's id; a missing or empty one is a 400.
+    pub(crate) fn id(&self) -> ApiResult<&str> {
         self.run_id
             .as_deref()
             .or(self.run_uuid.as_deref())
@@ -35,7 +36,7 @@ impl RunRef {
 
 fn view_type(value: Option<String>) -> ApiResult<ViewType> {
     match value.as_deref() {
-        None | Some("") | Some("ACTIVE_ONLY") => Ok(ViewType::ActiveOnly),
+        None | Some("" | "ACTIVE_ONLY") => Ok(ViewType::ActiveOnly),
         Some("DELETED_ONLY") => Ok(ViewType::DeletedOnly),
         Some("ALL") => Ok(ViewType::All),
         Some(other) => Err(ApiError::invalid(format!(

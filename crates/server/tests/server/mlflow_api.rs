@@ -57,7 +57,7 @@ async fn tracking_workflow_over_http() {
     let (status, body) =
         s.post("experiments/create", json!({"name": "iris", "tags": [{"key": "team", "value": "ml"}]})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let exp = body["experiment_id"].as_str().unwrap().to_string();
+    let exp = body["experiment_id"].as_str().unwrap().to_owned();
     let (status, body) = s.post("experiments/create", json!({"name": "iris"})).await;
     assert_eq!(
         (status, body["error_code"].as_str()),
@@ -75,7 +75,7 @@ async fn tracking_workflow_over_http() {
         .post("runs/create", json!({"experiment_id": exp, "run_name": "rf", "start_time": 1, "user_id": "ana", "tags": [{"key": "k", "value": "v"}]}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
     assert_eq!(body["run"]["info"]["run_uuid"], run_id.as_str());
     assert_eq!(body["run"]["info"]["status"], "RUNNING");
 
@@ -111,7 +111,7 @@ async fn tracking_workflow_over_http() {
         .get("metrics/get-history", &[("run_id", &run_id), ("metric_key", "loss"), ("max_results", "2")])
         .await;
     assert_eq!(body["metrics"].as_array().unwrap().len(), 2);
-    let token = body["next_page_token"].as_str().unwrap().to_string();
+    let token = body["next_page_token"].as_str().unwrap().to_owned();
     let (_, body) = s
         .get("metrics/get-history", &[("run_id", &run_id), ("metric_key", "loss"), ("page_token", &token)])
         .await;
@@ -282,7 +282,7 @@ async fn bad_requests_are_4xx_in_mlflow_shape() {
 async fn proxied_artifacts_round_trip() {
     let s = start().await;
     let (_, body) = s.post("runs/create", json!({"experiment_id": "0"})).await;
-    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
     let root = format!("/api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts");
     for (path, content) in
         [("model/MLmodel", "flavors: {}"), ("model/model.bin", "bytes"), ("notes.txt", "hello")]
@@ -325,12 +325,12 @@ async fn proxied_artifacts_round_trip() {
 async fn registry_over_http_with_audit_trail() {
     let s = start().await;
     let (_, body) = s.post("runs/create", json!({"experiment_id": "0"})).await;
-    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
     let (status, body) = s
         .post("logged-models", json!({"experiment_id": "0", "name": "model", "source_run_id": run_id, "params": [{"key": "C", "value": "1"}]}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let model_id = body["model"]["info"]["model_id"].as_str().unwrap().to_string();
+    let model_id = body["model"]["info"]["model_id"].as_str().unwrap().to_owned();
     let ready = json!({"model_id": model_id, "status": "LOGGED_MODEL_READY"});
     let body = s
         .call_json(Method::PATCH, &format!("/api/2.0/mlflow/logged-models/{model_id}"), &[], &ready)

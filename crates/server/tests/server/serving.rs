@@ -181,7 +181,7 @@ async fn the_champion_is_swapped_under_load_without_a_failed_request() {
                     .await
                     .unwrap();
                 assert_eq!(response.status(), 200);
-                versions.push(response.headers()[VERSION_HEADER].to_str().unwrap().to_string());
+                versions.push(response.headers()[VERSION_HEADER].to_str().unwrap().to_owned());
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
             versions
