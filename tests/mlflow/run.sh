@@ -79,4 +79,4 @@ if ! wait_for_health "$mlflow_port" 180; then
   exit 1
 fi
 cd "$root"
-MLFLOW_SERVER_URL="http://127.0.0.1:$mlflow_port" cargo test -q -p retrain-server --test mlflow_client
+MLFLOW_SERVER_URL="http://127.0.0.1:$mlflow_port" cargo test -q -p retrain-server --test server mlflow_client

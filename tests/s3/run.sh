@@ -33,4 +33,4 @@ PY
 export RETRAIN_TEST_S3_URI=s3://retrain-test/artifacts
 cd "$root"
 cargo test -q -p retrain-registry --test store artifacts
-cargo test -q -p retrain-server --test api
+cargo test -q -p retrain-server --test server mlflow_api

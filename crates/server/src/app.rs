@@ -1,8 +1,18 @@
 //! The HTTP application: which protocols a server speaks, the state their
 //! handlers share, and the layers every request passes through. The
 //! commands (`retrain server`, `retrain up`, `retrain serve`) only say
-//! which parts they want; the routers are put together here and nowhere
-//! else, so the order of the layers is written down once.
+//! which parts they want; the routers of `mlflow`, `serving` and `airflow`
+//! are put together here and nowhere else, so the order of the layers is
+//! written down once.
+//!
+//! Two parts are still to come, and both belong here:
+//!
+//! - the web UI, a module `ui` beside the protocols (its templates, the
+//!   view models they render, and its assets embedded in the binary),
+//!   whose routes the builder merges with the others;
+//! - authentication, one tower layer that [`AppBuilder::build`] applies
+//!   around every route, between the tracing layer and the routes, so that
+//!   no handler ever checks who is asking.
 
 use std::fmt;
 use std::sync::Arc;
@@ -103,7 +113,7 @@ impl AppBuilder {
     /// every route, so that no handler checks it; the UI's pages are one
     /// more group of routes beside the others.
     pub fn build(self) -> Router {
-        let mut routes = crate::mlflow_routes().with_state(self.state);
+        let mut routes = crate::mlflow::routes().with_state(self.state);
         if let Some(options) = self.serving {
             routes = routes.merge(serving::catalog_routes(Arc::new(ModelCatalog::new(options))));
         }

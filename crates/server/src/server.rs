@@ -70,7 +70,7 @@ impl Server {
         let url = self.url.clone();
         let task = tokio::spawn(async move {
             if let Err(e) = self.serve(app, shutdown).await {
-                tracing::error!("{}", crate::error_chain(&e));
+                tracing::error!("{}", retrain_ml::error_chain(&e));
             }
         });
         RunningServer { url, task }

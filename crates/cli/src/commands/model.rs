@@ -131,7 +131,7 @@ fn metrics_json(metrics: &Metrics) -> Vec<u8> {
 pub fn predict(args: PredictArgs) -> Result<()> {
     let tracking = std::env::var("MLFLOW_TRACKING_URI").ok();
     let source = ModelSource::parse(&args.model, tracking.as_deref(), Path::new(paths::MODEL_CACHE))
-        .map_err(UsageError)?;
+        .map_err(|e| UsageError(e.to_string()))?;
     let runtime = tokio::runtime::Runtime::new()?;
     let served = runtime
         .block_on(source.load())

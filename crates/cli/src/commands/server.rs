@@ -100,7 +100,7 @@ pub fn serve_model(args: ServeArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let source = ModelSource::parse(&args.model, args.tracking_uri.as_deref(), &args.cache_dir)
-            .map_err(super::UsageError)?;
+            .map_err(|e| super::UsageError(e.to_string()))?;
         let handle = ModelHandle::open(source, Arc::new(ServingMetrics::default()))
             .await
             .map_err(|e| super::UsageError(format!("cannot load {}: {e}", args.model)))?;

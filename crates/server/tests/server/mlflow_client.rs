@@ -1,12 +1,12 @@
 //! `MlflowClient`, the Rust MLflow client, against `retrain server` (always)
 //! and against a real `mlflow server` when `MLFLOW_SERVER_URL` names one
-//! (the MLflow tier of `.ci/run` starts it).
+//! (the MLflow tier of `.ci/run` starts it; `tests/mlflow/run.sh` runs this
+//! module alone: `cargo test -p retrain-server --test server mlflow_client`).
 
 use retrain_registry::entities::{Metric, Param, Tag};
 use retrain_registry::{ErrorCode, MlflowClient};
 
-mod common;
-use common::start_retrain_server;
+use crate::common::start_retrain_server;
 
 /// Logs a run with params, metrics and a model directory, registers it,
 /// points `champion` at it, resolves `models:/NAME@champion` and downloads

@@ -1,20 +1,23 @@
-//! Model serving over real HTTP: every request format of MLflow's scoring
-//! protocol and every kind of bad input, and a hot swap under load — the
-//! `champion` alias moves while eight clients send requests, and no request
-//! fails while responses switch version exactly once per client.
+//! Model serving: every request format of MLflow's scoring protocol and
+//! every kind of bad input, in-process; models served by name by the
+//! tracking server, which resolves them through itself over a real socket;
+//! and a hot swap under load over real HTTP — the `champion` alias moves
+//! while eight clients send requests, and no request fails while responses
+//! switch version exactly once per client.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
+use axum::http::Method;
 use retrain_ml::{ClassifierConfig, datasets, model};
-use retrain_registry::{ArtifactStore, MlflowClient, SqlStore};
+use retrain_registry::MlflowClient;
 use retrain_server::serving::{ModelHandle, ModelSource, ServingMetrics, ServingOptions, VERSION_HEADER};
 use retrain_server::{App, Server};
 use serde_json::{Value, json};
 
-mod common;
-use common::start_retrain_server;
+use crate::common::{Reply, request, send, start_retrain_server, tracking_app};
 
 const COLUMNS: [&str; 4] = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
 
@@ -34,15 +37,17 @@ async fn serve(handle: Arc<ModelHandle>) -> String {
     server.url().to_owned()
 }
 
-async fn post(client: &reqwest::Client, url: &str, content_type: Option<&str>, body: &str) -> (u16, Value) {
-    let mut request = client.post(format!("{url}/invocations")).body(body.to_string());
-    if let Some(ct) = content_type {
-        request = request.header("content-type", ct);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+/// Posts `body` to `uri` of `app`, with `content_type` when given.
+async fn post(app: &Router, uri: &str, content_type: Option<&str>, body: &str) -> Reply {
+    let headers: Vec<(&str, &str)> = content_type.map(|ct| ("content-type", ct)).into_iter().collect();
+    send(app, request(Method::POST, uri, &headers, Some(body.to_owned()))).await
+}
+
+/// The status and the JSON answer (the text when it is not JSON).
+async fn score(app: &Router, content_type: Option<&str>, body: &str) -> (u16, Value) {
+    let reply = post(app, "/invocations", content_type, body).await;
+    let text = reply.text();
+    (reply.status.as_u16(), serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
 #[tokio::test]
@@ -51,8 +56,7 @@ async fn every_format_and_every_bad_input() {
     train_iris(dir.path(), 30, 1);
     let source = ModelSource::Dir(dir.path().to_path_buf());
     let handle = ModelHandle::open(source, Arc::new(ServingMetrics::default())).await.unwrap();
-    let url = serve(handle).await;
-    let client = reqwest::Client::new();
+    let app = App::single_model(handle);
     let json_type = Some("application/json");
 
     let setosa = [5.1, 3.5, 1.4, 0.2];
@@ -77,24 +81,19 @@ async fn every_format_and_every_bad_input() {
         json!({"inputs": [setosa, virginica], "params": {}}),
     ];
     for body in good {
-        let (status, answer) = post(&client, &url, json_type, &body.to_string()).await;
+        let (status, answer) = score(&app, json_type, &body.to_string()).await;
         assert_eq!(status, 200, "{body}: {answer}");
         assert_eq!(answer, json!({"predictions": ["setosa", "virginica"]}), "{body}");
     }
     let csv = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n";
-    let (status, answer) = post(&client, &url, Some("text/csv; charset=utf-8"), csv).await;
+    let (status, answer) = score(&app, Some("text/csv; charset=utf-8"), csv).await;
     assert_eq!((status, answer), (200, json!({"predictions": ["setosa", "virginica"]})));
 
     // Probabilities on request.
-    let response = client
-        .post(format!("{url}/invocations?proba=true"))
-        .header("content-type", "application/json")
-        .body(json!({"instances": [setosa]}).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.headers()[VERSION_HEADER], "local");
-    let answer: Value = response.json().await.unwrap();
+    let response =
+        post(&app, "/invocations?proba=true", json_type, &json!({"instances": [setosa]}).to_string()).await;
+    assert_eq!(response.headers[VERSION_HEADER], "local");
+    let answer = response.json();
     assert_eq!(answer["classes"], json!(["setosa", "versicolor", "virginica"]));
     let p = answer["probabilities"][0].as_array().unwrap();
     assert!((p.iter().map(|v| v.as_f64().unwrap()).sum::<f64>() - 1.0).abs() < 1e-9);
@@ -114,15 +113,16 @@ async fn every_format_and_every_bad_input() {
         (Some("text/csv"), "sepal_length\nnot-a-number\n".into(), 400, "is not a number"),
     ];
     for (content_type, body, status, message) in bad {
-        let (got, answer) = post(&client, &url, content_type, &body).await;
+        let (got, answer) = score(&app, content_type, &body).await;
         assert_eq!(got, status, "{body:?}: {answer}");
         assert_eq!(answer["error_code"], "BAD_REQUEST", "{answer}");
         assert!(answer["message"].as_str().unwrap().contains(message), "{body:?}: {answer}");
     }
     // A wrong method and the health routes.
-    assert_eq!(client.get(format!("{url}/invocations")).send().await.unwrap().status(), 405);
-    assert_eq!(client.get(format!("{url}/ping")).send().await.unwrap().status(), 200);
-    let metrics = client.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
+    let get = |uri: &'static str| send(&app, request(Method::GET, uri, &[], None));
+    assert_eq!(get("/invocations").await.status, 405);
+    assert_eq!(get("/ping").await.status, 200);
+    let metrics = get("/metrics").await.text();
     assert!(metrics.contains("retrain_serving_requests_total"), "{metrics}");
     assert!(metrics.contains("status=\"415\""), "{metrics}");
     assert!(metrics.contains("retrain_serving_request_duration_seconds_bucket"), "{metrics}");
@@ -181,7 +181,7 @@ async fn the_champion_is_swapped_under_load_without_a_failed_request() {
                     .await
                     .unwrap();
                 assert_eq!(response.status(), 200);
-                versions.push(response.headers()[VERSION_HEADER].to_str().unwrap().to_string());
+                versions.push(response.headers()[VERSION_HEADER].to_str().unwrap().to_owned());
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
             versions
@@ -203,7 +203,7 @@ async fn the_champion_is_swapped_under_load_without_a_failed_request() {
 
     // A version that cannot be loaded is reported; v2 keeps serving.
     tracking.set_alias("iris", "champion", &v3, "").await.unwrap();
-    let error = handle.refresh().await.unwrap_err();
+    let error = handle.refresh().await.unwrap_err().to_string();
     assert!(
         error.contains(&format!("version {v3}")) && error.contains(&format!("version {v2} keeps serving")),
         "{error}"
@@ -212,28 +212,25 @@ async fn the_champion_is_swapped_under_load_without_a_failed_request() {
     assert!(metrics.render().contains("retrain_serving_reload_failures_total{model=\"iris\"}"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn registered_models_are_served_by_name() {
-    // As `retrain up` serves them: by the tracking server, resolved through itself.
+    // As `retrain up` serves them: by the tracking server, which resolves
+    // them through its own REST API, so that part listens on a real port;
+    // the scoring requests go to the same router in-process.
     let dir = tempfile::tempdir().unwrap();
-    let uri = format!("sqlite:///{}", dir.path().join("t.db").display());
-    let store = SqlStore::connect(&uri, retrain_server::ARTIFACT_ROOT).await.unwrap();
-    let artifacts = ArtifactStore::open(dir.path().join("artifacts").to_str().unwrap()).unwrap();
     let server = Server::bind("127.0.0.1", 0).await.unwrap();
-    let url = server.url().to_owned();
-    let tracking = MlflowClient::new(&url).unwrap();
+    let tracking = MlflowClient::new(server.url()).unwrap();
     let serving = ServingOptions {
         tracking: tracking.clone(),
         cache: dir.path().join("cache"),
         poll: Duration::from_secs(1),
     };
-    let app = App::builder(Arc::new(store), Arc::new(artifacts)).serving(serving).build();
-    let _server = server.spawn(app, std::future::pending());
+    let app = tracking_app(dir.path()).await.serving(serving).build();
+    let _server = server.spawn(app.clone(), std::future::pending());
     train_iris(&dir.path().join("v1"), 10, 1);
     let v1 = register(&tracking, &dir.path().join("v1")).await;
     tracking.set_alias("iris", "champion", &v1, "").await.unwrap();
     tracking.transition_stage("iris", &v1, "Staging", false, "").await.unwrap();
-    let client = reqwest::Client::new();
     let body = json!({"instances": [[6.7, 3.0, 5.2, 2.3]]}).to_string();
     for (query, status) in [
         ("", 200),
@@ -242,15 +239,10 @@ async fn registered_models_are_served_by_name() {
         ("?alias=nope", 404),
         ("?alias=champion&version=1", 400),
     ] {
-        let response = client
-            .post(format!("{url}/models/iris/invocations{query}"))
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), status, "{query}");
-        let answer: Value = response.json().await.unwrap();
+        let response =
+            post(&app, &format!("/models/iris/invocations{query}"), Some("application/json"), &body).await;
+        assert_eq!(response.status.as_u16(), status, "{query}");
+        let answer = response.json();
         if status == 200 {
             assert_eq!(answer, json!({"predictions": ["virginica"]}), "{query}");
         } else {

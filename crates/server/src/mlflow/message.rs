@@ -1,73 +1,39 @@
-//! The MLflow REST API: request decoding, error responses, and the routes
-//! under `/api/2.0/mlflow/` (also served as `/ajax-api/2.0/mlflow/`).
+//! Request decoding and search answers of the MLflow REST API.
 //!
 //! MLflow's client sends GET parameters as a query string (repeated keys
 //! for lists) and everything else as a JSON body; both are decoded into
-//! the same typed request, so one handler serves either. Anything a client
-//! can get wrong (malformed JSON, a missing or mistyped field, an unknown
-//! id, a bad filter) is a 4xx in MLflow's error shape, never a 500.
-
-pub mod artifacts;
-pub mod models;
-pub mod tracking;
-
-use std::collections::BTreeMap;
+//! the same typed request, so one handler serves either. A decoding error
+//! names the field at fault and is an `INVALID_PARAMETER_VALUE`.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
-use retrain_registry::{ErrorCode, StoreError};
+use retrain_registry::StoreError;
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::ser::SerializeMap;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Value, json};
 
-/// An error answered in MLflow's shape with the status its code maps to.
-#[derive(Debug)]
-pub struct ApiError(pub StoreError);
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        ApiError(e)
-    }
-}
-
-impl ApiError {
-    pub fn invalid(message: impl Into<String>) -> Self {
-        ApiError(StoreError::invalid(message))
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if self.0.code == ErrorCode::InternalError {
-            tracing::error!(message = %self.0.message, "internal error");
-        }
-        (status, Json(json!({"error_code": self.0.code.as_str(), "message": self.0.message}))).into_response()
-    }
-}
-
-pub type ApiResult<T> = Result<T, ApiError>;
+use super::error::{ApiError, ApiResult};
 
 /// A request message decoded from the query string (GET, DELETE without
 /// body) or the JSON body.
-pub struct Message<T>(pub T);
+pub(crate) struct Message<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Message<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let query = req.uri().query().map(str::to_string);
+        let query = req.uri().query().map(str::to_owned);
         let method = req.method().clone();
         let body = Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::invalid(format!("cannot read the request body: {e}")))?;
         if method == Method::GET || body.iter().all(u8::is_ascii_whitespace) {
-            return decode(query_to_json(query.as_deref().unwrap_or(""))).map(Message);
+            return decode_query(query.as_deref().unwrap_or("")).map(Message);
         }
         let malformed =
             |e: serde_json::Error| ApiError::invalid(format!("malformed JSON in the request body: {e}"));
@@ -80,19 +46,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Message<T> {
         // Straight from the bytes, without a JSON tree in between (a batch
         // of metrics is thousands of values) and without tracking the path
         // to each value, which costs as much again. A message that fails
-        // is decoded again the way query strings are, through the tree and
-        // `decode`, which names the field at fault.
+        // is decoded again through a JSON tree (whose errors, unlike the
+        // streaming decoder's, carry no line and column) by `decode`, which
+        // names the field at fault.
         match serde_json::from_slice(&body) {
             Ok(message) => Ok(Message(message)),
             Err(e) if e.is_syntax() || e.is_eof() => Err(malformed(e)),
-            Err(_) => serde_json::from_slice(&body).map_err(malformed).and_then(decode).map(Message),
+            Err(_) => serde_json::from_slice::<Value>(&body).map_err(malformed).and_then(decode).map(Message),
         }
     }
 }
 
-/// Decodes a JSON object into a request message, naming the field at fault.
-pub fn decode<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
+/// Decodes a request message from `deserializer` (a JSON tree or a query
+/// string), naming the field at fault.
+fn decode<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> ApiResult<T> {
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         if let Some(field) = inner.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
@@ -106,28 +74,22 @@ pub fn decode<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
     })
 }
 
-/// `a=1&b=x&b=y` → `{"a": "1", "b": ["x", "y"]}`; values stay strings
-/// and the lenient field decoders below accept numbers written as text.
-pub(crate) fn query_to_json(query: &str) -> Value {
-    let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        fields.entry(key.into_owned()).or_default().push(value.into_owned());
-    }
-    let mut map = Map::new();
-    for (key, mut values) in fields {
-        let value = if values.len() == 1 && !key.ends_with("_ids") && key != "order_by" && key != "stages" {
-            Value::String(values.remove(0))
-        } else {
-            Value::Array(values.into_iter().map(Value::String).collect())
-        };
-        map.insert(key, value);
-    }
-    Value::Object(map)
+/// Decodes a query string (`a=1&b=x&b=y`) into a request message: a key
+/// given more than once, or once for a list field, fills a list; values
+/// are text, and the lenient field decoders below accept numbers and
+/// booleans written as text.
+///
+/// A list field must not sit beside a `#[serde(flatten)]` field in a
+/// message decoded from a query: flattening collects the values before
+/// their types are known, and a list given once would arrive as one
+/// string. The search messages therefore spell out their paging fields.
+pub(crate) fn decode_query<T: DeserializeOwned>(query: &str) -> ApiResult<T> {
+    decode(serde_html_form::Deserializer::from_bytes(query.as_bytes()))
 }
 
 /// Field decoders that accept a JSON number or a number in a string
 /// (query strings and proto3 JSON's int64 encoding).
-pub mod lenient {
+pub(crate) mod lenient {
     use serde::{Deserialize, Deserializer};
     use serde_json::Value;
 
@@ -141,7 +103,7 @@ pub mod lenient {
         }
     }
 
-    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    pub(crate) fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
         match Option::<Value>::deserialize(d)? {
             None | Some(Value::Null) => Ok(None),
             Some(v) => to_i64(&v)
@@ -150,9 +112,9 @@ pub mod lenient {
         }
     }
 
-    pub use retrain_registry::entities::proto_float::deserialize as f64;
+    pub(crate) use retrain_registry::entities::proto_float::deserialize as f64;
 
-    pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    pub(crate) fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
         match Option::<Value>::deserialize(d)? {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(b)),
@@ -163,20 +125,11 @@ pub mod lenient {
     }
 }
 
-/// The paging fields every search request carries.
-#[derive(serde::Deserialize)]
-pub struct Paging {
-    #[serde(default, deserialize_with = "lenient::opt_i64")]
-    pub max_results: Option<i64>,
-    #[serde(default)]
-    pub page_token: Option<String>,
-}
-
 /// A search answer: `{"<field>": [...], "next_page_token": "..."}`, the
 /// token only when there is a next page. Serialized straight from the
 /// items: a page of runs is large, and an intermediate JSON tree of it
 /// cost as much as writing it out.
-pub struct Paged<T> {
+pub(crate) struct Paged<T> {
     field: &'static str,
     items: Vec<T>,
     next: Option<String>,
@@ -214,31 +167,62 @@ impl<T: Serialize> IntoResponse for Paged<T> {
 }
 
 /// The answer of a search endpoint whose items are listed under `field`.
-pub fn paged<T>(field: &'static str, (items, next): (Vec<T>, Option<String>)) -> Paged<T> {
+pub(crate) fn paged<T>(field: &'static str, (items, next): (Vec<T>, Option<String>)) -> Paged<T> {
     Paged { field, items, next }
 }
 
 /// The JSON answer `{}` of mutations with nothing to return.
-pub fn empty() -> Json<Value> {
+pub(crate) fn empty() -> Json<Value> {
     Json(json!({}))
-}
-
-/// The answer for an unknown route under the API prefix.
-pub async fn endpoint_not_found(method: Method, uri: axum::http::Uri) -> ApiError {
-    ApiError(StoreError::new(ErrorCode::EndpointNotFound, format!("No API endpoint {method} {}", uri.path())))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[derive(serde::Deserialize)]
+    struct Search {
+        run_id: String,
+        #[serde(default)]
+        experiment_ids: Vec<String>,
+        #[serde(default)]
+        order_by: Vec<String>,
+        filter: Option<String>,
+        x: String,
+        #[serde(default, deserialize_with = "lenient::opt_i64")]
+        max_results: Option<i64>,
+        #[serde(default, deserialize_with = "lenient::opt_bool")]
+        archived: Option<bool>,
+    }
+
     #[test]
-    fn query_strings_become_json_messages() {
-        let v =
-            query_to_json("run_id=abc&experiment_ids=1&experiment_ids=2&filter=metrics.a%20%3E%200.5&x=a+b");
-        assert_eq!(v["run_id"], "abc");
-        assert_eq!(v["experiment_ids"], json!(["1", "2"]));
-        assert_eq!(v["filter"], "metrics.a > 0.5");
-        assert_eq!(v["x"], "a b");
+    fn query_strings_become_typed_messages() {
+        let query = "run_id=abc&experiment_ids=1&experiment_ids=2&order_by=name&filter=metrics.a%20%3E%200.5\
+                     &x=a+b&max_results=7&archived=TRUE&unknown=ignored";
+        let Ok(m) = decode_query::<Search>(query) else { panic!("decodes") };
+        assert_eq!(m.run_id, "abc");
+        assert_eq!(m.experiment_ids, ["1", "2"]);
+        // A list field given once is a list of one.
+        assert_eq!(m.order_by, ["name"]);
+        assert_eq!(m.filter.as_deref(), Some("metrics.a > 0.5"));
+        assert_eq!(m.x, "a b");
+        assert_eq!((m.max_results, m.archived), (Some(7), Some(true)));
+    }
+
+    #[test]
+    fn query_string_mistakes_name_the_parameter() {
+        let message = |query: &str| decode_query::<Search>(query).err().map(|e| e.0.message);
+        assert_eq!(message("x=1").as_deref(), Some("Missing value for required parameter 'run_id'."));
+        for (query, parameter) in [
+            ("run_id=a&run_id=b&x=1", "'run_id'"),
+            ("run_id=a&x=1&max_results=many", "'max_results'"),
+            ("run_id=a&x=1&archived=maybe", "'archived'"),
+        ] {
+            let got = message(query).unwrap_or_default();
+            assert!(
+                got.starts_with("Invalid value for parameter ") && got.contains(parameter),
+                "{query}: {got}"
+            );
+        }
     }
 }

@@ -1,5 +1,4 @@
-//! Model endpoints: MLflow 3's logged models (what `log_model` creates)
-//! and the model registry (registered models, versions, stages, aliases),
+//! The model registry: registered models, versions, stages and aliases,
 //! plus retrain's audit-trail queries.
 //!
 //! Stage and alias changes record who made them: the `X-Retrain-Actor`
@@ -9,14 +8,15 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
-use retrain_registry::entities::{LoggedModel, ModelVersion, Param, RegisteredModel, Tag};
+use retrain_registry::entities::{ModelVersion, RegisteredModel, Tag};
 use retrain_registry::{SqlStore, now_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, Message, Paged, Paging, empty, lenient, paged};
+use super::error::{ApiError, ApiResult};
+use super::message::{Message, Paged, empty, lenient, paged};
 
 type Reply = ApiResult<Json<Value>>;
 
@@ -28,130 +28,13 @@ fn actor(headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
         .unwrap_or("unknown")
-        .to_string()
-}
-
-// ----- logged models ------------------------------------------------------
-
-#[derive(Deserialize)]
-pub struct CreateLoggedModel {
-    experiment_id: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    source_run_id: Option<String>,
-    #[serde(default)]
-    model_type: Option<String>,
-    #[serde(default)]
-    params: Vec<Param>,
-    #[serde(default)]
-    tags: Vec<Tag>,
-}
-
-pub async fn create_logged_model(
-    State(store): State<Arc<SqlStore>>,
-    Message(req): Message<CreateLoggedModel>,
-) -> Reply {
-    let model = store
-        .create_logged_model(
-            &req.experiment_id,
-            req.name.as_deref(),
-            req.source_run_id.as_deref(),
-            req.model_type.as_deref(),
-            &req.params,
-            &req.tags,
-        )
-        .await?;
-    Ok(Json(json!({"model": model})))
-}
-
-pub async fn get_logged_model(State(store): State<Arc<SqlStore>>, Path(model_id): Path<String>) -> Reply {
-    Ok(Json(json!({"model": store.get_logged_model(&model_id).await?})))
-}
-
-#[derive(Deserialize)]
-pub struct FinalizeLoggedModel {
-    status: String,
-}
-
-pub async fn finalize_logged_model(
-    State(store): State<Arc<SqlStore>>,
-    Path(model_id): Path<String>,
-    Message(req): Message<FinalizeLoggedModel>,
-) -> Reply {
-    Ok(Json(json!({"model": store.finalize_logged_model(&model_id, &req.status).await?})))
-}
-
-pub async fn delete_logged_model(State(store): State<Arc<SqlStore>>, Path(model_id): Path<String>) -> Reply {
-    store.delete_logged_model(&model_id).await?;
-    Ok(empty())
-}
-
-#[derive(Deserialize)]
-pub struct LoggedModelTags {
-    #[serde(default)]
-    tags: Vec<Tag>,
-}
-
-pub async fn set_logged_model_tags(
-    State(store): State<Arc<SqlStore>>,
-    Path(model_id): Path<String>,
-    Message(req): Message<LoggedModelTags>,
-) -> Reply {
-    store.set_logged_model_tags(&model_id, &req.tags).await?;
-    Ok(empty())
-}
-
-#[derive(Deserialize)]
-pub struct SearchLoggedModels {
-    #[serde(default)]
-    experiment_ids: Vec<String>,
-    #[serde(default)]
-    filter: Option<String>,
-    #[serde(flatten)]
-    page: Paging,
-}
-
-pub async fn search_logged_models(
-    State(store): State<Arc<SqlStore>>,
-    Message(req): Message<SearchLoggedModels>,
-) -> ApiResult<Paged<LoggedModel>> {
-    let page = store
-        .search_logged_models(
-            &req.experiment_ids,
-            req.filter.as_deref(),
-            req.page.max_results,
-            req.page.page_token.as_deref(),
-        )
-        .await?;
-    Ok(paged("models", page))
-}
-
-#[derive(Deserialize)]
-struct ModelOutput {
-    model_id: String,
-    #[serde(default, deserialize_with = "lenient::opt_i64")]
-    step: Option<i64>,
-}
-
-#[derive(Deserialize)]
-pub struct LogOutputs {
-    run_id: String,
-    #[serde(default)]
-    models: Vec<ModelOutput>,
-}
-
-pub async fn log_outputs(State(store): State<Arc<SqlStore>>, Message(req): Message<LogOutputs>) -> Reply {
-    let models: Vec<(String, i64)> =
-        req.models.into_iter().map(|m| (m.model_id, m.step.unwrap_or(0))).collect();
-    store.log_outputs(&req.run_id, &models).await?;
-    Ok(empty())
+        .to_owned()
 }
 
 // ----- registered models ----------------------------------------------------
 
 #[derive(Deserialize)]
-pub struct CreateRegisteredModel {
+pub(crate) struct CreateRegisteredModel {
     name: String,
     #[serde(default)]
     description: Option<String>,
@@ -159,7 +42,7 @@ pub struct CreateRegisteredModel {
     tags: Vec<Tag>,
 }
 
-pub async fn create_registered_model(
+pub(crate) async fn create_registered_model(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<CreateRegisteredModel>,
 ) -> Reply {
@@ -169,11 +52,11 @@ pub async fn create_registered_model(
 }
 
 #[derive(Deserialize)]
-pub struct ModelName {
+pub(crate) struct ModelName {
     name: String,
 }
 
-pub async fn get_registered_model(
+pub(crate) async fn get_registered_model(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<ModelName>,
 ) -> Reply {
@@ -181,12 +64,12 @@ pub async fn get_registered_model(
 }
 
 #[derive(Deserialize)]
-pub struct RenameRegisteredModel {
+pub(crate) struct RenameRegisteredModel {
     name: String,
     new_name: String,
 }
 
-pub async fn rename_registered_model(
+pub(crate) async fn rename_registered_model(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<RenameRegisteredModel>,
 ) -> Reply {
@@ -194,13 +77,13 @@ pub async fn rename_registered_model(
 }
 
 #[derive(Deserialize)]
-pub struct UpdateRegisteredModel {
+pub(crate) struct UpdateRegisteredModel {
     name: String,
     #[serde(default)]
     description: Option<String>,
 }
 
-pub async fn update_registered_model(
+pub(crate) async fn update_registered_model(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<UpdateRegisteredModel>,
 ) -> Reply {
@@ -208,7 +91,7 @@ pub async fn update_registered_model(
     Ok(Json(json!({"registered_model": store.update_registered_model(&req.name, &description).await?})))
 }
 
-pub async fn delete_registered_model(
+pub(crate) async fn delete_registered_model(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<ModelName>,
 ) -> Reply {
@@ -217,38 +100,40 @@ pub async fn delete_registered_model(
 }
 
 #[derive(Deserialize)]
-pub struct SearchRegisteredModels {
+pub(crate) struct SearchRegisteredModels {
     #[serde(default)]
     filter: Option<String>,
     #[serde(default)]
     order_by: Vec<String>,
-    #[serde(flatten)]
-    page: Paging,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default)]
+    page_token: Option<String>,
 }
 
-pub async fn search_registered_models(
+pub(crate) async fn search_registered_models(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<SearchRegisteredModels>,
 ) -> ApiResult<Paged<RegisteredModel>> {
     let page = store
         .search_registered_models(
             req.filter.as_deref(),
-            req.page.max_results,
+            req.max_results,
             &req.order_by,
-            req.page.page_token.as_deref(),
+            req.page_token.as_deref(),
         )
         .await?;
     Ok(paged("registered_models", page))
 }
 
 #[derive(Deserialize)]
-pub struct LatestVersions {
+pub(crate) struct LatestVersions {
     name: String,
     #[serde(default)]
     stages: Vec<String>,
 }
 
-pub async fn get_latest_versions(
+pub(crate) async fn get_latest_versions(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<LatestVersions>,
 ) -> Reply {
@@ -256,14 +141,14 @@ pub async fn get_latest_versions(
 }
 
 #[derive(Deserialize)]
-pub struct ModelTag {
+pub(crate) struct ModelTag {
     name: String,
     key: String,
     #[serde(default)]
     value: String,
 }
 
-pub async fn set_registered_model_tag(
+pub(crate) async fn set_registered_model_tag(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<ModelTag>,
 ) -> Reply {
@@ -272,12 +157,12 @@ pub async fn set_registered_model_tag(
 }
 
 #[derive(Deserialize)]
-pub struct ModelTagKey {
+pub(crate) struct ModelTagKey {
     name: String,
     key: String,
 }
 
-pub async fn delete_registered_model_tag(
+pub(crate) async fn delete_registered_model_tag(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<ModelTagKey>,
 ) -> Reply {
@@ -288,7 +173,7 @@ pub async fn delete_registered_model_tag(
 // ----- aliases ----------------------------------------------------------------
 
 #[derive(Deserialize)]
-pub struct SetAlias {
+pub(crate) struct SetAlias {
     name: String,
     alias: String,
     version: String,
@@ -296,7 +181,7 @@ pub struct SetAlias {
     reason: String,
 }
 
-pub async fn set_alias(
+pub(crate) async fn set_alias(
     State(store): State<Arc<SqlStore>>,
     headers: HeaderMap,
     Message(req): Message<SetAlias>,
@@ -306,14 +191,14 @@ pub async fn set_alias(
 }
 
 #[derive(Deserialize)]
-pub struct AliasRef {
+pub(crate) struct AliasRef {
     name: String,
     alias: String,
     #[serde(default)]
     reason: String,
 }
 
-pub async fn delete_alias(
+pub(crate) async fn delete_alias(
     State(store): State<Arc<SqlStore>>,
     headers: HeaderMap,
     Message(req): Message<AliasRef>,
@@ -322,7 +207,7 @@ pub async fn delete_alias(
     Ok(empty())
 }
 
-pub async fn get_version_by_alias(
+pub(crate) async fn get_version_by_alias(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<AliasRef>,
 ) -> Reply {
@@ -332,7 +217,7 @@ pub async fn get_version_by_alias(
 // ----- model versions -----------------------------------------------------------
 
 #[derive(Deserialize)]
-pub struct CreateModelVersion {
+pub(crate) struct CreateModelVersion {
     name: String,
     source: String,
     #[serde(default)]
@@ -349,7 +234,7 @@ pub struct CreateModelVersion {
 
 /// The version's `user_id` is the signed-in user; until authentication
 /// exists there is none, so it stays empty (never the client's User-Agent).
-pub async fn create_model_version(
+pub(crate) async fn create_model_version(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<CreateModelVersion>,
 ) -> Reply {
@@ -369,12 +254,12 @@ pub async fn create_model_version(
 }
 
 #[derive(Deserialize)]
-pub struct VersionRef {
+pub(crate) struct VersionRef {
     name: String,
     version: String,
 }
 
-pub async fn get_model_version(
+pub(crate) async fn get_model_version(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<VersionRef>,
 ) -> Reply {
@@ -382,14 +267,14 @@ pub async fn get_model_version(
 }
 
 #[derive(Deserialize)]
-pub struct UpdateModelVersion {
+pub(crate) struct UpdateModelVersion {
     name: String,
     version: String,
     #[serde(default)]
     description: Option<String>,
 }
 
-pub async fn update_model_version(
+pub(crate) async fn update_model_version(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<UpdateModelVersion>,
 ) -> Reply {
@@ -398,7 +283,7 @@ pub async fn update_model_version(
     Ok(Json(json!({"model_version": version})))
 }
 
-pub async fn delete_model_version(
+pub(crate) async fn delete_model_version(
     State(store): State<Arc<SqlStore>>,
     headers: HeaderMap,
     Message(req): Message<VersionRef>,
@@ -408,25 +293,27 @@ pub async fn delete_model_version(
 }
 
 #[derive(Deserialize)]
-pub struct SearchModelVersions {
+pub(crate) struct SearchModelVersions {
     #[serde(default)]
     filter: Option<String>,
-    #[serde(flatten)]
-    page: Paging,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default)]
+    page_token: Option<String>,
 }
 
-pub async fn search_model_versions(
+pub(crate) async fn search_model_versions(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<SearchModelVersions>,
 ) -> ApiResult<Paged<ModelVersion>> {
     let page = store
-        .search_model_versions(req.filter.as_deref(), req.page.max_results, req.page.page_token.as_deref())
+        .search_model_versions(req.filter.as_deref(), req.max_results, req.page_token.as_deref())
         .await?;
     Ok(paged("model_versions", page))
 }
 
 #[derive(Deserialize)]
-pub struct TransitionStage {
+pub(crate) struct TransitionStage {
     name: String,
     version: String,
     stage: String,
@@ -436,7 +323,7 @@ pub struct TransitionStage {
     reason: String,
 }
 
-pub async fn transition_stage(
+pub(crate) async fn transition_stage(
     State(store): State<Arc<SqlStore>>,
     headers: HeaderMap,
     Message(req): Message<TransitionStage>,
@@ -454,7 +341,7 @@ pub async fn transition_stage(
     Ok(Json(json!({"model_version": version})))
 }
 
-pub async fn get_download_uri(
+pub(crate) async fn get_download_uri(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<VersionRef>,
 ) -> Reply {
@@ -462,7 +349,7 @@ pub async fn get_download_uri(
 }
 
 #[derive(Deserialize)]
-pub struct VersionTag {
+pub(crate) struct VersionTag {
     name: String,
     version: String,
     key: String,
@@ -470,7 +357,7 @@ pub struct VersionTag {
     value: String,
 }
 
-pub async fn set_model_version_tag(
+pub(crate) async fn set_model_version_tag(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<VersionTag>,
 ) -> Reply {
@@ -479,13 +366,13 @@ pub async fn set_model_version_tag(
 }
 
 #[derive(Deserialize)]
-pub struct VersionTagKey {
+pub(crate) struct VersionTagKey {
     name: String,
     version: String,
     key: String,
 }
 
-pub async fn delete_model_version_tag(
+pub(crate) async fn delete_model_version_tag(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<VersionTagKey>,
 ) -> Reply {
@@ -496,7 +383,7 @@ pub async fn delete_model_version_tag(
 // ----- audit trail (retrain's addition) -------------------------------------------
 
 #[derive(Deserialize)]
-pub struct AuditQuery {
+pub(crate) struct AuditQuery {
     name: String,
     /// A moment: epoch milliseconds, an RFC 3339 time, or a date (its end,
     /// UTC).
@@ -526,7 +413,10 @@ fn moment(at: &str) -> ApiResult<i64> {
 /// `registered-models/audit?name=N[&at=T]`: the stage and alias changes of
 /// a model up to T (default now), and which versions held each stage and
 /// alias at T.
-pub async fn registry_audit(State(store): State<Arc<SqlStore>>, Message(req): Message<AuditQuery>) -> Reply {
+pub(crate) async fn registry_audit(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<AuditQuery>,
+) -> Reply {
     store.get_registered_model(&req.name).await?;
     let at = match req.at.as_deref() {
         Some(t) => moment(t)?,

@@ -9,13 +9,14 @@ use retrain_registry::{SqlStore, now_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, Message, Paged, Paging, empty, lenient, paged};
+use super::error::{ApiError, ApiResult};
+use super::message::{Message, Paged, empty, lenient, paged};
 
 type Reply = ApiResult<Json<Value>>;
 
 /// `run_id`, or the legacy `run_uuid` the client also sends.
 #[derive(Deserialize)]
-pub struct RunRef {
+pub(crate) struct RunRef {
     #[serde(default)]
     run_id: Option<String>,
     #[serde(default)]
@@ -23,7 +24,8 @@ pub struct RunRef {
 }
 
 impl RunRef {
-    fn id(&self) -> ApiResult<&str> {
+    /// The run's id; a missing or empty one is a 400.
+    pub(crate) fn id(&self) -> ApiResult<&str> {
         self.run_id
             .as_deref()
             .or(self.run_uuid.as_deref())
@@ -34,7 +36,7 @@ impl RunRef {
 
 fn view_type(value: Option<String>) -> ApiResult<ViewType> {
     match value.as_deref() {
-        None | Some("") | Some("ACTIVE_ONLY") => Ok(ViewType::ActiveOnly),
+        None | Some("" | "ACTIVE_ONLY") => Ok(ViewType::ActiveOnly),
         Some("DELETED_ONLY") => Ok(ViewType::DeletedOnly),
         Some("ALL") => Ok(ViewType::All),
         Some(other) => Err(ApiError::invalid(format!(
@@ -44,7 +46,7 @@ fn view_type(value: Option<String>) -> ApiResult<ViewType> {
 }
 
 #[derive(Deserialize)]
-pub struct CreateExperiment {
+pub(crate) struct CreateExperiment {
     name: String,
     #[serde(default)]
     artifact_location: Option<String>,
@@ -52,7 +54,7 @@ pub struct CreateExperiment {
     tags: Vec<Tag>,
 }
 
-pub async fn create_experiment(
+pub(crate) async fn create_experiment(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<CreateExperiment>,
 ) -> Reply {
@@ -61,11 +63,11 @@ pub async fn create_experiment(
 }
 
 #[derive(Deserialize)]
-pub struct ExperimentRef {
+pub(crate) struct ExperimentRef {
     experiment_id: String,
 }
 
-pub async fn get_experiment(
+pub(crate) async fn get_experiment(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<ExperimentRef>,
 ) -> Reply {
@@ -74,11 +76,11 @@ pub async fn get_experiment(
 }
 
 #[derive(Deserialize)]
-pub struct ExperimentByName {
+pub(crate) struct ExperimentByName {
     experiment_name: String,
 }
 
-pub async fn get_experiment_by_name(
+pub(crate) async fn get_experiment_by_name(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<ExperimentByName>,
 ) -> Reply {
@@ -87,9 +89,11 @@ pub async fn get_experiment_by_name(
 }
 
 #[derive(Deserialize)]
-pub struct SearchExperiments {
-    #[serde(flatten)]
-    page: Paging,
+pub(crate) struct SearchExperiments {
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default)]
+    page_token: Option<String>,
     #[serde(default)]
     filter: Option<String>,
     #[serde(default)]
@@ -98,7 +102,7 @@ pub struct SearchExperiments {
     view_type: Option<String>,
 }
 
-pub async fn search_experiments(
+pub(crate) async fn search_experiments(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<SearchExperiments>,
 ) -> ApiResult<Paged<Experiment>> {
@@ -107,21 +111,21 @@ pub async fn search_experiments(
         .search_experiments(
             view,
             req.filter.as_deref(),
-            req.page.max_results,
+            req.max_results,
             &req.order_by,
-            req.page.page_token.as_deref(),
+            req.page_token.as_deref(),
         )
         .await?;
     Ok(paged("experiments", page))
 }
 
 #[derive(Deserialize)]
-pub struct UpdateExperiment {
+pub(crate) struct UpdateExperiment {
     experiment_id: String,
     new_name: String,
 }
 
-pub async fn update_experiment(
+pub(crate) async fn update_experiment(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<UpdateExperiment>,
 ) -> Reply {
@@ -129,7 +133,7 @@ pub async fn update_experiment(
     Ok(empty())
 }
 
-pub async fn delete_experiment(
+pub(crate) async fn delete_experiment(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<ExperimentRef>,
 ) -> Reply {
@@ -137,7 +141,7 @@ pub async fn delete_experiment(
     Ok(empty())
 }
 
-pub async fn restore_experiment(
+pub(crate) async fn restore_experiment(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<ExperimentRef>,
 ) -> Reply {
@@ -146,14 +150,14 @@ pub async fn restore_experiment(
 }
 
 #[derive(Deserialize)]
-pub struct ExperimentTag {
+pub(crate) struct ExperimentTag {
     experiment_id: String,
     key: String,
     #[serde(default)]
     value: String,
 }
 
-pub async fn set_experiment_tag(
+pub(crate) async fn set_experiment_tag(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<ExperimentTag>,
 ) -> Reply {
@@ -162,7 +166,7 @@ pub async fn set_experiment_tag(
 }
 
 #[derive(Deserialize)]
-pub struct CreateRun {
+pub(crate) struct CreateRun {
     #[serde(default)]
     experiment_id: Option<String>,
     #[serde(default)]
@@ -175,7 +179,10 @@ pub struct CreateRun {
     tags: Vec<Tag>,
 }
 
-pub async fn create_run(State(store): State<Arc<SqlStore>>, Message(req): Message<CreateRun>) -> Reply {
+pub(crate) async fn create_run(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<CreateRun>,
+) -> Reply {
     let experiment = req.experiment_id.unwrap_or_else(|| "0".into());
     let run = store
         .create_run(
@@ -189,13 +196,13 @@ pub async fn create_run(State(store): State<Arc<SqlStore>>, Message(req): Messag
     Ok(Json(json!({"run": run})))
 }
 
-pub async fn get_run(State(store): State<Arc<SqlStore>>, Message(req): Message<RunRef>) -> Reply {
+pub(crate) async fn get_run(State(store): State<Arc<SqlStore>>, Message(req): Message<RunRef>) -> Reply {
     let run = store.get_run(req.id()?).await?;
     Ok(Json(json!({"run": run})))
 }
 
 #[derive(Deserialize)]
-pub struct UpdateRun {
+pub(crate) struct UpdateRun {
     #[serde(flatten)]
     run: RunRef,
     #[serde(default)]
@@ -206,24 +213,27 @@ pub struct UpdateRun {
     run_name: Option<String>,
 }
 
-pub async fn update_run(State(store): State<Arc<SqlStore>>, Message(req): Message<UpdateRun>) -> Reply {
+pub(crate) async fn update_run(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<UpdateRun>,
+) -> Reply {
     let info =
         store.update_run(req.run.id()?, req.status.as_deref(), req.end_time, req.run_name.as_deref()).await?;
     Ok(Json(json!({"run_info": info})))
 }
 
-pub async fn delete_run(State(store): State<Arc<SqlStore>>, Message(req): Message<RunRef>) -> Reply {
+pub(crate) async fn delete_run(State(store): State<Arc<SqlStore>>, Message(req): Message<RunRef>) -> Reply {
     store.set_run_lifecycle(req.id()?, "deleted").await?;
     Ok(empty())
 }
 
-pub async fn restore_run(State(store): State<Arc<SqlStore>>, Message(req): Message<RunRef>) -> Reply {
+pub(crate) async fn restore_run(State(store): State<Arc<SqlStore>>, Message(req): Message<RunRef>) -> Reply {
     store.set_run_lifecycle(req.id()?, "active").await?;
     Ok(empty())
 }
 
 #[derive(Deserialize)]
-pub struct SearchRuns {
+pub(crate) struct SearchRuns {
     #[serde(default)]
     experiment_ids: Vec<String>,
     #[serde(default)]
@@ -232,11 +242,13 @@ pub struct SearchRuns {
     run_view_type: Option<String>,
     #[serde(default)]
     order_by: Vec<String>,
-    #[serde(flatten)]
-    page: Paging,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default)]
+    page_token: Option<String>,
 }
 
-pub async fn search_runs(
+pub(crate) async fn search_runs(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<SearchRuns>,
 ) -> ApiResult<Paged<Run>> {
@@ -246,16 +258,16 @@ pub async fn search_runs(
             &req.experiment_ids,
             req.filter.as_deref(),
             view,
-            req.page.max_results,
+            req.max_results,
             &req.order_by,
-            req.page.page_token.as_deref(),
+            req.page_token.as_deref(),
         )
         .await?;
     Ok(paged("runs", page))
 }
 
 #[derive(Deserialize)]
-pub struct LogMetric {
+pub(crate) struct LogMetric {
     #[serde(flatten)]
     run: RunRef,
     key: String,
@@ -267,7 +279,10 @@ pub struct LogMetric {
     step: Option<i64>,
 }
 
-pub async fn log_metric(State(store): State<Arc<SqlStore>>, Message(req): Message<LogMetric>) -> Reply {
+pub(crate) async fn log_metric(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<LogMetric>,
+) -> Reply {
     let metric = Metric {
         key: req.key,
         value: req.value,
@@ -279,7 +294,7 @@ pub async fn log_metric(State(store): State<Arc<SqlStore>>, Message(req): Messag
 }
 
 #[derive(Deserialize)]
-pub struct KeyValue {
+pub(crate) struct KeyValue {
     #[serde(flatten)]
     run: RunRef,
     key: String,
@@ -287,24 +302,27 @@ pub struct KeyValue {
     value: String,
 }
 
-pub async fn log_param(State(store): State<Arc<SqlStore>>, Message(req): Message<KeyValue>) -> Reply {
+pub(crate) async fn log_param(State(store): State<Arc<SqlStore>>, Message(req): Message<KeyValue>) -> Reply {
     store.log_param(req.run.id()?, &Param { key: req.key, value: req.value }).await?;
     Ok(empty())
 }
 
-pub async fn set_tag(State(store): State<Arc<SqlStore>>, Message(req): Message<KeyValue>) -> Reply {
+pub(crate) async fn set_tag(State(store): State<Arc<SqlStore>>, Message(req): Message<KeyValue>) -> Reply {
     store.set_tag(req.run.id()?, &Tag { key: req.key, value: req.value }).await?;
     Ok(empty())
 }
 
 #[derive(Deserialize)]
-pub struct DeleteTag {
+pub(crate) struct DeleteTag {
     #[serde(flatten)]
     run: RunRef,
     key: String,
 }
 
-pub async fn delete_tag(State(store): State<Arc<SqlStore>>, Message(req): Message<DeleteTag>) -> Reply {
+pub(crate) async fn delete_tag(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<DeleteTag>,
+) -> Reply {
     store.delete_tag(req.run.id()?, &req.key).await?;
     Ok(empty())
 }
@@ -321,7 +339,7 @@ struct BatchMetric {
 }
 
 #[derive(Deserialize)]
-pub struct LogBatch {
+pub(crate) struct LogBatch {
     #[serde(flatten)]
     run: RunRef,
     #[serde(default)]
@@ -332,7 +350,7 @@ pub struct LogBatch {
     tags: Vec<Tag>,
 }
 
-pub async fn log_batch(State(store): State<Arc<SqlStore>>, Message(req): Message<LogBatch>) -> Reply {
+pub(crate) async fn log_batch(State(store): State<Arc<SqlStore>>, Message(req): Message<LogBatch>) -> Reply {
     let now = now_ms();
     let metrics: Vec<Metric> = req
         .metrics
@@ -349,27 +367,30 @@ pub async fn log_batch(State(store): State<Arc<SqlStore>>, Message(req): Message
 }
 
 #[derive(Deserialize)]
-pub struct LogInputs {
+pub(crate) struct LogInputs {
     #[serde(flatten)]
     run: RunRef,
     #[serde(default)]
     datasets: Vec<DatasetInput>,
 }
 
-pub async fn log_inputs(State(store): State<Arc<SqlStore>>, Message(req): Message<LogInputs>) -> Reply {
+pub(crate) async fn log_inputs(
+    State(store): State<Arc<SqlStore>>,
+    Message(req): Message<LogInputs>,
+) -> Reply {
     store.log_inputs(req.run.id()?, &req.datasets).await?;
     Ok(empty())
 }
 
 #[derive(Deserialize)]
-pub struct LogModel {
+pub(crate) struct LogModel {
     #[serde(flatten)]
     run: RunRef,
     model_json: String,
 }
 
 /// MLflow 2.x clients report each model `log_model` uploaded here.
-pub async fn log_model(State(store): State<Arc<SqlStore>>, Message(req): Message<LogModel>) -> Reply {
+pub(crate) async fn log_model(State(store): State<Arc<SqlStore>>, Message(req): Message<LogModel>) -> Reply {
     let model: Value = serde_json::from_str(&req.model_json)
         .map_err(|e| ApiError::invalid(format!("model_json is not valid JSON: {e}")))?;
     store.record_logged_model(req.run.id()?, &model).await?;
@@ -377,25 +398,22 @@ pub async fn log_model(State(store): State<Arc<SqlStore>>, Message(req): Message
 }
 
 #[derive(Deserialize)]
-pub struct MetricHistory {
+pub(crate) struct MetricHistory {
     #[serde(flatten)]
     run: RunRef,
     metric_key: String,
-    #[serde(flatten)]
-    page: Paging,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default)]
+    page_token: Option<String>,
 }
 
-pub async fn get_metric_history(
+pub(crate) async fn get_metric_history(
     State(store): State<Arc<SqlStore>>,
     Message(req): Message<MetricHistory>,
 ) -> ApiResult<Paged<Metric>> {
     let page = store
-        .get_metric_history(
-            req.run.id()?,
-            &req.metric_key,
-            req.page.max_results,
-            req.page.page_token.as_deref(),
-        )
+        .get_metric_history(req.run.id()?, &req.metric_key, req.max_results, req.page_token.as_deref())
         .await?;
     Ok(paged("metrics", page))
 }

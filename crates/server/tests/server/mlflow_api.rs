@@ -1,101 +1,63 @@
-//! The REST API over real HTTP: a server on a free 127.0.0.1 port with a
-//! temporary SQLite store and artifact directory (or, in the S3 tier, a
-//! bucket named by `RETRAIN_TEST_S3_URI`), driven by reqwest.
+//! The MLflow REST API in-process: the router with a temporary SQLite
+//! store and artifact directory (or, in the S3 tier, a bucket named by
+//! `RETRAIN_TEST_S3_URI`), driven with `oneshot`.
 
-use std::sync::Arc;
-
-use reqwest::StatusCode;
-use retrain_registry::{ArtifactStore, SqlStore};
-use retrain_server::App;
+use axum::Router;
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-struct Server {
-    base: String,
-    client: reqwest::Client,
+use crate::common::{Reply, json_request, request, send, tracking_app, with_query};
+
+struct Api {
+    app: Router,
     _dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-async fn start() -> Server {
+async fn start() -> Api {
     let dir = tempfile::tempdir().unwrap();
-    let uri = format!("sqlite:///{}", dir.path().join("t.db").display());
-    let store = SqlStore::connect(&uri, retrain_server::ARTIFACT_ROOT).await.unwrap();
-    // The S3 tier runs these tests against an S3-compatible bucket.
-    let destination = match std::env::var("RETRAIN_TEST_S3_URI") {
-        Ok(bucket) => format!("{}/{}", bucket.trim_end_matches('/'), uuid::Uuid::new_v4().simple()),
-        Err(_) => dir.path().join("artifacts").to_string_lossy().into_owned(),
-    };
-    let artifacts = ArtifactStore::open(&destination).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    let app = App::builder(Arc::new(store), Arc::new(artifacts)).build();
-    let server = retrain_server::Server::bind("127.0.0.1", 0).await.unwrap();
-    let base = server.url().to_owned();
-    server.spawn(app, async {
-        let _ = stopped.await;
-    });
-    Server { base, client: reqwest::Client::new(), _dir: dir, stop: Some(stop) }
+    let app = tracking_app(dir.path()).await.build();
+    Api { app, _dir: dir }
 }
 
-impl Server {
+impl Api {
+    /// `method` on `uri` with `headers` and an optional raw body.
+    async fn call(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+        send(&self.app, request(method, uri, headers, body.map(str::to_owned))).await
+    }
+
+    /// `method` on `uri` with `headers` and a JSON body.
+    async fn call_json(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: &Value) -> Reply {
+        send(&self.app, json_request(method, uri, headers, body)).await
+    }
+
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let resp = self
-            .client
-            .post(format!("{}/api/2.0/mlflow/{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        let reply = self.call_json(Method::POST, &format!("/api/2.0/mlflow/{path}"), &[], &body).await;
+        (reply.status, reply.json())
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> (StatusCode, Value) {
-        let resp = self
-            .client
-            .get(format!("{}/api/2.0/mlflow/{path}", self.base))
-            .query(query)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        let reply =
+            self.call(Method::GET, &with_query(&format!("/api/2.0/mlflow/{path}"), query), &[], None).await;
+        (reply.status, reply.json())
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test]
 async fn health_version_and_server_info() {
     let s = start().await;
-    let health = s.client.get(format!("{}/health", s.base)).send().await.unwrap();
-    assert_eq!(health.text().await.unwrap(), "OK");
-    let version = s.client.get(format!("{}/version", s.base)).send().await.unwrap();
-    assert_eq!(version.text().await.unwrap(), retrain_server::VERSION);
-    let info: Value = s
-        .client
-        .get(format!("{}/api/3.0/mlflow/server-info", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(s.call(Method::GET, "/health", &[], None).await.text(), "OK");
+    assert_eq!(s.call(Method::GET, "/version", &[], None).await.text(), retrain_server::VERSION);
+    let info = s.call(Method::GET, "/api/3.0/mlflow/server-info", &[], None).await.json();
     assert_eq!(info["store_type"], "SqlStore");
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test]
 async fn tracking_workflow_over_http() {
     let s = start().await;
     let (status, body) =
         s.post("experiments/create", json!({"name": "iris", "tags": [{"key": "team", "value": "ml"}]})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let exp = body["experiment_id"].as_str().unwrap().to_string();
+    let exp = body["experiment_id"].as_str().unwrap().to_owned();
     let (status, body) = s.post("experiments/create", json!({"name": "iris"})).await;
     assert_eq!(
         (status, body["error_code"].as_str()),
@@ -113,7 +75,7 @@ async fn tracking_workflow_over_http() {
         .post("runs/create", json!({"experiment_id": exp, "run_name": "rf", "start_time": 1, "user_id": "ana", "tags": [{"key": "k", "value": "v"}]}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
     assert_eq!(body["run"]["info"]["run_uuid"], run_id.as_str());
     assert_eq!(body["run"]["info"]["status"], "RUNNING");
 
@@ -149,7 +111,7 @@ async fn tracking_workflow_over_http() {
         .get("metrics/get-history", &[("run_id", &run_id), ("metric_key", "loss"), ("max_results", "2")])
         .await;
     assert_eq!(body["metrics"].as_array().unwrap().len(), 2);
-    let token = body["next_page_token"].as_str().unwrap().to_string();
+    let token = body["next_page_token"].as_str().unwrap().to_owned();
     let (_, body) = s
         .get("metrics/get-history", &[("run_id", &run_id), ("metric_key", "loss"), ("page_token", &token)])
         .await;
@@ -225,85 +187,118 @@ async fn tracking_workflow_over_http() {
     assert_eq!(body["runs"].as_array().unwrap().len(), 1);
 
     // The UI's alias prefix serves the same API.
-    let resp = s
-        .client
-        .get(format!("{}/ajax-api/2.0/mlflow/experiments/get", s.base))
-        .query(&[("experiment_id", "0")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = s.call(Method::GET, "/ajax-api/2.0/mlflow/experiments/get?experiment_id=0", &[], None).await;
+    assert_eq!(resp.status, StatusCode::OK);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+/// What an error answer's message must say.
+enum Said {
+    Exactly(&'static str),
+    Containing(&'static str),
+    Anything,
+}
+
+#[tokio::test]
 async fn bad_requests_are_4xx_in_mlflow_shape() {
     let s = start().await;
-    let raw = |body: &'static str| {
-        s.client
-            .post(format!("{}/api/2.0/mlflow/experiments/create", s.base))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
+    const INVALID: Option<&str> = Some("INVALID_PARAMETER_VALUE");
+    let metric =
+        |body: Value| (Method::POST, "/api/2.0/mlflow/runs/log-metric".to_owned(), Some(body.to_string()));
+    let create =
+        |body: &str| (Method::POST, "/api/2.0/mlflow/experiments/create".to_owned(), Some(body.to_owned()));
+    let get = |path: &str, query: &[(&str, &str)]| {
+        (Method::GET, with_query(&format!("/api/2.0/mlflow/{path}"), query), None)
     };
-    let resp = raw("{\"name\": ").await.unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["error_code"], "INVALID_PARAMETER_VALUE");
-    assert!(body["message"].as_str().unwrap().contains("malformed JSON"));
-    let body: Value = raw("{}").await.unwrap().json().await.unwrap();
-    assert_eq!(body["message"], "Missing value for required parameter 'name'.");
-    let body: Value = raw("[1, 2]").await.unwrap().json().await.unwrap();
-    assert!(body["message"].as_str().unwrap().contains("must be a JSON object"));
-    let (status, body) = s.post("runs/log-metric", json!({"run_id": "x", "key": "a", "value": "high"})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["message"].as_str().unwrap().contains("value"), "{body}");
-    let (status, body) = s.post("runs/log-metric", json!({"key": "a", "value": 1})).await;
-    assert_eq!(
-        (status, body["message"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("Missing value for required parameter 'run_id'."))
-    );
-    let (status, body) = s.post("runs/log-metric", json!({"run_id": "nope", "key": "a", "value": 1})).await;
-    assert_eq!(
-        (status, body["error_code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("RESOURCE_DOES_NOT_EXIST"))
-    );
-    let (status, body) = s.get("runs/get", &[]).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, body) =
-        s.get("metrics/get-history", &[("run_id", "x"), ("metric_key", "m"), ("max_results", "many")]).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, body) = s.post("no/such/endpoint", json!({})).await;
-    assert_eq!((status, body["error_code"].as_str()), (StatusCode::NOT_FOUND, Some("ENDPOINT_NOT_FOUND")));
-    let (status, _) = s.post("experiments/search", json!({"max_results": 0})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let cases = [
+        (create("{\"name\": "), StatusCode::BAD_REQUEST, INVALID, Said::Containing("malformed JSON")),
+        (
+            create("{}"),
+            StatusCode::BAD_REQUEST,
+            INVALID,
+            Said::Exactly("Missing value for required parameter 'name'."),
+        ),
+        (create("[1, 2]"), StatusCode::BAD_REQUEST, INVALID, Said::Containing("must be a JSON object")),
+        (
+            metric(json!({"run_id": "x", "key": "a", "value": "high"})),
+            StatusCode::BAD_REQUEST,
+            INVALID,
+            Said::Containing("value"),
+        ),
+        (
+            metric(json!({"key": "a", "value": 1})),
+            StatusCode::BAD_REQUEST,
+            INVALID,
+            Said::Exactly("Missing value for required parameter 'run_id'."),
+        ),
+        (
+            metric(json!({"run_id": "nope", "key": "a", "value": 1})),
+            StatusCode::NOT_FOUND,
+            Some("RESOURCE_DOES_NOT_EXIST"),
+            Said::Anything,
+        ),
+        (get("runs/get", &[]), StatusCode::BAD_REQUEST, INVALID, Said::Anything),
+        (
+            get("metrics/get-history", &[("run_id", "x"), ("metric_key", "m"), ("max_results", "many")]),
+            StatusCode::BAD_REQUEST,
+            INVALID,
+            Said::Containing("'max_results'"),
+        ),
+        (
+            (Method::POST, "/api/2.0/mlflow/no/such/endpoint".to_owned(), Some("{}".to_owned())),
+            StatusCode::NOT_FOUND,
+            Some("ENDPOINT_NOT_FOUND"),
+            Said::Anything,
+        ),
+        (
+            (
+                Method::POST,
+                "/api/2.0/mlflow/experiments/search".to_owned(),
+                Some(json!({"max_results": 0}).to_string()),
+            ),
+            StatusCode::BAD_REQUEST,
+            None,
+            Said::Anything,
+        ),
+    ];
+    for ((method, uri, body), status, code, said) in cases {
+        let headers: &[(&str, &str)] =
+            if body.is_some() { &[("content-type", "application/json")] } else { &[] };
+        let reply = s.call(method, &uri, headers, body.as_deref()).await;
+        let answer = reply.json();
+        assert_eq!(reply.status, status, "{uri} {body:?}: {answer}");
+        if let Some(code) = code {
+            assert_eq!(answer["error_code"], code, "{uri} {body:?}: {answer}");
+        }
+        let message = answer["message"].as_str().unwrap_or_default();
+        match said {
+            Said::Exactly(text) => assert_eq!(message, text, "{uri} {body:?}"),
+            Said::Containing(text) => assert!(message.contains(text), "{uri} {body:?}: {answer}"),
+            Said::Anything => assert!(answer["message"].is_string(), "{uri} {body:?}: {answer}"),
+        }
+    }
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test]
 async fn proxied_artifacts_round_trip() {
     let s = start().await;
     let (_, body) = s.post("runs/create", json!({"experiment_id": "0"})).await;
-    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_string();
-    let root = format!("{}/api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts", s.base);
+    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+    let root = format!("/api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts");
     for (path, content) in
         [("model/MLmodel", "flavors: {}"), ("model/model.bin", "bytes"), ("notes.txt", "hello")]
     {
-        let resp = s.client.put(format!("{root}/{path}")).body(content).send().await.unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
+        let resp = s.call(Method::PUT, &format!("{root}/{path}"), &[], Some(content)).await;
+        assert_eq!(resp.status, StatusCode::OK);
     }
-    let got = s.client.get(format!("{root}/notes.txt")).send().await.unwrap();
-    assert_eq!(got.headers()["content-disposition"], "attachment; filename=\"notes.txt\"");
-    assert_eq!(got.text().await.unwrap(), "hello");
+    let got = s.call(Method::GET, &format!("{root}/notes.txt"), &[], None).await;
+    assert_eq!(got.headers["content-disposition"], "attachment; filename=\"notes.txt\"");
+    assert_eq!(got.text(), "hello");
 
-    let listing: Value = s
-        .client
-        .get(format!("{}/api/2.0/mlflow-artifacts/artifacts", s.base))
-        .query(&[("path", format!("0/{run_id}/artifacts/model"))])
-        .send()
+    let dir = format!("0/{run_id}/artifacts/model");
+    let listing = s
+        .call(Method::GET, &with_query("/api/2.0/mlflow-artifacts/artifacts", &[("path", &dir)]), &[], None)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     let names: Vec<&str> =
         listing["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
     assert_eq!(names, ["MLmodel", "model.bin"]);
@@ -316,40 +311,31 @@ async fn proxied_artifacts_round_trip() {
     let (_, body) = s.get("artifacts/list", &[("run_id", &run_id), ("path", "model")]).await;
     assert_eq!(body["files"][0]["path"], "model/MLmodel");
 
-    let resp = s.client.delete(format!("{root}/model")).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let missing = s.client.get(format!("{root}/model/MLmodel")).send().await.unwrap();
-    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-    let body: Value = missing.json().await.unwrap();
-    assert_eq!(body["error_code"], "RESOURCE_DOES_NOT_EXIST");
-    let traversal = s
-        .client
-        .put(format!("{}/api/2.0/mlflow-artifacts/artifacts/0/a%2F..%2F..%2F..%2Fescape", s.base))
-        .body("x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(traversal.status(), StatusCode::BAD_REQUEST);
+    let resp = s.call(Method::DELETE, &format!("{root}/model"), &[], None).await;
+    assert_eq!(resp.status, StatusCode::OK);
+    let missing = s.call(Method::GET, &format!("{root}/model/MLmodel"), &[], None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json()["error_code"], "RESOURCE_DOES_NOT_EXIST");
+    let escape = "/api/2.0/mlflow-artifacts/artifacts/0/a%2F..%2F..%2F..%2Fescape";
+    let traversal = s.call(Method::PUT, escape, &[], Some("x")).await;
+    assert_eq!(traversal.status, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test]
 async fn registry_over_http_with_audit_trail() {
     let s = start().await;
     let (_, body) = s.post("runs/create", json!({"experiment_id": "0"})).await;
-    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
     let (status, body) = s
         .post("logged-models", json!({"experiment_id": "0", "name": "model", "source_run_id": run_id, "params": [{"key": "C", "value": "1"}]}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let model_id = body["model"]["info"]["model_id"].as_str().unwrap().to_string();
-    let resp = s
-        .client
-        .patch(format!("{}/api/2.0/mlflow/logged-models/{model_id}", s.base))
-        .json(&json!({"model_id": model_id, "status": "LOGGED_MODEL_READY"}))
-        .send()
+    let model_id = body["model"]["info"]["model_id"].as_str().unwrap().to_owned();
+    let ready = json!({"model_id": model_id, "status": "LOGGED_MODEL_READY"});
+    let body = s
+        .call_json(Method::PATCH, &format!("/api/2.0/mlflow/logged-models/{model_id}"), &[], &ready)
         .await
-        .unwrap();
-    let body: Value = resp.json().await.unwrap();
+        .json();
     assert_eq!(body["model"]["info"]["status"], "LOGGED_MODEL_READY");
     let (_, body) =
         s.post("logged-models/search", json!({"experiment_ids": ["0"], "filter": "name = 'model'"})).await;
@@ -375,38 +361,36 @@ async fn registry_over_http_with_audit_trail() {
     );
     // The user is the signed-in user, not the client program: a version
     // created by a client that names itself has no user until sign-in exists.
-    let created: Value = s
-        .client
-        .post(format!("{}/api/2.0/mlflow/model-versions/create", s.base))
-        .header("user-agent", "mlflow-python-client/3.17.2")
-        .json(&json!({"name": "iris", "source": format!("models:/{model_id}")}))
-        .send()
+    let created = s
+        .call_json(
+            Method::POST,
+            "/api/2.0/mlflow/model-versions/create",
+            &[("user-agent", "mlflow-python-client/3.17.2")],
+            &json!({"name": "iris", "source": format!("models:/{model_id}")}),
+        )
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(
         (created["model_version"]["version"].as_str(), created["model_version"]["user_id"].as_str()),
         (Some("3"), Some(""))
     );
-    let delete = s.client.delete(format!("{}/api/2.0/mlflow/model-versions/delete", s.base));
-    let deleted = delete.json(&json!({"name": "iris", "version": "3"})).send().await.unwrap();
-    assert_eq!(deleted.status(), StatusCode::OK);
+    let third = json!({"name": "iris", "version": "3"});
+    let deleted = s.call_json(Method::DELETE, "/api/2.0/mlflow/model-versions/delete", &[], &third).await;
+    assert_eq!(deleted.status, StatusCode::OK);
     let (_, body) = s.get("model-versions/get-download-uri", &[("name", "iris"), ("version", "1")]).await;
     assert_eq!(body["artifact_uri"], format!("mlflow-artifacts:/0/models/{model_id}/artifacts"));
 
-    let actor = |builder: reqwest::RequestBuilder| builder.header("x-retrain-actor", "ana");
-    let set_alias = actor(s.client.post(format!("{}/api/2.0/mlflow/registered-models/alias", s.base)))
-        .json(&json!({"name": "iris", "alias": "champion", "version": "1", "reason": "first"}));
-    assert_eq!(set_alias.send().await.unwrap().status(), StatusCode::OK);
-    let transition = actor(
-        s.client.post(format!("{}/api/2.0/mlflow/model-versions/transition-stage", s.base)),
-    )
-    .json(
-        &json!({"name": "iris", "version": "2", "stage": "Production", "archive_existing_versions": "true"}),
-    );
-    let body: Value = transition.send().await.unwrap().json().await.unwrap();
+    let actor = [("x-retrain-actor", "ana")];
+    let alias = json!({"name": "iris", "alias": "champion", "version": "1", "reason": "first"});
+    let set_alias =
+        s.call_json(Method::POST, "/api/2.0/mlflow/registered-models/alias", &actor, &alias).await;
+    assert_eq!(set_alias.status, StatusCode::OK);
+    let transition =
+        json!({"name": "iris", "version": "2", "stage": "Production", "archive_existing_versions": "true"});
+    let body = s
+        .call_json(Method::POST, "/api/2.0/mlflow/model-versions/transition-stage", &actor, &transition)
+        .await
+        .json();
     assert_eq!(body["model_version"]["current_stage"], "Production");
     let (_, body) = s.get("registered-models/alias", &[("name", "iris"), ("alias", "champion")]).await;
     assert_eq!(body["model_version"]["version"], "1");
@@ -415,6 +399,35 @@ async fn registry_over_http_with_audit_trail() {
         .post("registered-models/get-latest-versions", json!({"name": "iris", "stages": ["Production"]}))
         .await;
     assert_eq!(body["model_versions"][0]["version"], "2");
+    // GET takes the same message from a query string: a list given once,
+    // or repeated.
+    for (query, versions) in [
+        (&[("name", "iris"), ("stages", "Production")][..], json!(["2"])),
+        (&[("name", "iris"), ("stages", "Production"), ("stages", "None")][..], json!(["1", "2"])),
+    ] {
+        let (status, body) = s.get("registered-models/get-latest-versions", query).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut got: Vec<&str> = body["model_versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["version"].as_str().unwrap())
+            .collect();
+        got.sort_unstable();
+        assert_eq!(json!(got), versions, "{query:?}");
+    }
+    let query = [
+        ("filter", "name LIKE '%'"),
+        ("order_by", "name DESC"),
+        ("order_by", "last_updated_timestamp"),
+        ("max_results", "1"),
+    ];
+    let (status, body) = s.get("registered-models/search", &query).await;
+    assert_eq!(
+        (status, body["registered_models"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(1)),
+        "{body}"
+    );
     let (_, body) = s.get("registered-models/get", &[("name", "iris")]).await;
     assert_eq!(body["registered_model"]["aliases"], json!([{"alias": "champion", "version": "1"}]));
     let (_, body) = s.get("model-versions/search", &[("filter", "name='iris'")]).await;
@@ -442,14 +455,9 @@ async fn registry_over_http_with_audit_trail() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = s.get("registered-models/get", &[("name", "nope")]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let resp = s
-        .client
-        .delete(format!("{}/api/2.0/mlflow/registered-models/delete", s.base))
-        .json(&json!({"name": "iris"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
+    let iris = json!({"name": "iris"});
+    let resp = s.call_json(Method::DELETE, "/api/2.0/mlflow/registered-models/delete", &[], &iris).await;
+    assert_eq!(resp.status, StatusCode::OK);
     let (status, _) = s.get("registered-models/get", &[("name", "iris")]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

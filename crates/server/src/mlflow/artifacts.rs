@@ -14,9 +14,11 @@ use retrain_registry::{ArtifactStore, SqlStore};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, Message, decode, empty};
+use super::error::ApiResult;
+use super::message::{Message, decode_query, empty};
+use super::tracking::RunRef;
 
-pub async fn upload(
+pub(crate) async fn upload(
     State(artifacts): State<Arc<ArtifactStore>>,
     Path(path): Path<String>,
     body: Bytes,
@@ -25,7 +27,7 @@ pub async fn upload(
     Ok(().into_response())
 }
 
-pub async fn download(
+pub(crate) async fn download(
     State(artifacts): State<Arc<ArtifactStore>>,
     Path(path): Path<String>,
 ) -> ApiResult<Response> {
@@ -33,7 +35,7 @@ pub async fn download(
     let name = path.rsplit('/').next().unwrap_or("artifact").replace('"', "");
     Ok((
         [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
             (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
         ],
         bytes,
@@ -41,7 +43,7 @@ pub async fn download(
         .into_response())
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     State(artifacts): State<Arc<ArtifactStore>>,
     Path(path): Path<String>,
 ) -> ApiResult<Json<Value>> {
@@ -56,49 +58,41 @@ struct ListQuery {
 }
 
 /// `GET …/mlflow-artifacts/artifacts?path=DIR`: entries named relative to DIR.
-pub async fn list(
+pub(crate) async fn list(
     State(artifacts): State<Arc<ArtifactStore>>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let fields = super::query_to_json(query.as_deref().unwrap_or(""));
-    let req: ListQuery = decode(fields)?;
+    let req: ListQuery = decode_query(query.as_deref().unwrap_or(""))?;
     let dir = req.path.unwrap_or_default();
     let files = artifacts.list(&dir, &dir).await?;
     Ok(Json(if files.is_empty() { json!({}) } else { json!({"files": files}) }))
 }
 
 #[derive(Deserialize)]
-pub struct RunArtifacts {
-    #[serde(default)]
-    run_id: Option<String>,
-    #[serde(default)]
-    run_uuid: Option<String>,
+pub(crate) struct RunArtifacts {
+    #[serde(flatten)]
+    run: RunRef,
     #[serde(default)]
     path: Option<String>,
 }
 
 /// `artifacts/list` of the tracking API: entries under a run's artifact
 /// root, named relative to that root.
-pub async fn list_run_artifacts(
+pub(crate) async fn list_run_artifacts(
     State(store): State<Arc<SqlStore>>,
     State(artifacts): State<Arc<ArtifactStore>>,
     Message(req): Message<RunArtifacts>,
 ) -> ApiResult<Json<Value>> {
-    let run_id = req
-        .run_id
-        .or(req.run_uuid)
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| ApiError::invalid("Missing value for required parameter 'run_id'."))?;
-    let run = store.get_run(&run_id).await?;
+    let run = store.get_run(req.run.id()?).await?;
     let root_uri = run.info.artifact_uri;
-    let Some(root) = root_uri.strip_prefix(crate::ARTIFACT_ROOT) else {
+    let Some(root) = root_uri.strip_prefix(super::ARTIFACT_ROOT) else {
         // Artifacts stored elsewhere (an experiment with its own location)
         // are not visible to this server.
         return Ok(Json(json!({"root_uri": root_uri, "files": []})));
     };
     let root = root.trim_start_matches('/');
     let sub = req.path.unwrap_or_default();
-    let dir = if sub.is_empty() { root.to_string() } else { format!("{root}/{}", sub.trim_matches('/')) };
+    let dir = if sub.is_empty() { root.to_owned() } else { format!("{root}/{}", sub.trim_matches('/')) };
     let files = artifacts.list(&dir, root).await?;
     Ok(Json(json!({"root_uri": root_uri, "files": files})))
 }

@@ -1,0 +1,99 @@
+//! What the test modules share: the tracking application in-process, a
+//! request sent to a router with `oneshot` and its answer read whole, and
+//! a retrain tracking server on a free port for real clients.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use retrain_registry::{ArtifactStore, SqlStore};
+use retrain_server::{App, AppBuilder, Server};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// The tracking application's builder on SQLite under `dir`, with
+/// artifacts under `dir` too, or, in the S3 tier, in the bucket
+/// `RETRAIN_TEST_S3_URI` names.
+pub(crate) async fn tracking_app(dir: &Path) -> AppBuilder {
+    let uri = format!("sqlite:///{}", dir.join("t.db").display());
+    let store = SqlStore::connect(&uri, retrain_server::ARTIFACT_ROOT).await.unwrap();
+    let destination = match std::env::var("RETRAIN_TEST_S3_URI") {
+        Ok(bucket) => format!("{}/{}", bucket.trim_end_matches('/'), uuid::Uuid::new_v4().simple()),
+        Err(_) => dir.join("artifacts").to_string_lossy().into_owned(),
+    };
+    let artifacts = ArtifactStore::open(&destination).unwrap();
+    App::builder(Arc::new(store), Arc::new(artifacts))
+}
+
+/// Starts the tracking server of [`tracking_app`] on a free 127.0.0.1
+/// port; returns its URL.
+pub(crate) async fn start_retrain_server(dir: &Path) -> String {
+    let app = tracking_app(dir).await.build();
+    let server = Server::bind("127.0.0.1", 0).await.unwrap().spawn(app, std::future::pending());
+    server.url().to_owned()
+}
+
+/// An answer, read whole.
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+impl Reply {
+    /// The body as JSON; `null` when it is not JSON.
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The body as text.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A request to send with [`send`]: `method` on `uri` (path and query)
+/// with `headers`, and `body` when given.
+pub(crate) fn request(
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(body.map_or_else(Body::empty, Body::from)).unwrap()
+}
+
+/// `request` with `body` as JSON, as an MLflow client sends it.
+pub(crate) fn json_request(
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> Request<Body> {
+    let mut with_type = vec![(header::CONTENT_TYPE.as_str(), "application/json")];
+    with_type.extend_from_slice(headers);
+    request(method, uri, &with_type, Some(body.to_string()))
+}
+
+/// Sends `request` to `app` in-process and reads the answer whole.
+pub(crate) async fn send(app: &Router, request: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    Reply { status: parts.status, headers: parts.headers, body }
+}
+
+/// `path?query`, the query's values percent-encoded.
+pub(crate) fn with_query(path: &str, query: &[(&str, &str)]) -> String {
+    if query.is_empty() {
+        return path.to_owned();
+    }
+    format!("{path}?{}", serde_html_form::to_string(query).unwrap())
+}
