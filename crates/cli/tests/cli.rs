@@ -358,6 +358,15 @@ fn usage_errors_exit_with_code_2() {
         .assert()
         .code(2)
         .stderr(contains("unknown dataset 'mnist'"));
+    // A registry URI with a mistake is named as such, not looked for as a directory.
+    for model in ["models:/iris", "models:/iris/Live"] {
+        retrain(dir.path())
+            .args(["predict", "--model", model, "--input", "x.csv", "--output", "p.csv"])
+            .env("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+            .assert()
+            .code(2)
+            .stderr(contains(format!("invalid model URI '{model}'")));
+    }
 }
 
 #[test]

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::entities::*;
 use crate::error::{ErrorCode, Result, StoreError};
+use crate::uri::ModelUri;
 
 const API: &str = "api/2.0/mlflow";
 const ARTIFACTS: &str = "api/2.0/mlflow-artifacts/artifacts";
@@ -408,8 +409,8 @@ impl MlflowClient {
             .call(Method::GET, "model-versions/get-download-uri", json!({"name": name, "version": version}))
             .await?;
         let uri: String = field(v, "artifact_uri")?;
-        match crate::uri::ModelUri::parse(&uri) {
-            Ok(crate::uri::ModelUri::Run { run_id, path }) => self.run_artifact_uri(&run_id, &path).await,
+        match ModelUri::parse(&uri) {
+            Ok(ModelUri::Run { run_id, path }) => self.run_artifact_uri(&run_id, &path).await,
             _ => Ok(uri),
         }
     }
@@ -424,19 +425,19 @@ impl MlflowClient {
     /// `models:/` URIs) and the artifact URI of its files:
     /// `models:/NAME/3`, `models:/NAME@ALIAS`, `models:/NAME/STAGE`,
     /// `runs:/RUN_ID/PATH`.
-    pub async fn resolve(&self, uri: &str) -> Result<(Option<ModelVersion>, String)> {
-        match crate::uri::ModelUri::parse(uri)? {
-            crate::uri::ModelUri::Version { name, version } => {
+    pub async fn resolve(&self, uri: &ModelUri) -> Result<(Option<ModelVersion>, String)> {
+        match uri.clone() {
+            ModelUri::Version { name, version } => {
                 let v = self.get_model_version(&name, &version).await?;
                 let location = self.download_uri(&name, &v.version).await?;
                 Ok((Some(v), location))
             }
-            crate::uri::ModelUri::Alias { name, alias } => {
+            ModelUri::Alias { name, alias } => {
                 let v = self.get_version_by_alias(&name, &alias).await?;
                 let location = self.download_uri(&name, &v.version).await?;
                 Ok((Some(v), location))
             }
-            crate::uri::ModelUri::Stage { name, stage } => {
+            ModelUri::Stage { name, stage } => {
                 let v =
                     self.get_latest_versions(&name, &[stage]).await?.into_iter().next().ok_or_else(|| {
                         StoreError::not_found(format!(
@@ -446,9 +447,7 @@ impl MlflowClient {
                 let location = self.download_uri(&name, &v.version).await?;
                 Ok((Some(v), location))
             }
-            crate::uri::ModelUri::Run { run_id, path } => {
-                Ok((None, self.run_artifact_uri(&run_id, &path).await?))
-            }
+            ModelUri::Run { run_id, path } => Ok((None, self.run_artifact_uri(&run_id, &path).await?)),
         }
     }
 
@@ -456,11 +455,21 @@ impl MlflowClient {
     /// `cache_root` (`NAME/VERSION/` for registry URIs), downloading them
     /// once into a staging directory that is renamed into place, so a
     /// reader never sees half a model.
-    pub async fn fetch_model(&self, uri: &str, cache_root: &Path) -> Result<(Option<ModelVersion>, PathBuf)> {
+    pub async fn fetch_model(
+        &self,
+        uri: &ModelUri,
+        cache_root: &Path,
+    ) -> Result<(Option<ModelVersion>, PathBuf)> {
         let (version, location) = self.resolve(uri).await?;
-        let dir = match &version {
-            Some(v) => cache_root.join("models").join(&v.name).join(&v.version),
-            None => cache_root.join("runs").join(uri.trim_start_matches("runs:/").replace('/', "_")),
+        let dir = match (uri, &version) {
+            (ModelUri::Run { run_id, path }, _) if path.is_empty() => cache_root.join("runs").join(run_id),
+            (ModelUri::Run { run_id, path }, _) => {
+                cache_root.join("runs").join(format!("{run_id}_{}", path.replace('/', "_")))
+            }
+            (_, Some(v)) => cache_root.join("models").join(&v.name).join(&v.version),
+            (_, None) => {
+                return Err(StoreError::internal(format!("the registry named no version for {uri}")));
+            }
         };
         if dir.is_dir() {
             return Ok((version, dir));

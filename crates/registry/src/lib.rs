@@ -39,4 +39,4 @@ pub use db::{Arg, Backend, Sql, WriteTx, now_ms};
 pub use error::{ErrorCode, Result, StoreError};
 pub use states::stored;
 pub use store::SqlStore;
-pub use uri::ModelUri;
+pub use uri::{ModelRef, ModelUri};

@@ -1,18 +1,72 @@
-//! Model URIs, parsed the MLflow way: `models:/NAME/VERSION`,
-//! `models:/NAME@ALIAS`, `models:/NAME/STAGE` and `runs:/RUN_ID/PATH`.
+//! How a model is named everywhere one is asked for (`retrain predict`,
+//! `retrain serve`, a pipeline's `model:` argument, the serving
+//! endpoints): a [`ModelRef`], which is a registry URI parsed the MLflow
+//! way ([`ModelUri`]: `models:/NAME/VERSION`, `models:/NAME@ALIAS`,
+//! `models:/NAME/STAGE`, `runs:/RUN_ID/PATH`) or a model directory.
+
+use std::fmt;
+use std::path::PathBuf;
 
 use crate::error::{Result, StoreError};
 use crate::states::Stage;
 
+/// A model as a user names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelRef {
+    /// Resolved through a tracking server and downloaded into a cache
+    /// ([`MlflowClient::fetch_model`](crate::MlflowClient::fetch_model)).
+    Registry(ModelUri),
+    /// A model directory written by `retrain train`.
+    Dir(PathBuf),
+}
+
+impl ModelRef {
+    /// `models:/…` and `runs:/…` are registry URIs, and must be valid
+    /// ones; anything else is a directory.
+    pub fn parse(text: &str) -> Result<ModelRef> {
+        if text.starts_with("models:/") || text.starts_with("runs:/") {
+            return ModelUri::parse(text).map(ModelRef::Registry);
+        }
+        Ok(ModelRef::Dir(PathBuf::from(text)))
+    }
+}
+
+impl fmt::Display for ModelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelRef::Registry(uri) => uri.fmt(f),
+            ModelRef::Dir(dir) => dir.display().fmt(f),
+        }
+    }
+}
+
+/// A registry model URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelUri {
+    /// `models:/NAME/VERSION`.
     Version { name: String, version: String },
+    /// `models:/NAME@ALIAS`.
     Alias { name: String, alias: String },
+    /// `models:/NAME/STAGE`: the newest version in the stage.
     Stage { name: String, stage: &'static str },
+    /// `runs:/RUN_ID/PATH`: a run's artifacts, not a registered version.
     Run { run_id: String, path: String },
 }
 
+impl fmt::Display for ModelUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelUri::Version { name, version } => write!(f, "models:/{name}/{version}"),
+            ModelUri::Alias { name, alias } => write!(f, "models:/{name}@{alias}"),
+            ModelUri::Stage { name, stage } => write!(f, "models:/{name}/{stage}"),
+            ModelUri::Run { run_id, path } => write!(f, "runs:/{run_id}/{path}"),
+        }
+    }
+}
+
 impl ModelUri {
+    /// Parses a URI; an invalid one is an `INVALID_PARAMETER_VALUE` that
+    /// lists the forms there are.
     pub fn parse(uri: &str) -> Result<ModelUri> {
         let bad = |why: &str| {
             StoreError::invalid(format!(
@@ -77,5 +131,24 @@ mod tests {
         for bad in ["models:/iris", "models:/iris/Live", "models:/@x", "s3://x", "runs:/"] {
             assert!(ModelUri::parse(bad).is_err(), "{bad}");
         }
+        for uri in
+            ["models:/iris-rf/3", "models:/iris-rf@champion", "models:/iris-rf/Production", "runs:/abc/model"]
+        {
+            assert_eq!(ModelUri::parse(uri).unwrap().to_string(), uri);
+        }
+    }
+
+    #[test]
+    fn a_reference_is_a_registry_uri_or_a_directory() {
+        assert_eq!(
+            ModelRef::parse("models:/iris@champion").unwrap(),
+            ModelRef::Registry(ModelUri::Alias { name: "iris".into(), alias: "champion".into() })
+        );
+        assert_eq!(
+            ModelRef::parse("data/models/2026-11-01").unwrap(),
+            ModelRef::Dir("data/models/2026-11-01".into())
+        );
+        // A registry URI with a mistake is refused, not taken for a directory.
+        assert!(ModelRef::parse("models:/iris").is_err());
     }
 }

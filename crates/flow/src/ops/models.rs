@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use retrain_ml::model::{Model, dataset_hash};
 use retrain_ml::{Dataset, Metrics, datasets};
 use retrain_registry::entities::{Metric, ModelVersion, Param, Tag};
-use retrain_registry::{MlflowClient, now_ms};
+use retrain_registry::{MlflowClient, ModelRef, now_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -207,16 +207,22 @@ pub struct OpenedModel {
 /// Opens a model directory, or a registry URI (`models:/NAME@ALIAS`,
 /// `models:/NAME/3`, `models:/NAME/Production`, `runs:/ID/PATH`) whose
 /// files are downloaded once into the project's model cache.
-pub async fn open_model(env: &Env, spec: &str) -> Result<OpenedModel, OpError> {
-    if !(spec.starts_with("models:/") || spec.starts_with("runs:/")) {
-        let path = Path::new(spec);
-        return Ok(OpenedModel { model: Model::load(path)?, version: None, version_label: spec.to_string() });
-    }
+pub async fn open_model(env: &Env, model: &str) -> Result<OpenedModel, OpError> {
+    let uri = match ModelRef::parse(model)? {
+        ModelRef::Dir(dir) => {
+            return Ok(OpenedModel {
+                model: Model::load(&dir)?,
+                version: None,
+                version_label: model.to_string(),
+            });
+        }
+        ModelRef::Registry(uri) => uri,
+    };
     let tracking = env.tracking()?;
-    let (version, dir) = tracking.fetch_model(spec, Path::new(crate::project::paths::MODEL_CACHE)).await?;
-    let model = Model::load(&dir)?;
-    let label = version.as_ref().map_or_else(|| spec.to_string(), |v| format!("{}/{}", v.name, v.version));
-    Ok(OpenedModel { model, version: version.map(|v| v.version), version_label: label })
+    let (version, dir) = tracking.fetch_model(&uri, Path::new(crate::project::paths::MODEL_CACHE)).await?;
+    let loaded = Model::load(&dir)?;
+    let label = version.as_ref().map_or_else(|| uri.to_string(), |v| format!("{}/{}", v.name, v.version));
+    Ok(OpenedModel { model: loaded, version: version.map(|v| v.version), version_label: label })
 }
 
 async fn version_score(

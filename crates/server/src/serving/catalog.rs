@@ -11,6 +11,8 @@ use retrain_registry::MlflowClient;
 use serde::Deserialize;
 
 use super::metrics::ServingMetrics;
+use retrain_registry::ModelUri;
+
 use super::model::{LoadError, ModelHandle, ModelSource};
 use super::scoring::ScoringError;
 
@@ -87,7 +89,7 @@ impl ModelCatalog {
             return Ok(handle.clone());
         }
         let source = ModelSource::Registry {
-            uri: uri.clone(),
+            uri: ModelUri::parse(&uri)?,
             tracking: self.tracking.clone(),
             cache: self.cache.clone(),
         };

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use retrain_ml::Model;
-use retrain_registry::{MlflowClient, StoreError};
+use retrain_registry::{MlflowClient, ModelRef, ModelUri, StoreError};
 
 use super::metrics::ServingMetrics;
 
@@ -34,8 +34,8 @@ pub enum ModelSource {
     /// `models:/NAME/VERSION`, `runs:/ID/PATH`), resolved and downloaded
     /// through `tracking` into `cache`.
     Registry {
-        /// The URI as given.
-        uri: String,
+        /// The URI.
+        uri: ModelUri,
         /// The tracking server that resolves it.
         tracking: MlflowClient,
         /// Where downloaded model versions are kept.
@@ -46,11 +46,14 @@ pub enum ModelSource {
 /// Why a model source could not be named.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
+    /// The text names a registry URI that is not a valid one.
+    #[error(transparent)]
+    InvalidUri(StoreError),
     /// A registry URI was given without a tracking server to resolve it.
-    #[error("{spec} is a registry URI: give --tracking-uri or set MLFLOW_TRACKING_URI")]
+    #[error("{uri} is a registry URI: give --tracking-uri or set MLFLOW_TRACKING_URI")]
     NoTrackingUri {
         /// The registry URI.
-        spec: String,
+        uri: ModelUri,
     },
     /// The tracking server's URL is not one a client can use.
     #[error(transparent)]
@@ -97,13 +100,15 @@ impl ModelSource {
     /// A model directory, or a registry URI resolved through `tracking_uri`
     /// (`None`: no tracking server, so only a directory will do); `cache`
     /// is where a registry's model versions are downloaded.
-    pub fn parse(spec: &str, tracking_uri: Option<&str>, cache: &Path) -> Result<ModelSource, SourceError> {
-        if spec.starts_with("models:/") || spec.starts_with("runs:/") {
-            let uri = tracking_uri.ok_or_else(|| SourceError::NoTrackingUri { spec: spec.to_owned() })?;
-            let tracking = MlflowClient::new(uri).map_err(SourceError::TrackingUri)?;
-            return Ok(ModelSource::Registry { uri: spec.to_owned(), tracking, cache: cache.to_path_buf() });
+    pub fn parse(text: &str, tracking_uri: Option<&str>, cache: &Path) -> Result<ModelSource, SourceError> {
+        match ModelRef::parse(text).map_err(SourceError::InvalidUri)? {
+            ModelRef::Dir(dir) => Ok(ModelSource::Dir(dir)),
+            ModelRef::Registry(uri) => {
+                let Some(tracking_uri) = tracking_uri else { return Err(SourceError::NoTrackingUri { uri }) };
+                let tracking = MlflowClient::new(tracking_uri).map_err(SourceError::TrackingUri)?;
+                Ok(ModelSource::Registry { uri, tracking, cache: cache.to_path_buf() })
+            }
         }
-        Ok(ModelSource::Dir(PathBuf::from(spec)))
     }
 
     /// The version the source names now (`local` for a directory).
@@ -125,7 +130,7 @@ impl ModelSource {
                 let (version, dir) = tracking.fetch_model(uri, cache).await?;
                 match version {
                     Some(v) => (v.name, v.version, dir),
-                    None => (uri.clone(), "run".into(), dir),
+                    None => (uri.to_string(), "run".into(), dir),
                 }
             }
         };

@@ -4,7 +4,11 @@
 //! module alone: `cargo test -p retrain-server --test server mlflow_client`).
 
 use retrain_registry::entities::{Metric, Param, Tag};
-use retrain_registry::{ErrorCode, MlflowClient};
+use retrain_registry::{ErrorCode, MlflowClient, ModelUri};
+
+fn uri(text: &str) -> ModelUri {
+    ModelUri::parse(text).unwrap()
+}
 
 use crate::common::start_retrain_server;
 
@@ -61,13 +65,13 @@ async fn log_register_resolve_download(store: &MlflowClient) {
     store.set_alias(&name, "champion", "2", "").await.unwrap();
     store.transition_stage(&name, "2", "Production", true, "").await.unwrap();
 
-    let (version, location) = store.resolve(&format!("models:/{name}@champion")).await.unwrap();
+    let (version, location) = store.resolve(&uri(&format!("models:/{name}@champion"))).await.unwrap();
     assert_eq!(version.unwrap().version, "2");
-    let (by_stage, _) = store.resolve(&format!("models:/{name}/Production")).await.unwrap();
+    let (by_stage, _) = store.resolve(&uri(&format!("models:/{name}/Production"))).await.unwrap();
     assert_eq!(by_stage.unwrap().version, "2");
-    let (by_number, _) = store.resolve(&format!("models:/{name}/1")).await.unwrap();
+    let (by_number, _) = store.resolve(&uri(&format!("models:/{name}/1"))).await.unwrap();
     assert_eq!(by_number.unwrap().version, "1");
-    let (none, run_location) = store.resolve(&format!("runs:/{run_id}/model")).await.unwrap();
+    let (none, run_location) = store.resolve(&uri(&format!("runs:/{run_id}/model"))).await.unwrap();
     assert!(none.is_none() && run_location.ends_with("/model"));
 
     let dest = tempfile::tempdir().unwrap();
@@ -76,7 +80,7 @@ async fn log_register_resolve_download(store: &MlflowClient) {
     assert_eq!(std::fs::read(dest.path().join("model.bin")).unwrap(), vec![7u8; 4096]);
     assert_eq!(std::fs::read_to_string(dest.path().join("extra/notes.txt")).unwrap(), "hi");
 
-    let missing = store.resolve(&format!("models:/{name}@nobody")).await.unwrap_err();
+    let missing = store.resolve(&uri(&format!("models:/{name}@nobody"))).await.unwrap_err();
     assert_ne!(missing.code, ErrorCode::InternalError, "{missing}");
     assert_eq!(store.get_run("0000").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
 }
