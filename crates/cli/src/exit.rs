@@ -9,16 +9,16 @@ use retrain_registry::{ErrorCode, StoreError};
 /// options that contradict each other); exits with code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct UsageError(pub String);
+pub(crate) struct UsageError(pub String);
 
 /// Ends the command with a given exit code and message.
 #[derive(Debug, thiserror::Error)]
 #[error("{1}")]
-pub struct Exit(pub u8, pub String);
+pub(crate) struct Exit(pub u8, pub String);
 
 /// The exit code for `err`: an [`Exit`]'s own, else 2 if any error in the
 /// chain is one the user caused, else 1.
-pub fn code(err: &anyhow::Error) -> u8 {
+pub(crate) fn code(err: &anyhow::Error) -> u8 {
     if let Some(Exit(code, _)) = err.downcast_ref::<Exit>() {
         return *code;
     }

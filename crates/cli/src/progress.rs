@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use indicatif::{ProgressBar, ProgressStyle};
 use retrain_ml::Progress;
 
-pub struct TrainingProgress {
+pub(crate) struct TrainingProgress {
     bar: Option<ProgressBar>,
     state: Mutex<LogState>,
 }
@@ -21,7 +21,7 @@ struct LogState {
 }
 
 impl TrainingProgress {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(0);
             bar.set_style(
@@ -42,10 +42,10 @@ impl Progress for TrainingProgress {
     fn start(&self, total: u64, unit: &str) {
         if let Some(bar) = &self.bar {
             bar.set_length(total);
-            bar.set_message(unit.to_string());
+            bar.set_message(unit.to_owned());
         }
         if let Ok(mut state) = self.state.lock() {
-            *state = LogState { total, unit: unit.to_string(), next_log: total.div_ceil(10).max(1) };
+            *state = LogState { total, unit: unit.to_owned(), next_log: total.div_ceil(10).max(1) };
         }
     }
 

@@ -115,7 +115,7 @@ pub enum NotifyError {
 }
 
 fn env(name: &str) -> Result<String, NotifyError> {
-    std::env::var(name).map_err(|_| NotifyError::MissingVariable(name.to_string()))
+    std::env::var(name).map_err(|_| NotifyError::MissingVariable(name.to_owned()))
 }
 
 impl Notifier {
@@ -165,7 +165,7 @@ impl Notifier {
     /// Sends to one channel, trying again after a growing delay.
     pub async fn send(&self, name: &str, text: &str) -> Result<(), NotifyError> {
         let channel = self.channels.get(name).ok_or_else(|| NotifyError::UnknownChannel {
-            name: name.to_string(),
+            name: name.to_owned(),
             defined: self.channel_names().join(", "),
         })?;
         let mut last = String::new();
@@ -181,7 +181,7 @@ impl Notifier {
                 }
             }
         }
-        Err(NotifyError::GaveUp { name: name.to_string(), attempts: self.attempts, last })
+        Err(NotifyError::GaveUp { name: name.to_owned(), attempts: self.attempts, last })
     }
 
     async fn deliver(&self, channel: &Channel, text: &str) -> Result<(), NotifyError> {
@@ -269,8 +269,8 @@ async fn send_mail(
             .to(address.parse().map_err(|e| settings(format!("bad 'to' address '{address}': {e}")))?);
     }
     let message =
-        builder.body(text.to_string()).map_err(|e| settings(format!("cannot build the e-mail: {e}")))?;
-    let smtp = |source| NotifyError::Smtp { host: host.to_string(), port, source };
+        builder.body(text.to_owned()).map_err(|e| settings(format!("cannot build the e-mail: {e}")))?;
+    let smtp = |source| NotifyError::Smtp { host: host.to_owned(), port, source };
     let mut transport = match tls {
         Tls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host),
         Tls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host),

@@ -501,7 +501,7 @@ fn parse_task(
             let (condition_line, condition) = common.text(scope, "gate")?;
             args.insert("condition".into(), Value::String(condition));
             arg_lines.insert("condition".into(), condition_line);
-            "gate".to_string()
+            "gate".to_owned()
         }
         [family] => format!("{family}:{}", common.text(scope, family)?.1),
     };
@@ -515,9 +515,9 @@ fn parse_task(
         Some((need_line, value)) => {
             let names = value
                 .as_array()
-                .and_then(|items| items.iter().map(|v| v.as_str().map(str::to_string)).collect());
+                .and_then(|items| items.iter().map(|v| v.as_str().map(str::to_owned)).collect());
             scope
-                .keep(Some(*need_line), names.ok_or("'needs' must be a list of task names".to_string()))
+                .keep(Some(*need_line), names.ok_or("'needs' must be a list of task names".to_owned()))
                 .unwrap_or_default()
         }
     };
@@ -548,7 +548,7 @@ fn parse_task(
     } else {
         (own_timeout.or(base_timeout), None)
     };
-    Some(Task { name: name.to_string(), line, needs, trigger_rule, retry, timeout, sensor, kind, args })
+    Some(Task { name: name.to_owned(), line, needs, trigger_rule, retry, timeout, sensor, kind, args })
 }
 
 /// `needs` name tasks the file declares, and the graph has no cycle.
@@ -587,20 +587,20 @@ fn find_cycle(pipeline: &Pipeline) -> Option<Vec<String>> {
             Mark::Open => {
                 let start = path.iter().position(|n| n == name).unwrap_or(0);
                 let mut cycle = path[start..].to_vec();
-                cycle.push(name.to_string());
+                cycle.push(name.to_owned());
                 return Some(cycle);
             }
             Mark::New => {}
         }
-        marks.insert(name.to_string(), Mark::Open);
-        path.push(name.to_string());
+        marks.insert(name.to_owned(), Mark::Open);
+        path.push(name.to_owned());
         for need in pipeline.tasks.get(name).map(|t| t.needs.as_slice()).unwrap_or_default() {
             if let Some(cycle) = visit(pipeline, need, marks, path) {
                 return Some(cycle);
             }
         }
         path.pop();
-        marks.insert(name.to_string(), Mark::Done);
+        marks.insert(name.to_owned(), Mark::Done);
         None
     }
     let mut marks = BTreeMap::new();
@@ -632,7 +632,7 @@ impl Pipeline {
     /// Every task that depends on `name`, directly or not.
     pub fn downstream_of(&self, name: &str) -> BTreeSet<String> {
         let mut seen = BTreeSet::new();
-        let mut stack = vec![name.to_string()];
+        let mut stack = vec![name.to_owned()];
         while let Some(current) = stack.pop() {
             for task in self.tasks.values() {
                 if task.needs.contains(&current) && seen.insert(task.name.clone()) {
@@ -713,7 +713,7 @@ pub fn yaml_error(error: &serde_saphyr::Error) -> (Option<u32>, String) {
         .and_then(|rest| rest.strip_prefix("line "))
         .and_then(|rest| rest.split_once(": "))
         .map_or(first, |(_, message)| message);
-    (line, message.to_string())
+    (line, message.to_owned())
 }
 
 fn is_identifier(name: &str, allow_dash: bool) -> bool {
@@ -736,13 +736,13 @@ pub fn parse_date(text: &str) -> Result<DateTime<Utc>, BadDate> {
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     }
-    DateTime::parse_from_rfc3339(text).map(|d| d.with_timezone(&Utc)).map_err(|_| BadDate(text.to_string()))
+    DateTime::parse_from_rfc3339(text).map(|d| d.with_timezone(&Utc)).map_err(|_| BadDate(text.to_owned()))
 }
 
 /// `500ms`, `30s`, `10m`, `6h`, `1d`, `1h 30m`, or a number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
     let text = text.trim();
-    let bad = || BadDuration(text.to_string());
+    let bad = || BadDuration(text.to_owned());
     match text.parse::<f64>() {
         Ok(seconds) => Duration::try_from_secs_f64(seconds).map_err(|_| bad()),
         Err(_) => humantime::parse_duration(text).map_err(|_| bad()),

@@ -36,7 +36,7 @@ impl Redactor {
     }
 
     pub fn redact(&self, text: &str) -> String {
-        let mut text = text.to_string();
+        let mut text = text.to_owned();
         for secret in &self.secrets {
             if text.contains(secret.as_str()) {
                 text = text.replace(secret.as_str(), MASK);
@@ -52,7 +52,7 @@ mod tests {
 
     #[test]
     fn secret_values_are_masked() {
-        let r = Redactor::new(["s3cr3t-token".to_string(), "abc".to_string()]);
+        let r = Redactor::new(["s3cr3t-token".to_owned(), "abc".to_owned()]);
         assert_eq!(r.redact("calling with s3cr3t-token now"), "calling with *** now");
         assert_eq!(r.redact("abc stays"), "abc stays");
         assert!(is_secret_name("TELEGRAM_BOT_TOKEN"));

@@ -50,8 +50,8 @@ impl Schedule {
             "@once" => return Ok(Schedule::Once),
             _ => {}
         }
-        let cron = Cron::from_str(text).map_err(|source| ScheduleError { text: text.to_string(), source })?;
-        Ok(Schedule::Cron { expression: text.to_string(), cron: Box::new(cron) })
+        let cron = Cron::from_str(text).map_err(|source| ScheduleError { text: text.to_owned(), source })?;
+        Ok(Schedule::Cron { expression: text.to_owned(), cron: Box::new(cron) })
     }
 
     pub fn describe(&self) -> String {

@@ -55,10 +55,12 @@ impl SchedulerHandle {
     }
 }
 
-pub trait Clock: Send + Sync {
+pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> DateTime<Utc>;
 }
 
+/// The system's clock.
+#[derive(Debug)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
@@ -68,6 +70,7 @@ impl Clock for SystemClock {
 }
 
 /// A clock that moves only when told to.
+#[derive(Debug)]
 pub struct ManualClock(Mutex<DateTime<Utc>>);
 
 impl ManualClock {
@@ -124,6 +127,7 @@ fn ms(t: DateTime<Utc>) -> i64 {
 
 type Key = (String, String, String);
 
+#[derive(Debug)]
 struct Running {
     pid: u32,
 }
@@ -139,6 +143,7 @@ pub struct Options {
     pub parallelism: usize,
 }
 
+#[derive(Debug)]
 pub struct Scheduler {
     pipelines: BTreeMap<String, Pipeline>,
     state: PipelineStore,
@@ -518,7 +523,7 @@ impl Scheduler {
             ref exit => {
                 let message = match exit {
                     Exit::Code(code) => format!("exited with code {code}"),
-                    Exit::Signal => "killed by a signal".to_string(),
+                    Exit::Signal => "killed by a signal".to_owned(),
                     Exit::TimedOut(limit) => {
                         format!("timed out after {}s and was killed", limit.as_secs_f64())
                     }

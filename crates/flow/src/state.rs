@@ -138,14 +138,14 @@ impl PipelineRun {
             }
         };
         PipelineRun {
-            pipeline: pipeline.to_string(),
+            pipeline: pipeline.to_owned(),
             run_id,
             run_type,
             state: RunState::Queued,
             interval_start: interval.start,
             interval_end: interval.end,
             conf,
-            owner: owner.to_string(),
+            owner: owner.to_owned(),
             created_at: now.timestamp_millis(),
             started_at: None,
             ended_at: None,

@@ -70,7 +70,7 @@ fn opt_text(v: Option<String>) -> Arg {
 }
 
 /// Runs, task instances, variables and pauses in the metadata database.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct PipelineStore {
     store: Arc<SqlStore>,
 }

@@ -56,8 +56,8 @@ impl Context {
             data_interval_start: start.to_rfc3339_opts(SecondsFormat::Secs, true),
             data_interval_end: end.to_rfc3339_opts(SecondsFormat::Secs, true),
             logical_date: start.to_rfc3339_opts(SecondsFormat::Secs, true),
-            run_id: run_id.to_string(),
-            pipeline: pipeline.to_string(),
+            run_id: run_id.to_owned(),
+            pipeline: pipeline.to_owned(),
             params: Map::new(),
             conf: Map::new(),
             var: Map::new(),
@@ -88,13 +88,13 @@ fn describe(error: &minijinja::Error) -> String {
 }
 
 fn in_text(text: &str) -> impl FnOnce(minijinja::Error) -> TemplateError + '_ {
-    move |source| TemplateError { text: text.to_string(), source }
+    move |source| TemplateError { text: text.to_owned(), source }
 }
 
 /// Renders one string.
 pub fn render(text: &str, context: &Context) -> Result<String, TemplateError> {
     if !text.contains("{{") && !text.contains("{%") {
-        return Ok(text.to_string());
+        return Ok(text.to_owned());
     }
     environment().render_str(text, minijinja::value::Serde(context)).map_err(in_text(text))
 }

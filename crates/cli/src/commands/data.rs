@@ -10,7 +10,7 @@ use retrain_ml::{atomic, data, split};
 use super::load_labelled;
 
 #[derive(Args)]
-pub struct PrepareArgs {
+pub(crate) struct PrepareArgs {
     /// A dataset directory (data.csv + target.csv), a CSV, or a built-in name.
     #[arg(long)]
     input: String,
@@ -23,7 +23,7 @@ pub struct PrepareArgs {
 }
 
 #[derive(Args)]
-pub struct SplitArgs {
+pub(crate) struct SplitArgs {
     /// A labelled dataset: a CSV, a directory with data.csv + target.csv, or a built-in name.
     #[arg(long)]
     input: String,
@@ -43,7 +43,7 @@ pub struct SplitArgs {
     seed: u64,
 }
 
-pub fn prepare(args: PrepareArgs) -> Result<()> {
+pub(crate) fn prepare(args: PrepareArgs) -> Result<()> {
     let dataset = load_labelled(&args.input, args.target.as_deref())?;
     dataset.require_target()?;
     atomic::write_file(&args.output, &data::dataset_to_csv(&dataset))?;
@@ -51,7 +51,7 @@ pub fn prepare(args: PrepareArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn split(args: SplitArgs) -> Result<()> {
+pub(crate) fn split(args: SplitArgs) -> Result<()> {
     let dataset = load_labelled(&args.input, args.target.as_deref())?;
     for (_, path, rows) in split::write_parts(&dataset, &args.out_dir, args.validation, args.test, args.seed)?
     {

@@ -12,7 +12,7 @@ use retrain_ml::datasets::{self, SyntheticSpec};
 use super::UsageError;
 
 #[derive(Subcommand)]
-pub enum DatasetsCommand {
+pub(crate) enum DatasetsCommand {
     /// List the built-in datasets.
     List,
     /// Write a built-in dataset as data.csv + target.csv.
@@ -29,7 +29,7 @@ pub enum DatasetsCommand {
 }
 
 #[derive(Args)]
-pub struct GenerateArgs {
+pub(crate) struct GenerateArgs {
     /// Number of rows.
     #[arg(long, default_value_t = 1000)]
     rows: usize,
@@ -64,7 +64,7 @@ pub struct GenerateArgs {
     out: PathBuf,
 }
 
-pub fn run(command: DatasetsCommand) -> Result<()> {
+pub(crate) fn run(command: DatasetsCommand) -> Result<()> {
     match command {
         DatasetsCommand::List => {
             for name in datasets::BUILTIN {
@@ -118,7 +118,7 @@ fn date_from_dir(dir: &Path) -> Option<NaiveDate> {
 }
 
 /// Writes data.csv and target.csv into `dir` and says so.
-pub fn write_dataset(dataset: &data::Dataset, dir: &Path) -> Result<()> {
+pub(crate) fn write_dataset(dataset: &data::Dataset, dir: &Path) -> Result<()> {
     datasets::write_dir(dataset, dir)?;
     println!("wrote {} rows to {}", dataset.rows(), dir.display());
     Ok(())

@@ -29,14 +29,14 @@ use super::server::{shutdown_signal, stopped};
 use super::{Exit, UsageError};
 
 #[derive(Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Directory to scaffold (created if missing).
     #[arg(default_value = ".")]
     dir: PathBuf,
 }
 
 #[derive(Args)]
-pub struct UpArgs {
+pub(crate) struct UpArgs {
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     #[arg(long, default_value_t = 8080)]
@@ -44,7 +44,7 @@ pub struct UpArgs {
 }
 
 #[derive(Subcommand)]
-pub enum PipelinesCommand {
+pub(crate) enum PipelinesCommand {
     /// Every pipeline with its schedule, state and last run.
     List,
     /// Load every pipeline and report every mistake (exit 2 if any).
@@ -88,7 +88,7 @@ pub enum PipelinesCommand {
 }
 
 #[derive(Subcommand)]
-pub enum VariablesCommand {
+pub(crate) enum VariablesCommand {
     Set { key: String, value: String },
     Get { key: String },
     List,
@@ -96,7 +96,7 @@ pub enum VariablesCommand {
 }
 
 #[derive(Subcommand)]
-pub enum TaskCommand {
+pub(crate) enum TaskCommand {
     /// Run one task instance (what the scheduler and Airflow call).
     Run {
         pipeline: String,
@@ -136,7 +136,7 @@ async fn open_state(project: &Project) -> Result<PipelineStore> {
     Ok(PipelineStore::new(Arc::new(store)))
 }
 
-pub fn init(args: InitArgs) -> Result<()> {
+pub(crate) fn init(args: InitArgs) -> Result<()> {
     let written = project::init(&args.dir)?;
     if written.is_empty() {
         println!("{} already holds every scaffold file; nothing written", args.dir.display());
@@ -161,7 +161,7 @@ fn launcher(project: &Project, tracking: String) -> Result<Launcher> {
     Launcher::for_project(project, tracking).context("cannot find the retrain executable")
 }
 
-pub fn up(args: UpArgs) -> Result<()> {
+pub(crate) fn up(args: UpArgs) -> Result<()> {
     runtime()?.block_on(async {
         let root = current_dir()?;
         if !root.join(CONFIG_FILE).exists() {
@@ -225,7 +225,7 @@ pub fn up(args: UpArgs) -> Result<()> {
     })
 }
 
-pub fn pipelines(command: PipelinesCommand) -> Result<()> {
+pub(crate) fn pipelines(command: PipelinesCommand) -> Result<()> {
     let project = Project::open(&current_dir()?)?;
     runtime()?.block_on(async {
         match command {
@@ -428,7 +428,7 @@ async fn run_foreground(
     Ok(())
 }
 
-pub fn variables(command: VariablesCommand) -> Result<()> {
+pub(crate) fn variables(command: VariablesCommand) -> Result<()> {
     let project = Project::open(&current_dir()?)?;
     runtime()?.block_on(async {
         let state = open_state(&project).await?;
@@ -443,7 +443,7 @@ pub fn variables(command: VariablesCommand) -> Result<()> {
             },
             VariablesCommand::List => {
                 for (key, value) in state.variables().await? {
-                    let shown = if redact::is_secret_name(&key) { redact::MASK.to_string() } else { value };
+                    let shown = if redact::is_secret_name(&key) { redact::MASK.to_owned() } else { value };
                     println!("{key} = {shown}");
                 }
             }
@@ -458,7 +458,7 @@ pub fn variables(command: VariablesCommand) -> Result<()> {
     })
 }
 
-pub fn task(command: TaskCommand) -> Result<()> {
+pub(crate) fn task(command: TaskCommand) -> Result<()> {
     let TaskCommand::Run { pipeline, task, run_id, ds, conf } = command;
     let project = Project::open(&current_dir()?)?;
     let invocation = Invocation { pipeline, task, run_id, ds, conf: parse_conf(conf.as_deref())? };

@@ -14,7 +14,7 @@ use super::{UsageError, load_labelled};
 use crate::progress::TrainingProgress;
 
 #[derive(Args)]
-pub struct TrainArgs {
+pub(crate) struct TrainArgs {
     /// Classifier config (JSON or YAML).
     #[arg(long)]
     config: PathBuf,
@@ -34,7 +34,7 @@ pub struct TrainArgs {
 }
 
 #[derive(Args)]
-pub struct EvaluateArgs {
+pub(crate) struct EvaluateArgs {
     /// Model directory written by `retrain train`.
     #[arg(long)]
     model: PathBuf,
@@ -50,7 +50,7 @@ pub struct EvaluateArgs {
 }
 
 #[derive(Args)]
-pub struct PredictArgs {
+pub(crate) struct PredictArgs {
     /// Model directory written by `retrain train`, or a registry URI
     /// (models:/NAME@ALIAS, models:/NAME/VERSION, models:/NAME/STAGE)
     /// resolved through MLFLOW_TRACKING_URI.
@@ -67,7 +67,7 @@ pub struct PredictArgs {
     proba: bool,
 }
 
-pub fn train(args: TrainArgs) -> Result<()> {
+pub(crate) fn train(args: TrainArgs) -> Result<()> {
     let config = ClassifierConfig::from_file(&args.config)?;
     let data = load_labelled(&args.data, args.target.as_deref())?;
     // Validation data is checked before the (possibly long) fit.
@@ -109,7 +109,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn evaluate(args: EvaluateArgs) -> Result<()> {
+pub(crate) fn evaluate(args: EvaluateArgs) -> Result<()> {
     let model = Model::load(&args.model)?;
     let target = args.target.unwrap_or_else(|| model.metadata.target.clone());
     let data = load_labelled(&args.data, Some(&target))?;
@@ -128,7 +128,7 @@ fn metrics_json(metrics: &Metrics) -> Vec<u8> {
     bytes
 }
 
-pub fn predict(args: PredictArgs) -> Result<()> {
+pub(crate) fn predict(args: PredictArgs) -> Result<()> {
     let tracking = std::env::var("MLFLOW_TRACKING_URI").ok();
     let source = ModelSource::parse(&args.model, tracking.as_deref(), Path::new(paths::MODEL_CACHE))
         .map_err(|e| UsageError(e.to_string()))?;

@@ -9,14 +9,14 @@ use retrain_registry::MlflowClient;
 use retrain_registry::entities::{ModelVersion, Run};
 
 #[derive(Args)]
-pub struct Server {
+pub(crate) struct Server {
     /// The tracking server's URL.
     #[arg(long, env = "MLFLOW_TRACKING_URI", default_value = "http://127.0.0.1:5000", global = true)]
     tracking_uri: String,
 }
 
 #[derive(Subcommand)]
-pub enum RunsCommand {
+pub(crate) enum RunsCommand {
     /// Runs of an experiment, newest first (or by --order-by).
     List {
         /// Experiment name.
@@ -36,7 +36,7 @@ pub enum RunsCommand {
 }
 
 #[derive(Subcommand)]
-pub enum ModelsCommand {
+pub(crate) enum ModelsCommand {
     /// Registered models with their aliases and the latest version per stage.
     List {
         /// MLflow filter on registered models, e.g. "name LIKE 'iris%'".
@@ -91,7 +91,7 @@ fn time(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-pub fn runs(server: Server, command: RunsCommand) -> Result<()> {
+pub(crate) fn runs(server: Server, command: RunsCommand) -> Result<()> {
     let store = MlflowClient::new(&server.tracking_uri)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
@@ -142,7 +142,7 @@ fn print_versions(versions: &[ModelVersion]) {
     }
 }
 
-pub fn models(server: Server, command: ModelsCommand) -> Result<()> {
+pub(crate) fn models(server: Server, command: ModelsCommand) -> Result<()> {
     let store = MlflowClient::new(&server.tracking_uri)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {

@@ -16,7 +16,7 @@ use retrain_server::{App, Server};
 use tokio::sync::watch;
 
 #[derive(Args)]
-pub struct ServerArgs {
+pub(crate) struct ServerArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
@@ -30,7 +30,7 @@ pub struct ServerArgs {
     artifacts_destination: String,
 }
 
-pub fn run(args: ServerArgs) -> Result<()> {
+pub(crate) fn run(args: ServerArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(serve(args))
 }
@@ -51,12 +51,12 @@ async fn serve(args: ServerArgs) -> Result<()> {
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).
-pub async fn stopped(mut stop: watch::Receiver<bool>) {
+pub(crate) async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -75,7 +75,7 @@ pub async fn shutdown_signal() {
 }
 
 #[derive(Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// A model directory written by `retrain train`, or a registry URI:
     /// models:/NAME@ALIAS, models:/NAME/VERSION, models:/NAME/STAGE.
     #[arg(long)]
@@ -96,7 +96,7 @@ pub struct ServeArgs {
 }
 
 /// `retrain serve`: one model over HTTP with MLflow's scoring protocol.
-pub fn serve_model(args: ServeArgs) -> Result<()> {
+pub(crate) fn serve_model(args: ServeArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let source = ModelSource::parse(&args.model, args.tracking_uri.as_deref(), &args.cache_dir)

@@ -47,7 +47,7 @@ impl Env {
         Env {
             context,
             interval_start,
-            task: task.to_string(),
+            task: task.to_owned(),
             notifier,
             tracking_uri,
             tracking: OnceLock::new(),
@@ -69,8 +69,7 @@ impl Env {
     pub fn tracking(&self) -> Result<&MlflowClient, OpError> {
         let store = self.tracking.get_or_init(|| {
             let uri = self.tracking_uri.as_deref().ok_or_else(|| {
-                "no tracking server: set MLFLOW_TRACKING_URI (retrain up and retrain pipelines run set it for their tasks)"
-                    .to_string()
+                "no tracking server: set MLFLOW_TRACKING_URI (retrain up and retrain pipelines run set it for their tasks)".to_owned()
             })?;
             MlflowClient::new(uri).map_err(|e| e.to_string())
         });

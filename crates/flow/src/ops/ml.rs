@@ -149,7 +149,7 @@ impl Split {
             split::write_parts(&dataset, &self.output, self.validation, self.test, self.seed)?
         {
             println!("wrote {rows} rows to {}", shown(&path));
-            output.insert(name.to_string(), json!(path));
+            output.insert(name.to_owned(), json!(path));
         }
         Ok(Outcome::Done(Value::Object(output)))
     }
@@ -302,7 +302,7 @@ pub struct TrainConfigs {
     experiment: Option<String>,
 }
 
-pub fn is_config_file(path: &Path) -> bool {
+pub(super) fn is_config_file(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("json" | "yaml" | "yml")) && path.is_file()
 }
 

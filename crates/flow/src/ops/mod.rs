@@ -75,8 +75,8 @@ fn args<T: DeserializeOwned>(args: &Map<String, Value>) -> Result<T, ArgsError> 
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        let field = unknown_field(&inner)
-            .or_else(|| path.split('.').next().filter(|p| *p != "?").map(str::to_string));
+        let field =
+            unknown_field(&inner).or_else(|| path.split('.').next().filter(|p| *p != "?").map(str::to_owned));
         let message = if path == "." || path == "?" { inner } else { format!("{path}: {inner}") };
         ArgsError { field, message }
     })
@@ -85,14 +85,14 @@ fn args<T: DeserializeOwned>(args: &Map<String, Value>) -> Result<T, ArgsError> 
 /// The key serde names in "unknown field `x`, expected …".
 fn unknown_field(message: &str) -> Option<String> {
     let rest = message.strip_prefix("unknown field `")?;
-    Some(rest.split('`').next()?.to_string())
+    Some(rest.split('`').next()?.to_owned())
 }
 
 impl Action {
     /// Parses a task's arguments for its kind (`op:NAME`, `sensor:NAME` or `gate`).
     pub fn parse(kind: &str, raw: &Map<String, Value>) -> Result<Action, ArgsError> {
         let unknown = |family: &str, name: &str, known: &[&str]| ArgsError {
-            field: Some(family.to_string()),
+            field: Some(family.to_owned()),
             message: format!("unknown {family} '{name}'; known: {}", known.join(", ")),
         };
         Ok(match kind.split_once(':').unwrap_or((kind, "")) {

@@ -46,7 +46,7 @@ pub struct Register {
 }
 
 #[derive(Debug, Clone)]
-pub struct Registration {
+pub(super) struct Registration {
     pub name: String,
     pub version: String,
     pub run_id: String,
@@ -67,7 +67,7 @@ impl Register {
     }
 }
 
-pub async fn register_model_dir(
+pub(super) async fn register_model_dir(
     env: &Env,
     dir: &Path,
     name: &str,
@@ -110,7 +110,7 @@ pub async fn register_model_dir(
             tracking.create_model_version(name, &source, Some(&run_id), &tags).await?
         }
     };
-    Ok(Registration { name: name.to_string(), version: version.version, run_id })
+    Ok(Registration { name: name.to_owned(), version: version.version, run_id })
 }
 
 /// Params, validation metrics, the training history (one metric per
@@ -164,7 +164,7 @@ async fn log_model_run(
 /// The numeric metrics by name.
 fn metric_values(metrics: &Metrics) -> Vec<(String, f64)> {
     let mut values = vec![
-        ("accuracy".to_string(), metrics.accuracy),
+        ("accuracy".to_owned(), metrics.accuracy),
         ("f1_macro".into(), metrics.f1_macro),
         ("f1_weighted".into(), metrics.f1_weighted),
         ("precision_macro".into(), metrics.precision_macro),
@@ -196,6 +196,7 @@ fn beats(metric: &str, candidate: f64, champion: f64) -> bool {
 }
 
 /// A model ready to predict, and which one it is.
+#[derive(Debug)]
 pub struct OpenedModel {
     pub model: Model,
     /// The registry version, for a `models:/` URI.
@@ -213,7 +214,7 @@ pub async fn open_model(env: &Env, model: &str) -> Result<OpenedModel, OpError> 
             return Ok(OpenedModel {
                 model: Model::load(&dir)?,
                 version: None,
-                version_label: model.to_string(),
+                version_label: model.to_owned(),
             });
         }
         ModelRef::Registry(uri) => uri,
@@ -242,7 +243,7 @@ async fn version_score(
 fn relabel(data: &Dataset, target: &str) -> Dataset {
     let mut data = data.clone();
     if let Some(t) = data.target.as_mut() {
-        t.name = target.to_string();
+        t.name = target.to_owned();
     }
     data
 }
@@ -448,7 +449,7 @@ fn best_version(scored: &[(String, f64)], champion: Option<&str>, lower_is_bette
             }
         };
     }
-    best.map(|(v, _)| v.to_string())
+    best.map(|(v, _)| v.to_owned())
 }
 
 #[cfg(test)]

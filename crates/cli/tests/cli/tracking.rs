@@ -1,7 +1,6 @@
 //! `retrain server` as a process, and `retrain runs` / `retrain models`
 //! against it.
 
-use std::net::TcpListener;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
@@ -9,6 +8,8 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use predicates::str::contains;
 use serde_json::{Value, json};
+
+use crate::common::free_port;
 
 struct ServerProcess {
     child: Child,
@@ -25,7 +26,7 @@ impl Drop for ServerProcess {
 
 fn start_server() -> ServerProcess {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let child = Process::new(assert_cmd::cargo::cargo_bin("retrain"))
         .args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--backend-store-uri", &format!("sqlite:///{}", dir.path().join("db.sqlite").display())])
@@ -71,7 +72,7 @@ fn runs_and_models_commands_over_the_rest_api() {
     let mut run_ids = Vec::new();
     for (name, accuracy) in [("rf", 0.97), ("knn", 0.91)] {
         let run = call(url, "runs/create", json!({"experiment_id": experiment, "run_name": name}));
-        let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
+        let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_owned();
         call(
             url,
             "runs/log-metric",

@@ -81,7 +81,7 @@ async fn catchup_order_and_retries_with_backoff_follow_the_clock(backend: &str, 
         let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
         assert_eq!(ids, ["scheduled__2026-11-01T00:00:00Z", "scheduled__2026-11-02T00:00:00Z"]);
         assert_eq!(runs.iter().map(|r| r.state).collect::<Vec<_>>(), [RunState::Running, RunState::Queued]);
-        let first = ids[0].to_string();
+        let first = ids[0].to_owned();
         assert_eq!(scheduler.running(), 1, "only extract may start");
 
         finish(&mut scheduler, 1).await;

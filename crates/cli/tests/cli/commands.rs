@@ -2,23 +2,11 @@
 //! of bad input with its exit code (2) and message.
 
 use std::fs;
-use std::path::Path;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use predicates::str::contains;
 
-fn retrain(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("retrain").unwrap();
-    cmd.current_dir(dir).env("RUST_LOG", "warn");
-    cmd
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let path = dir.join(name);
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, text).unwrap();
-}
+use crate::common::{retrain, write};
 
 const RF_CONFIG: &str =
     "name: rf-small\nmodel: random_forest\nparams: {n_estimators: 20, max_depth: 8}\nseed: 42\n";

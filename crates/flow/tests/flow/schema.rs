@@ -10,7 +10,7 @@ use retrain_flow::pipeline::COMMON_KEYS;
 use serde_json::{Map, Value, json};
 
 fn schema() -> Value {
-    let text = include_str!("../../../schemas/pipeline.schema.json");
+    let text = include_str!("../../../../schemas/pipeline.schema.json");
     serde_json::from_str(text).expect("the schema is JSON")
 }
 
@@ -21,7 +21,7 @@ fn accepted(kind: &str) -> BTreeSet<String> {
     let error = Action::parse(kind, &probe).expect_err("an unknown field is refused").message;
     let expected =
         error.split("expected one of").nth(1).or_else(|| error.split("expected").nth(1)).unwrap_or("");
-    expected.split('`').skip(1).step_by(2).map(str::to_string).collect()
+    expected.split('`').skip(1).step_by(2).map(str::to_owned).collect()
 }
 
 fn properties(definition: &Value) -> BTreeSet<String> {
@@ -44,7 +44,7 @@ fn the_schema_matches_the_loader() {
             let definition = &defs[format!("{family}_{name}")];
             assert!(definition.is_object(), "no schema for {family}: {name}");
             let mut wanted = accepted(&format!("{family}:{name}"));
-            wanted.insert(family.to_string());
+            wanted.insert(family.to_owned());
             wanted.extend(common.iter().cloned());
             if family == "sensor" {
                 wanted.extend(sensor_only.iter().cloned());

@@ -15,21 +15,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use predicates::str::contains;
 
-fn retrain(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("retrain").unwrap();
-    cmd.current_dir(dir).env("RUST_LOG", "warn").env_remove("MLFLOW_TRACKING_URI");
-    cmd
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let path = dir.join(name);
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, text).unwrap();
-}
-
-fn read(dir: &Path, name: &str) -> String {
-    fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
+use crate::common::{free_port, read, retrain, write};
 
 /// A project from `retrain init`, with a small forest so debug builds
 /// train quickly, and no pipelines but those a test writes (unless it
@@ -329,7 +315,7 @@ fn a_task_instance_registers_at_most_one_version() {
     let runs =
         String::from_utf8_lossy(&retrain(d).args(["pipelines", "runs", "reg"]).output().unwrap().stdout)
             .to_string();
-    let run_id = runs.split_whitespace().next().unwrap().to_string();
+    let run_id = runs.split_whitespace().next().unwrap().to_owned();
     // The same instance again (a retry after a crash) finds its version.
     let tracking = start_server(d);
     for _ in 0..2 {
@@ -362,13 +348,9 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Waits until `GET /health` answers 200.
 fn wait_for_health(url: &str) {
-    let address = url.trim_start_matches("http://").to_string();
+    let address = url.trim_start_matches("http://").to_owned();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(mut stream) = std::net::TcpStream::connect(&address) {
@@ -789,7 +771,7 @@ tasks:
         (Some(1), &serde_json::json!("wave"))
     );
     let (_, run) = api(a, "POST", "/api/v2/dags/greet/dagRuns", r#"{"logical_date": null}"#);
-    let run_id = run["dag_run_id"].as_str().unwrap().to_string();
+    let run_id = run["dag_run_id"].as_str().unwrap().to_owned();
     assert!(run_id.starts_with("manual__"), "{run}");
     std::thread::sleep(Duration::from_millis(1500));
     let (_, waiting) = api(a, "GET", &format!("/api/v2/dags/greet/dagRuns/{run_id}"), "");
