@@ -10,116 +10,34 @@
 //! were running, kills what is left of them, and applies their retry
 //! policy.
 
+mod clock;
+mod exits;
+mod handle;
+mod rules;
+
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use tokio::task::JoinSet;
 
-use crate::executor::{Exit, Finished, Launch, Launcher, is_task_process, kill_group, log_tail};
+use crate::executor::{Exit, Finished, Launch, Launcher, is_task_process, kill_group};
 use crate::notify::Notifier;
-use crate::pipeline::{Pipeline, TriggerRule};
+use crate::pipeline::Pipeline;
 use crate::project::Project;
-use crate::protocol::{EXIT_NOT_YET, EXIT_SKIPPED};
 use crate::schedule::{Window, due_intervals};
 use crate::state::{PipelineRun, RunState, RunType, TaskInstance, TaskState};
 use crate::store::{self, PipelineStore};
 
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use handle::SchedulerHandle;
+pub use rules::{run_outcome, trigger_decision};
+
 /// The owner of runs driven by `retrain up`.
 pub const UP_OWNER: &str = "scheduler";
-
-/// What the rest of a process shares with its running scheduler: a way
-/// to wake it when a run was queued (so an API trigger starts at once,
-/// not at the next look at the database), and when it last went round.
-#[derive(Debug, Default)]
-pub struct SchedulerHandle {
-    wake: tokio::sync::Notify,
-    heartbeat_ms: AtomicI64,
-}
-
-impl SchedulerHandle {
-    /// Makes the scheduler start a round now (or right after the current one).
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    /// When the scheduler last started a round; `None` before its first.
-    pub fn last_heartbeat(&self) -> Option<DateTime<Utc>> {
-        match self.heartbeat_ms.load(Ordering::Relaxed) {
-            0 => None,
-            at => DateTime::from_timestamp_millis(at),
-        }
-    }
-}
-
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system's clock.
-#[derive(Debug)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock that moves only when told to.
-#[derive(Debug)]
-pub struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl ManualClock {
-    pub fn new(at: DateTime<Utc>) -> ManualClock {
-        ManualClock(Mutex::new(at))
-    }
-
-    pub fn advance(&self, by: Duration) {
-        if let Ok(mut now) = self.0.lock() {
-            *now += chrono::Duration::from_std(by).unwrap_or_default();
-        }
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.lock().map(|t| *t).unwrap_or_default()
-    }
-}
-
-/// Whether a task whose upstream tasks are in `upstream` states should
-/// run now (`Scheduled`), be skipped or marked upstream_failed, or wait
-/// (`None`).
-pub fn trigger_decision(rule: TriggerRule, upstream: &[TaskState]) -> Option<TaskState> {
-    let all_done = upstream.iter().all(|s| s.is_finished());
-    let any_failed = upstream.iter().any(|s| matches!(s, TaskState::Failed | TaskState::UpstreamFailed));
-    let any_skipped = upstream.contains(&TaskState::Skipped);
-    match rule {
-        TriggerRule::AllSuccess if any_failed => Some(TaskState::UpstreamFailed),
-        TriggerRule::AllSuccess if any_skipped => Some(TaskState::Skipped),
-        TriggerRule::AllSuccess if all_done => Some(TaskState::Scheduled),
-        TriggerRule::AllDone if all_done => Some(TaskState::Scheduled),
-        TriggerRule::OneFailed if any_failed => Some(TaskState::Scheduled),
-        TriggerRule::OneFailed if all_done => Some(TaskState::Skipped),
-        TriggerRule::NoneFailed if any_failed => Some(TaskState::UpstreamFailed),
-        TriggerRule::NoneFailed if all_done => Some(TaskState::Scheduled),
-        _ => None,
-    }
-}
-
-/// The state of a run whose task instances are all finished: failed if
-/// any failed (or could not run because one did), else success.
-pub fn run_outcome(states: &[TaskState]) -> Option<RunState> {
-    if !states.iter().all(|s| s.is_finished()) {
-        return None;
-    }
-    let failed = states.iter().any(|s| matches!(s, TaskState::Failed | TaskState::UpstreamFailed));
-    Some(if failed { RunState::Failed } else { RunState::Success })
-}
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -451,165 +369,6 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Records how a task instance's try ended.
-    pub async fn handle(&mut self, finished: Finished) -> store::Result<()> {
-        let launch = &finished.launch;
-        let key = (launch.pipeline.clone(), launch.run_id.clone(), launch.task.clone());
-        self.running.remove(&key);
-        let now = self.clock.now();
-        let Some(mut ti) = self
-            .state
-            .task_instances(&launch.pipeline, &launch.run_id)
-            .await?
-            .into_iter()
-            .find(|ti| ti.task == launch.task)
-        else {
-            return Ok(());
-        };
-        let pipeline = self.pipelines.get(&launch.pipeline).cloned();
-        let task = pipeline.as_ref().and_then(|p| p.tasks.get(&launch.task)).cloned();
-        ti.pid = None;
-        ti.ended_at = Some(ms(now));
-        ti.exit_code = match finished.exit {
-            Exit::Code(code) => Some(code as i64),
-            _ => None,
-        };
-        match finished.exit {
-            Exit::Code(0) => {
-                ti.state = TaskState::Success;
-                ti.message = None;
-                ti.output = finished.output.clone();
-                self.state.save(&ti).await?;
-                let gate_closed = task.as_ref().is_some_and(|t| t.kind == "gate")
-                    && ti.output.as_ref().and_then(|o| o.get("condition")) == Some(&Value::Bool(false));
-                if gate_closed && let Some(pipeline) = &pipeline {
-                    self.skip_downstream(pipeline, &ti, now).await?;
-                }
-            }
-            Exit::Code(EXIT_SKIPPED) => {
-                ti.state = TaskState::Skipped;
-                ti.message = Some(log_tail(&finished.log, 1));
-                self.state.save(&ti).await?;
-            }
-            Exit::Code(EXIT_NOT_YET) => {
-                let sensor = task.as_ref().and_then(|t| t.sensor);
-                let waited = now.timestamp_millis() - ti.first_started_at.unwrap_or(ms(now));
-                // A poke does not use up a try.
-                ti.try_number = ti.try_number.saturating_sub(1);
-                ti.message = Some(log_tail(&finished.log, 1));
-                match sensor {
-                    Some(s) if (waited as u128) < s.timeout.as_millis() => {
-                        ti.state = TaskState::UpForReschedule;
-                        ti.next_attempt_at = Some(ms(now) + s.poke_interval.as_millis() as i64);
-                        self.state.save(&ti).await?;
-                    }
-                    Some(s) if s.soft_fail => {
-                        ti.state = TaskState::Skipped;
-                        ti.message =
-                            Some(format!("sensor timed out after {:?} (soft_fail: skipped)", s.timeout));
-                        self.state.save(&ti).await?;
-                    }
-                    _ => {
-                        // A sensor that times out fails for good: retrying
-                        // would only wait longer than the user allowed.
-                        ti.state = TaskState::Failed;
-                        ti.message =
-                            Some(format!("sensor timed out; last poke: {}", log_tail(&finished.log, 1)));
-                        self.state.save(&ti).await?;
-                        self.alert_failure(&ti, &finished.log);
-                    }
-                }
-            }
-            ref exit => {
-                let message = match exit {
-                    Exit::Code(code) => format!("exited with code {code}"),
-                    Exit::Signal => "killed by a signal".to_owned(),
-                    Exit::TimedOut(limit) => {
-                        format!("timed out after {}s and was killed", limit.as_secs_f64())
-                    }
-                    Exit::NotStarted(e) => format!("could not be started: {e}"),
-                };
-                self.fail_try(&mut ti, message, &finished.log, now).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// A try failed: retry after the policy's delay, or fail for good and alert.
-    async fn fail_try(
-        &mut self,
-        ti: &mut TaskInstance,
-        message: String,
-        log: &std::path::Path,
-        now: DateTime<Utc>,
-    ) -> store::Result<()> {
-        let retry = self.pipelines.get(&ti.pipeline).and_then(|p| p.tasks.get(&ti.task)).map(|t| t.retry);
-        let tail = log_tail(log, 1);
-        ti.message = Some(if tail.is_empty() { message } else { format!("{message}: {tail}") });
-        ti.pid = None;
-        ti.ended_at = Some(ms(now));
-        match retry {
-            Some(policy) if ti.try_number < ti.max_tries => {
-                let delay = policy.delay_before(ti.try_number + 1);
-                ti.state = TaskState::UpForRetry;
-                ti.next_attempt_at = Some(ms(now) + delay.as_millis() as i64);
-                tracing::warn!(pipeline = %ti.pipeline, run = %ti.run_id, task = %ti.task, try_number = ti.try_number, "task failed, retry in {}s: {}", delay.as_secs_f64(), ti.message.as_deref().unwrap_or(""));
-                self.state.save(ti).await
-            }
-            _ => {
-                ti.state = TaskState::Failed;
-                tracing::error!(pipeline = %ti.pipeline, run = %ti.run_id, task = %ti.task, try_number = ti.try_number, "task failed: {}", ti.message.as_deref().unwrap_or(""));
-                self.state.save(ti).await?;
-                self.alert_failure(ti, log);
-                Ok(())
-            }
-        }
-    }
-
-    /// A gate closed: everything downstream of it is skipped.
-    async fn skip_downstream(
-        &mut self,
-        pipeline: &Pipeline,
-        gate: &TaskInstance,
-        now: DateTime<Utc>,
-    ) -> store::Result<()> {
-        let downstream = pipeline.downstream_of(&gate.task);
-        for mut ti in self.state.task_instances(&gate.pipeline, &gate.run_id).await? {
-            if downstream.contains(&ti.task) && !ti.state.is_finished() && ti.state != TaskState::Running {
-                ti.state = TaskState::Skipped;
-                ti.ended_at = Some(ms(now));
-                ti.message = Some(format!("skipped: gate '{}' is false", gate.task));
-                self.state.save(&ti).await?;
-            }
-        }
-        Ok(())
-    }
-
-    fn alert_failure(&mut self, ti: &TaskInstance, log: &std::path::Path) {
-        let Some(channels) = self.pipelines.get(&ti.pipeline).map(|p| p.on_failure.clone()) else { return };
-        if channels.is_empty() {
-            return;
-        }
-        let text = format!(
-            "retrain: task {} of pipeline {} failed\nrun: {}\ntry: {} of {}\nerror: {}\nlog: {}\n{}",
-            ti.task,
-            ti.pipeline,
-            ti.run_id,
-            ti.try_number,
-            ti.max_tries,
-            ti.message.as_deref().unwrap_or(""),
-            log.display(),
-            log_tail(log, 15)
-        );
-        self.send_alert(channels, text);
-    }
-
-    fn send_alert(&mut self, channels: Vec<String>, text: String) {
-        let notifier = self.notifier.clone();
-        let text = crate::redact::Redactor::from_env().redact(&text);
-        self.alerts.spawn(async move { notifier.alert(&channels, &text).await });
-    }
-
     /// How many task instances are running now.
     pub fn running(&self) -> usize {
         self.running.len()
@@ -747,34 +506,4 @@ async fn deadline_passed(tasks: &mut JoinSet<Finished>) {
     let _ =
         tokio::time::timeout(Duration::from_secs(5), async { while tasks.join_next().await.is_some() {} })
             .await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use TaskState::*;
-
-    #[test]
-    fn trigger_rules_follow_airflow() {
-        use TriggerRule::*;
-        assert_eq!(trigger_decision(AllSuccess, &[]), Some(Scheduled));
-        assert_eq!(trigger_decision(AllSuccess, &[Success, Running]), None);
-        assert_eq!(trigger_decision(AllSuccess, &[Success, Success]), Some(Scheduled));
-        assert_eq!(trigger_decision(AllSuccess, &[Failed, Running]), Some(UpstreamFailed));
-        assert_eq!(trigger_decision(AllSuccess, &[Skipped, Success]), Some(Skipped));
-        assert_eq!(trigger_decision(AllDone, &[Failed, Running]), None);
-        assert_eq!(trigger_decision(AllDone, &[Failed, Skipped]), Some(Scheduled));
-        assert_eq!(trigger_decision(OneFailed, &[Failed, Running]), Some(Scheduled));
-        assert_eq!(trigger_decision(OneFailed, &[Success, Success]), Some(Skipped));
-        assert_eq!(trigger_decision(OneFailed, &[Success, UpForRetry]), None);
-        assert_eq!(trigger_decision(NoneFailed, &[Skipped, Success]), Some(Scheduled));
-        assert_eq!(trigger_decision(NoneFailed, &[UpstreamFailed, Success]), Some(UpstreamFailed));
-    }
-
-    #[test]
-    fn a_run_fails_when_any_task_failed() {
-        assert_eq!(run_outcome(&[Success, Skipped]), Some(RunState::Success));
-        assert_eq!(run_outcome(&[Success, UpstreamFailed]), Some(RunState::Failed));
-        assert_eq!(run_outcome(&[Success, UpForRetry]), None);
-    }
 }
