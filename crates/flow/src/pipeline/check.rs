@@ -1,15 +1,13 @@
-//! Pipeline files: YAML read with serde (unknown keys rejected at every
-//! level), then checked as a whole (task names, `needs`, cycles, each
-//! task's arguments, template variables) so that a mistake is reported
-//! with its file and line before anything runs — the equivalent of
-//! Airflow's DAG-import test.
+//! Reading a pipeline file key by key and checking it to its end: each
+//! value is read on its own, a wrong one is recorded as a fault with its
+//! line and read as its default, so that one fault does not hide the next.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::DateTime;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -20,48 +18,11 @@ use crate::ops::Action;
 use crate::schedule::Schedule;
 use crate::template;
 
-/// One mistake in a pipeline file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fault {
-    /// The line it is on, when the mistake has one.
-    pub line: Option<u32>,
-    pub message: String,
-}
-
-/// Every mistake found in one pipeline file, in line order: a file is
-/// checked to the end, so one fault does not hide the next.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub struct PipelineError {
-    pub file: PathBuf,
-    pub faults: Vec<Fault>,
-}
-
-impl PipelineError {
-    /// A file with a single fault (it cannot be read, its name is taken).
-    pub fn single(file: &Path, line: Option<u32>, message: impl Into<String>) -> PipelineError {
-        PipelineError { file: file.to_path_buf(), faults: vec![Fault { line, message: message.into() }] }
-    }
-
-    fn from_faults(file: &Path, mut faults: Vec<Fault>) -> PipelineError {
-        faults.sort_by_key(|f| f.line);
-        PipelineError { file: file.to_path_buf(), faults }
-    }
-}
-
-impl fmt::Display for PipelineError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, fault) in self.faults.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            match fault.line {
-                Some(line) => write!(f, "{}:{line}: {}", self.file.display(), fault.message)?,
-                None => write!(f, "{}: {}", self.file.display(), fault.message)?,
-            }
-        }
-        Ok(())
-    }
-}
+use super::text::{parse_date, parse_duration, yaml_error};
+use super::{
+    DEFAULT_POKE_INTERVAL, DEFAULT_SENSOR_TIMEOUT, Fault, Pipeline, PipelineError, RetryPolicy, SensorTiming,
+    Task,
+};
 
 /// Where the checks of one file put what they find.
 #[derive(Default)]
@@ -101,86 +62,6 @@ impl Scoped<'_> {
         result.map_err(|e| self.push(line, e)).ok()
     }
 }
-
-/// A checked pipeline.
-#[derive(Debug, Clone)]
-pub struct Pipeline {
-    pub name: String,
-    pub description: String,
-    pub file: PathBuf,
-    pub schedule: Schedule,
-    pub start_date: DateTime<Utc>,
-    pub end_date: Option<DateTime<Utc>>,
-    pub catchup: bool,
-    pub max_active_runs: u32,
-    pub on_failure: Vec<String>,
-    pub on_success: Vec<String>,
-    /// Defaults for `{{ params.X }}`; a run's `conf` overrides them.
-    pub params: Map<String, Value>,
-    /// Tasks in file order.
-    pub tasks: IndexMap<String, Task>,
-}
-
-/// How often and how long to retry a failed task instance.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    pub retries: u32,
-    pub delay: Duration,
-    pub exponential_backoff: bool,
-    pub max_delay: Duration,
-}
-
-impl RetryPolicy {
-    /// The wait before try `next_try` (2 for the first retry).
-    pub fn delay_before(&self, next_try: u32) -> Duration {
-        if !self.exponential_backoff {
-            return self.delay;
-        }
-        let doublings = next_try.saturating_sub(2).min(30);
-        self.delay.saturating_mul(1 << doublings).min(self.max_delay)
-    }
-}
-
-/// When a task runs, given its upstream tasks' final states (Airflow's
-/// trigger rules).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TriggerRule {
-    #[default]
-    AllSuccess,
-    AllDone,
-    OneFailed,
-    NoneFailed,
-}
-
-#[derive(Debug, Clone)]
-pub struct Task {
-    pub name: String,
-    /// Line of the task's key in its file.
-    pub line: u32,
-    pub needs: Vec<String>,
-    pub trigger_rule: TriggerRule,
-    pub retry: RetryPolicy,
-    /// Wall-clock limit of one try (one poke for a sensor).
-    pub timeout: Option<Duration>,
-    /// Sensors: wait between pokes and give up after `sensor_timeout`.
-    pub sensor: Option<SensorTiming>,
-    /// `op: train`, `sensor: file` or `gate`.
-    pub kind: String,
-    /// The task's own arguments, templates not yet rendered.
-    pub args: Map<String, Value>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SensorTiming {
-    pub poke_interval: Duration,
-    pub timeout: Duration,
-    /// At the timeout the sensor is skipped instead of failed.
-    pub soft_fail: bool,
-}
-
-const DEFAULT_POKE_INTERVAL: Duration = Duration::from_secs(30);
-const DEFAULT_SENSOR_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// A pipeline file's top-level keys as written, each with its line. The
 /// values are checked one by one afterwards, so that a wrong one does not
@@ -241,11 +122,6 @@ pub const COMMON_KEYS: [&str; 13] = [
     "soft_fail",
     "description",
 ];
-
-/// Parses and checks pipeline text; `file` is used in errors only.
-pub fn parse(text: &str, file: &Path) -> Result<Pipeline, PipelineError> {
-    check(text, file)?.finish()
-}
 
 /// A pipeline read as far as it goes, with every fault found on the way.
 pub(crate) struct Checked {
@@ -614,36 +490,6 @@ fn find_cycle(pipeline: &Pipeline) -> Option<Vec<String>> {
     None
 }
 
-impl Pipeline {
-    /// Every task `name` depends on, directly or not.
-    pub fn upstream_of(&self, name: &str) -> BTreeSet<String> {
-        let mut seen = BTreeSet::new();
-        let mut stack: Vec<&str> = vec![name];
-        while let Some(current) = stack.pop() {
-            for need in self.tasks.get(current).map(|t| t.needs.as_slice()).unwrap_or_default() {
-                if seen.insert(need.clone()) {
-                    stack.push(need);
-                }
-            }
-        }
-        seen
-    }
-
-    /// Every task that depends on `name`, directly or not.
-    pub fn downstream_of(&self, name: &str) -> BTreeSet<String> {
-        let mut seen = BTreeSet::new();
-        let mut stack = vec![name.to_owned()];
-        while let Some(current) = stack.pop() {
-            for task in self.tasks.values() {
-                if task.needs.contains(&current) && seen.insert(task.name.clone()) {
-                    stack.push(task.name.clone());
-                }
-            }
-        }
-        seen
-    }
-}
-
 /// Every template names only variables that exist: the run's own
 /// (`ds`, `params.X` declared under `params`, …), and `outputs.T` of a
 /// task T upstream of the one using it.
@@ -702,56 +548,15 @@ fn collect_strings(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// A YAML error's line and its message without the location the
-/// message repeats ("error: line 3 column 5: …").
-pub fn yaml_error(error: &serde_saphyr::Error) -> (Option<u32>, String) {
-    let line = error.location().map(|l| l.line() as u32);
-    let text = error.to_string();
-    let first = text.lines().next().unwrap_or("invalid YAML");
-    let message = first
-        .strip_prefix("error: ")
-        .and_then(|rest| rest.strip_prefix("line "))
-        .and_then(|rest| rest.split_once(": "))
-        .map_or(first, |(_, message)| message);
-    (line, message.to_owned())
-}
-
 fn is_identifier(name: &str, allow_dash: bool) -> bool {
     !name.is_empty()
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || (allow_dash && c == '-'))
 }
 
-/// Text that is not a date.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{0}' is not a date (YYYY-MM-DD) or an RFC 3339 time")]
-pub struct BadDate(pub String);
-
-/// Text that is not a duration.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{0}' is not a duration; write e.g. 30s, 10m, 6h, 1d or 1h 30m")]
-pub struct BadDuration(pub String);
-
-/// `2026-11-01` (midnight UTC) or an RFC 3339 time.
-pub fn parse_date(text: &str) -> Result<DateTime<Utc>, BadDate> {
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
-    }
-    DateTime::parse_from_rfc3339(text).map(|d| d.with_timezone(&Utc)).map_err(|_| BadDate(text.to_owned()))
-}
-
-/// `500ms`, `30s`, `10m`, `6h`, `1d`, `1h 30m`, or a number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
-    let text = text.trim();
-    let bad = || BadDuration(text.to_owned());
-    match text.parse::<f64>() {
-        Ok(seconds) => Duration::try_from_secs_f64(seconds).map_err(|_| bad()),
-        Err(_) => humantime::parse_duration(text).map_err(|_| bad()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::parse;
 
     fn check(text: &str) -> Result<Pipeline, PipelineError> {
         parse(text, Path::new("p.yaml"))
@@ -881,16 +686,5 @@ tasks:
             assert!(lines.is_sorted(), "faults are in line order: {lines:?}");
             assert_eq!(error.to_string().lines().count(), expected.len(), "one line per fault");
         }
-    }
-
-    #[test]
-    fn durations_read_like_airflow_users_write_them() {
-        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
-        assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86_400));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
-        assert!(parse_duration("-1s").is_err());
-        assert!(parse_duration("ten").is_err());
     }
 }
