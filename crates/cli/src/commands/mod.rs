@@ -11,8 +11,8 @@ pub(crate) use crate::exit::{Exit, UsageError};
 
 /// Loads labelled data named on the command line (a path or a built-in
 /// dataset); a name that is neither is a usage error.
-pub(crate) fn load_labelled(spec: &str, target: Option<&str>) -> anyhow::Result<retrain_ml::Dataset> {
-    retrain_ml::datasets::load_named(spec, target).map_err(|e| match e {
+pub(crate) fn load_labelled(named: &str, target: Option<&str>) -> anyhow::Result<retrain_ml::Dataset> {
+    retrain_ml::datasets::load_named(named, target).map_err(|e| match e {
         retrain_ml::Error::Invalid(message) => UsageError(message).into(),
         other => other.into(),
     })

@@ -72,9 +72,9 @@ pub(crate) fn train(args: TrainArgs) -> Result<()> {
     let data = load_labelled(&args.data, args.target.as_deref())?;
     // Validation data is checked before the (possibly long) fit.
     let validation = match &args.validation {
-        Some(spec) => {
+        Some(named) => {
             let target = data.target.as_ref().map(|t| t.name.as_str());
-            Some(load_labelled(spec, target)?)
+            Some(load_labelled(named, target)?)
         }
         None => None,
     };
