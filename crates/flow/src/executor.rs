@@ -16,8 +16,15 @@ use crate::protocol::{self, ACTOR_ENV, OUTPUT_FILE_ENV, TRY_NUMBER_ENV};
 /// How a child ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Exit {
+    /// It exited with this code: 0 is done, [`crate::protocol::EXIT_SKIPPED`]
+    /// and [`crate::protocol::EXIT_NOT_YET`] are a skip and a sensor's "not
+    /// yet", any other a failed try.
     Code(i32),
+    /// It was killed by a signal: a scheduler shutdown, or a kill from
+    /// outside.
     Signal,
+    /// It ran past its timeout, this long, and was killed with its process
+    /// group.
     TimedOut(Duration),
     /// It could not be started at all.
     NotStarted(String),
@@ -26,28 +33,42 @@ pub enum Exit {
 /// A task instance the scheduler wants run.
 #[derive(Debug, Clone)]
 pub struct Launch {
+    /// The pipeline's name.
     pub pipeline: String,
+    /// The run the instance belongs to.
     pub run_id: String,
+    /// The task's name in the pipeline.
     pub task: String,
+    /// The try this launch is (1 for the first), as the child sees it in
+    /// `RETRAIN_TRY_NUMBER`.
     pub try_number: u32,
+    /// Wall-clock limit of this try; `None` waits as long as the child runs.
     pub timeout: Option<Duration>,
 }
 
+/// A task instance's child that has ended, as the scheduler records it.
 #[derive(Debug, Clone)]
 pub struct Finished {
+    /// What was started.
     pub launch: Launch,
+    /// How the child ended.
     pub exit: Exit,
     /// What the task returned (`outputs.TASK`), when it wrote one.
     pub output: Option<Value>,
+    /// The try's log file, `{logs}/{pipeline}/{run_id}/{task}/{try}.log`.
     pub log: PathBuf,
 }
 
 /// Spawns `program task run …` children.
 #[derive(Debug, Clone)]
 pub struct Launcher {
+    /// The executable started as `program task run …`: this very binary, or in
+    /// tests a script standing in for it.
     pub program: PathBuf,
     /// The project directory: children run there.
     pub root: PathBuf,
+    /// Where task logs go (`logs/` of the project unless retrain.yaml says
+    /// otherwise).
     pub logs: PathBuf,
     /// Extra environment for every child (e.g. `MLFLOW_TRACKING_URI`).
     pub env: Vec<(String, String)>,
@@ -65,7 +86,7 @@ impl Launcher {
         })
     }
 
-    pub fn log_path(&self, pipeline: &str, run_id: &str, task: &str, try_number: u32) -> PathBuf {
+    pub(crate) fn log_path(&self, pipeline: &str, run_id: &str, task: &str, try_number: u32) -> PathBuf {
         self.logs.join(pipeline).join(run_id).join(task).join(format!("{try_number}.log"))
     }
 

@@ -13,6 +13,8 @@
 //! - [`runs`]: runs asked for by hand;
 //! - [`notify`]: Telegram, e-mail, webhook and log channels; [`redact`]: secrets out of logs.
 
+#![warn(missing_docs)]
+
 pub mod executor;
 pub mod notify;
 pub mod ops;

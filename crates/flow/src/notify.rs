@@ -22,37 +22,68 @@ use serde_json::json;
 
 use crate::redact::Redactor;
 
+/// A notification channel as retrain.yaml's `notifications` defines it, tagged
+/// by `type`; credentials are named by environment variable, never written in
+/// the file.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Channel {
     /// Appends to a file (`logs/notifications.log` by default).
-    Log { path: Option<PathBuf> },
+    Log {
+        /// The file, relative to the project directory; `None` is
+        /// `logs/notifications.log`.
+        path: Option<PathBuf>,
+    },
+    /// Telegram's Bot API `sendMessage`.
     Telegram {
+        /// The environment variable holding the bot token (`TELEGRAM_BOT_TOKEN`
+        /// by default).
         #[serde(default = "telegram_token_env")]
         token_env: String,
+        /// The environment variable holding the chat id (`TELEGRAM_CHAT_ID` by
+        /// default).
         #[serde(default = "telegram_chat_env")]
         chat_id_env: String,
+        /// The Bot API's address, `https://api.telegram.org` unless a test or a
+        /// proxy says otherwise.
         #[serde(default = "telegram_base_url")]
         base_url: String,
     },
+    /// E-mail over SMTP; the first line of the message is the subject.
     Email {
+        /// The SMTP server's host name.
         host: String,
+        /// The SMTP port, 587 by default.
         #[serde(default = "smtp_port")]
         port: u16,
+        /// How the connection is encrypted, STARTTLS by default.
         #[serde(default)]
         tls: Tls,
+        /// The sender's address (`name <addr>` or a bare address).
         from: String,
+        /// The recipients' addresses; at least one is needed.
         to: Vec<String>,
+        /// The environment variable holding the SMTP user name; without it (or
+        /// the password) no login is tried.
         username_env: Option<String>,
+        /// The environment variable holding the SMTP password.
         password_env: Option<String>,
     },
     /// POSTs `{"text": …}`; the URL is given or read from `url_env`.
-    Webhook { url: Option<String>, url_env: Option<String> },
+    Webhook {
+        /// The address to POST to.
+        url: Option<String>,
+        /// The environment variable holding the address, when `url` is not
+        /// given.
+        url_env: Option<String>,
+    },
 }
 
+/// How an e-mail channel encrypts its SMTP connection.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case")]
 pub enum Tls {
+    /// Plain text upgraded with STARTTLS (port 587).
     #[default]
     Starttls,
     /// TLS from the first byte (port 465).
@@ -90,25 +121,67 @@ pub struct Notifier {
 /// Why a message was not delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
+    /// A task or pipeline names a channel retrain.yaml does not define.
     #[error("unknown notification channel '{name}'; retrain.yaml defines: {defined}")]
-    UnknownChannel { name: String, defined: String },
+    UnknownChannel {
+        /// The channel asked for.
+        name: String,
+        /// The channels retrain.yaml defines, comma-separated.
+        defined: String,
+    },
+    /// An environment variable the channel reads (a token, an address) is not
+    /// set; the value is its name.
     #[error("environment variable {0} is not set")]
     MissingVariable(String),
     /// The channel's settings cannot work (no address, a malformed one).
     #[error("{0}")]
     Settings(String),
+    /// A log channel's file could not be written.
     #[error("cannot write {path}", path = .path.display())]
-    Log { path: PathBuf, source: std::io::Error },
+    Log {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be written.
+        source: std::io::Error,
+    },
+    /// The service could not be reached (DNS, connection, timeout).
     #[error("{service} is unreachable")]
-    Unreachable { service: &'static str, source: reqwest::Error },
+    Unreachable {
+        /// `Telegram` or `webhook`.
+        service: &'static str,
+        /// The transport error, without the URL (a Telegram URL holds the
+        /// token).
+        source: reqwest::Error,
+    },
+    /// The service answered but did not take the message.
     #[error("{service} answered {answer}")]
-    Refused { service: &'static str, answer: String },
+    Refused {
+        /// `Telegram` or `webhook`.
+        service: &'static str,
+        /// The HTTP status, and Telegram's description when it gave one.
+        answer: String,
+    },
+    /// The SMTP server could not be reached or refused the message.
     #[error("SMTP {host}:{port}")]
-    Smtp { host: String, port: u16, source: lettre::transport::smtp::Error },
+    Smtp {
+        /// The SMTP server.
+        host: String,
+        /// Its port.
+        port: u16,
+        /// What the SMTP client reported.
+        source: lettre::transport::smtp::Error,
+    },
     /// Every try failed; `last` is the last try's error with its causes,
     /// secrets masked.
     #[error("channel '{name}' failed after {attempts} attempts: {last}")]
-    GaveUp { name: String, attempts: u32, last: String },
+    GaveUp {
+        /// The channel.
+        name: String,
+        /// How many tries were made.
+        attempts: u32,
+        /// The last try's error.
+        last: String,
+    },
     /// Several channels failed.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Several(Vec<NotifyError>),
@@ -119,7 +192,7 @@ fn env(name: &str) -> Result<String, NotifyError> {
 }
 
 impl Notifier {
-    pub fn new(channels: BTreeMap<String, Channel>, root: PathBuf) -> Notifier {
+    pub(crate) fn new(channels: BTreeMap<String, Channel>, root: PathBuf) -> Notifier {
         Notifier { channels, root, attempts: 3, retry_delay: Duration::from_secs(2), http: OnceLock::new() }
     }
 
@@ -129,11 +202,11 @@ impl Notifier {
         })
     }
 
-    pub fn has_channel(&self, name: &str) -> bool {
+    pub(crate) fn has_channel(&self, name: &str) -> bool {
         self.channels.contains_key(name)
     }
 
-    pub fn channel_names(&self) -> Vec<&str> {
+    pub(crate) fn channel_names(&self) -> Vec<&str> {
         self.channels.keys().map(String::as_str).collect()
     }
 

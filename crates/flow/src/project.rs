@@ -13,6 +13,8 @@ use crate::ops::Action;
 use crate::pipeline::{self, Pipeline, PipelineError};
 use crate::runs::Bootstrap;
 
+/// The project's config file, at the top of the project directory; its presence
+/// is what makes a directory a project.
 pub const CONFIG_FILE: &str = "retrain.yaml";
 
 /// Where a project keeps what retrain writes for itself, relative to the
@@ -34,6 +36,8 @@ pub mod paths {
     pub const NOTIFICATIONS_LOG: &str = "logs/notifications.log";
 }
 
+/// `retrain.yaml`: where the metadata and artifacts live, how many tasks run at
+/// once, notification channels; every key has a default.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectConfig {
@@ -50,10 +54,14 @@ pub struct ProjectConfig {
     /// Task instances running at once, over all pipelines.
     #[serde(default = "default_parallelism")]
     pub parallelism: usize,
+    /// Where pipeline files are read from (`pipelines`).
     #[serde(default = "default_pipelines")]
     pub pipelines_dir: PathBuf,
+    /// Where task logs are written (`logs`).
     #[serde(default = "default_logs")]
     pub logs_dir: PathBuf,
+    /// Notification channels by the name pipelines use in `on_failure`,
+    /// `on_success` and `notify` tasks.
     #[serde(default)]
     pub notifications: BTreeMap<String, Channel>,
     /// What the first `retrain up` backfills, if anything.
@@ -77,23 +85,52 @@ fn default_logs() -> PathBuf {
     paths::LOGS.into()
 }
 
+/// Why a project, or a pipeline in it, cannot be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
+    /// The directory has no retrain.yaml.
     #[error("{} has no {CONFIG_FILE}; run `retrain init` there first (or `retrain up`, which does)", .0.display())]
     NotAProject(PathBuf),
+    /// retrain.yaml cannot be read, is not valid YAML or has a value out of
+    /// range.
     #[error("{path}: {message}", path = .path.display())]
-    Config { path: PathBuf, message: String },
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong, with the line when YAML tells one.
+        message: String,
+    },
+    /// A pipeline file has mistakes.
     #[error(transparent)]
     Spec(#[from] PipelineError),
+    /// No pipeline that loads has this name.
     #[error("no pipeline named '{name}' in {dir}; known: {known}", dir = .dir.display())]
-    UnknownPipeline { name: String, dir: PathBuf, known: String },
+    UnknownPipeline {
+        /// The name asked for.
+        name: String,
+        /// The pipelines directory, as retrain.yaml names it.
+        dir: PathBuf,
+        /// The pipelines that do load, comma-separated.
+        known: String,
+    },
+    /// `retrain init` could not write a scaffold file.
     #[error("cannot write {path}: {source}", path = .path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be written.
+        source: std::io::Error,
+    },
 }
 
+/// An opened project: its directory, its config, and the notifier built from
+/// the config's channels.
 #[derive(Debug, Clone)]
 pub struct Project {
+    /// The project directory; relative paths in the config and in pipelines
+    /// start here.
     pub root: PathBuf,
+    /// retrain.yaml as read.
     pub config: ProjectConfig,
     notifier: Notifier,
 }
@@ -133,14 +170,15 @@ impl Project {
             .or_else(|| self.config.tracking_uri.clone())
     }
 
-    pub fn notifier(&self) -> &Notifier {
+    pub(crate) fn notifier(&self) -> &Notifier {
         &self.notifier
     }
 
-    pub fn pipelines_dir(&self) -> PathBuf {
+    pub(crate) fn pipelines_dir(&self) -> PathBuf {
         self.root.join(&self.config.pipelines_dir)
     }
 
+    /// The directory task logs are written under, absolute when `root` is.
     pub fn logs_dir(&self) -> PathBuf {
         self.root.join(&self.config.logs_dir)
     }

@@ -9,6 +9,7 @@ const SECRET_MARKERS: [&str; 8] =
 /// Short values would mask ordinary words; they are not treated as secrets.
 const MIN_SECRET_LEN: usize = 4;
 
+/// What a secret is replaced with.
 pub const MASK: &str = "***";
 
 /// Whether a variable's name marks its value as secret.
@@ -17,6 +18,7 @@ pub fn is_secret_name(name: &str) -> bool {
     SECRET_MARKERS.iter().any(|m| upper.contains(m))
 }
 
+/// Masks known secret values in text.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     secrets: Vec<String>,
@@ -28,13 +30,14 @@ impl Redactor {
         Redactor::new(std::env::vars().filter(|(k, _)| is_secret_name(k)).map(|(_, v)| v))
     }
 
-    pub fn new(values: impl IntoIterator<Item = String>) -> Redactor {
+    pub(crate) fn new(values: impl IntoIterator<Item = String>) -> Redactor {
         let mut secrets: Vec<String> = values.into_iter().filter(|v| v.len() >= MIN_SECRET_LEN).collect();
         // Longest first, so a secret containing another is masked whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         Redactor { secrets }
     }
 
+    /// `text` with every secret in it replaced by [`MASK`].
     pub fn redact(&self, text: &str) -> String {
         let mut text = text.to_owned();
         for secret in &self.secrets {

@@ -45,12 +45,28 @@ impl PipelineRun {
 /// Why a range of dates cannot be backfilled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BackfillError {
+    /// The range ends before it starts.
     #[error("the end of the range ({to}) is before its start ({from})")]
-    Reversed { from: String, to: String },
+    Reversed {
+        /// The range's start date (`YYYY-MM-DD`).
+        from: String,
+        /// The range's end date, before `from`.
+        to: String,
+    },
+    /// The pipeline has no schedule time in the range, or no schedule at all.
     #[error(
         "pipeline '{pipeline}' has no schedule ({schedule}) to cut {from}..{to} into intervals; run single dates with `pipelines run --ds`"
     )]
-    NoIntervals { pipeline: String, schedule: String, from: String, to: String },
+    NoIntervals {
+        /// The pipeline's name.
+        pipeline: String,
+        /// Its schedule as written (`manual`, `@once`).
+        schedule: String,
+        /// The range's start date (`YYYY-MM-DD`).
+        from: String,
+        /// The range's end date.
+        to: String,
+    },
 }
 
 /// The pipeline's intervals that start between `from` and `to`
@@ -132,9 +148,11 @@ pub async fn bootstrap(
 /// One run a foreground command drove, as it ended.
 #[derive(Debug, Clone)]
 pub struct DrivenRun {
+    /// The run's id.
     pub run_id: String,
     /// `None` if the run's row is gone (deleted while it ran).
     pub state: Option<RunState>,
+    /// Its task instances as they ended.
     pub instances: Vec<TaskInstance>,
 }
 
@@ -142,7 +160,9 @@ pub struct DrivenRun {
 /// it skipped because they already had a run.
 #[derive(Debug, Clone, Default)]
 pub struct Driven {
+    /// The runs created and driven, in the order of their intervals.
     pub runs: Vec<DrivenRun>,
+    /// Intervals not run because a run for them already existed.
     pub skipped: Vec<Interval>,
 }
 

@@ -14,6 +14,8 @@ use croner::Cron;
 /// years back is created over several scheduler ticks, not all at once.
 pub const MAX_INTERVALS_PER_CALL: usize = 500;
 
+/// A pipeline's `schedule`: when its data intervals start and end, always in
+/// UTC.
 #[derive(Debug, Clone)]
 pub enum Schedule {
     /// Runs only when triggered (no `schedule`, or `schedule: null`).
@@ -21,13 +23,21 @@ pub enum Schedule {
     /// One run, for the interval that starts at `start_date`.
     Once,
     /// A cron expression or `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`.
-    Cron { expression: String, cron: Box<Cron> },
+    Cron {
+        /// The expression as written.
+        expression: String,
+        /// The parsed expression.
+        cron: Box<Cron>,
+    },
 }
 
 /// A data interval `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Interval {
+    /// The first instant of the interval, `ds` in templates.
     pub start: DateTime<Utc>,
+    /// The end, not included: the next interval's start. Equal to `start`
+    /// for `@once` and for manual runs of unscheduled pipelines.
     pub end: DateTime<Utc>,
 }
 
@@ -54,6 +64,8 @@ impl Schedule {
         Ok(Schedule::Cron { expression: text.to_owned(), cron: Box::new(cron) })
     }
 
+    /// The schedule as written, for people and Airflow's `timetable_summary`:
+    /// `manual`, `@once` or the cron expression.
     pub fn describe(&self) -> String {
         match self {
             Schedule::Manual => "manual".into(),
@@ -107,16 +119,16 @@ impl Schedule {
 
 /// What a pipeline needs to decide which runs are due.
 #[derive(Debug, Clone, Copy)]
-pub struct Window {
-    pub start_date: DateTime<Utc>,
-    pub end_date: Option<DateTime<Utc>>,
-    pub catchup: bool,
+pub(crate) struct Window {
+    pub(crate) start_date: DateTime<Utc>,
+    pub(crate) end_date: Option<DateTime<Utc>>,
+    pub(crate) catchup: bool,
 }
 
 /// The intervals that have ended by `now` and have no scheduled run yet.
 /// `last_end` is the end of the newest interval already scheduled. Without
 /// catchup only the most recent complete interval is returned.
-pub fn due_intervals(
+pub(crate) fn due_intervals(
     schedule: &Schedule,
     window: Window,
     last_end: Option<DateTime<Utc>>,

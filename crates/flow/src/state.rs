@@ -25,12 +25,16 @@ pub enum TaskState {
     Queued,
     /// Its process is running.
     Running,
+    /// Its last try succeeded.
     Success,
+    /// It failed with no try left, or its sensor timed out.
     Failed,
     /// Failed, with a try left after the retry delay.
     UpForRetry,
     /// A sensor between two pokes.
     UpForReschedule,
+    /// Ended without doing its work: the task asked for it (exit 99), a
+    /// gate or its trigger rule ruled it out, or a soft-fail sensor timed out.
     Skipped,
     /// Not run because an upstream task failed.
     UpstreamFailed,
@@ -60,8 +64,12 @@ impl TaskState {
 pub enum RunState {
     /// Created, waiting for its owner to start it.
     Queued,
+    /// Started: its task instances are being scheduled.
     Running,
+    /// Ended with every task instance succeeded or skipped (see
+    /// [`crate::scheduler::run_outcome`]).
     Success,
+    /// Ended with a task instance failed or upstream-failed.
     Failed,
 }
 
@@ -80,40 +88,72 @@ pub enum RunType {
     Backfill,
 }
 
+/// A run of a pipeline for one data interval, as the `pipeline_runs` table
+/// keeps it (Airflow's DAG run).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineRun {
+    /// The pipeline's name.
     pub pipeline: String,
+    /// The run's id, unique within the pipeline
+    /// (`scheduled__2026-11-01T00:00:00Z`, `manual__…`).
     pub run_id: String,
+    /// How the run came to be.
     pub run_type: RunType,
+    /// Where the run is in its life.
     pub state: RunState,
+    /// The start of the data interval the run covers (`ds`).
     pub interval_start: DateTime<Utc>,
+    /// The end of the data interval, not included.
     pub interval_end: DateTime<Utc>,
+    /// Values laid over the pipeline's `params` for this run (Airflow's
+    /// `conf`).
     pub conf: Map<String, Value>,
     /// Which scheduler drives the run: `scheduler` (retrain up) or a
     /// foreground command.
     pub owner: String,
+    /// When the run was created, in ms since the epoch.
     pub created_at: i64,
+    /// When the run was started, in ms since the epoch; `None` while queued.
     pub started_at: Option<i64>,
+    /// When the run ended, in ms since the epoch; `None` until it has.
     pub ended_at: Option<i64>,
 }
 
+/// One task of one run, as the `task_instances` table keeps it (Airflow's task
+/// instance); it is created in [`TaskState::NoState`] when its run starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskInstance {
+    /// The pipeline's name.
     pub pipeline: String,
+    /// The run it belongs to.
     pub run_id: String,
+    /// The task's name in the pipeline.
     pub task: String,
+    /// Where the instance is in its life.
     pub state: TaskState,
     /// Tries started so far.
     pub try_number: u32,
+    /// Tries allowed in all: the task's `retries` plus one.
     pub max_tries: u32,
     /// When a retry or the next poke may start (epoch ms).
     pub next_attempt_at: Option<i64>,
+    /// When the first try started, in ms since the epoch; a sensor's timeout
+    /// counts from it.
     pub first_started_at: Option<i64>,
+    /// When the current or last try started, in ms since the epoch.
     pub started_at: Option<i64>,
+    /// When the last try ended, in ms since the epoch; `None` while one runs.
     pub ended_at: Option<i64>,
+    /// The process id (and process group) of the running try's child; `None`
+    /// when none runs.
     pub pid: Option<i64>,
+    /// The last try's exit code; `None` when it was killed, timed out, or has
+    /// not ended.
     pub exit_code: Option<i64>,
+    /// Why the instance is where it is, for people: the failure, the skip
+    /// reason, a sensor's last poke.
     pub message: Option<String>,
+    /// What the task returned (`outputs.TASK` downstream), once it succeeded.
     pub output: Option<Value>,
 }
 
@@ -156,12 +196,19 @@ impl PipelineRun {
 /// What runs can be listed by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunOrder {
+    /// By creation time.
     Created,
+    /// By the start of the data interval.
     IntervalStart,
+    /// By the end of the data interval.
     IntervalEnd,
+    /// By when the run started.
     Started,
+    /// By when the run ended.
     Ended,
+    /// By run id, as text.
     RunId,
+    /// By state, as text.
     State,
 }
 

@@ -83,6 +83,8 @@ impl PipelineStore {
 
     // ----- variables ----------------------------------------------------
 
+    /// Sets a variable (`var.KEY` in templates), replacing its value; a key of
+    /// anything but ASCII letters, digits and `_` is refused as invalid.
     pub async fn set_variable(&self, key: &str, value: &str) -> Result<()> {
         if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(StoreError::invalid(format!(
@@ -103,6 +105,7 @@ impl PipelineStore {
         Ok(())
     }
 
+    /// A variable's value as stored, `None` when it is not set.
     pub async fn get_variable(&self, key: &str) -> Result<Option<String>> {
         let row = self
             .store
@@ -111,6 +114,7 @@ impl PipelineStore {
         Ok(row.map(|r| r.try_get("value")).transpose()?)
     }
 
+    /// Every variable as `(key, value)`, sorted by key.
     pub async fn variables(&self) -> Result<Vec<(String, String)>> {
         let rows = self.store.fetch_all(&Sql::new("SELECT key, value FROM variables ORDER BY key")).await?;
         rows.iter().map(|r| Ok((r.try_get("key")?, r.try_get("value")?))).collect()
@@ -138,6 +142,8 @@ impl PipelineStore {
 
     // ----- pause ------------------------------------------------------------
 
+    /// Pauses or unpauses a pipeline: `retrain up` neither creates
+    /// scheduled runs for a paused one nor starts its queued runs.
     pub async fn set_paused(&self, pipeline: &str, paused: bool) -> Result<()> {
         let mut tx = self.store.write().await?;
         Sql::new("DELETE FROM pipelines WHERE name = ").text_arg(pipeline).query().execute(&mut *tx).await?;
@@ -153,6 +159,7 @@ impl PipelineStore {
         Ok(())
     }
 
+    /// The names of the paused pipelines.
     pub async fn paused(&self) -> Result<BTreeSet<String>> {
         let rows = self.store.fetch_all(&Sql::new("SELECT name FROM pipelines WHERE paused = 1")).await?;
         rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
@@ -221,7 +228,7 @@ impl PipelineStore {
         Ok(last.map(time))
     }
 
-    pub async fn has_runs(&self, pipeline: &str) -> Result<bool> {
+    pub(crate) async fn has_runs(&self, pipeline: &str) -> Result<bool> {
         let row = self
             .store
             .fetch_optional(
@@ -265,6 +272,7 @@ impl PipelineStore {
         Ok(row.try_get("newest")?)
     }
 
+    /// A run by its pipeline and id, `None` when there is none.
     pub async fn get_run(&self, pipeline: &str, run_id: &str) -> Result<Option<PipelineRun>> {
         let row = self
             .store
@@ -307,6 +315,7 @@ impl PipelineStore {
         rows.iter().map(run_from_row).collect()
     }
 
+    /// How many runs a pipeline has, in any state.
     pub async fn count_runs(&self, pipeline: &str) -> Result<i64> {
         let row = self
             .store
@@ -383,6 +392,8 @@ impl PipelineStore {
 
     // ----- task instances -----------------------------------------------
 
+    /// The task instances of a run, in no particular order; empty when the run
+    /// has not started or does not exist.
     pub async fn task_instances(&self, pipeline: &str, run_id: &str) -> Result<Vec<TaskInstance>> {
         let rows = self
             .store

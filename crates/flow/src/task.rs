@@ -51,14 +51,27 @@ impl Instance {
     }
 }
 
+/// Why a task instance cannot be prepared to run.
 #[derive(Debug, thiserror::Error)]
 pub enum InvocationError {
+    /// The project or its pipeline cannot be read.
     #[error(transparent)]
     Project(#[from] crate::project::ProjectError),
+    /// The pipeline has no task of that name.
     #[error("pipeline '{pipeline}' has no task '{task}'; tasks: {known}")]
-    UnknownTask { pipeline: String, task: String, known: String },
+    UnknownTask {
+        /// The pipeline's name.
+        pipeline: String,
+        /// The task asked for.
+        task: String,
+        /// The pipeline's tasks, comma-separated.
+        known: String,
+    },
+    /// The invocation is wrong: a bad `--ds`, an unknown run, neither `--ds`
+    /// nor `--run-id`.
     #[error("{0}")]
     Invalid(String),
+    /// The metadata database cannot be reached or read.
     #[error(transparent)]
     Store(#[from] retrain_registry::StoreError),
 }

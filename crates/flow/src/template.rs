@@ -29,16 +29,25 @@ pub const CONTEXT_NAMES: [&str; 12] = [
 /// What a task instance's templates see.
 #[derive(Debug, Clone, Serialize)]
 pub struct Context {
+    /// The data interval's start date, `YYYY-MM-DD`.
     pub ds: String,
+    /// `ds` without dashes, `YYYYMMDD`.
     pub ds_nodash: String,
+    /// The data interval's start, RFC 3339 in UTC (`2026-11-01T00:00:00Z`).
     pub ts: String,
+    /// The data interval's start, RFC 3339 in UTC.
     pub data_interval_start: String,
+    /// The data interval's end, RFC 3339 in UTC.
     pub data_interval_end: String,
+    /// The data interval's start, RFC 3339 in UTC, as Airflow 2 names it.
     pub logical_date: String,
+    /// The run's id.
     pub run_id: String,
+    /// The pipeline's name.
     pub pipeline: String,
     /// The pipeline's params with the run's conf laid over them.
     pub params: Map<String, Value>,
+    /// The run's conf (with what the command line added).
     pub conf: Map<String, Value>,
     /// Variables (`retrain variables set`).
     pub var: Map<String, Value>,
@@ -47,7 +56,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(pipeline: &str, run_id: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Context {
+    pub(crate) fn new(pipeline: &str, run_id: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Context {
         let ds = start.format("%Y-%m-%d").to_string();
         Context {
             ds_nodash: ds.replace('-', ""),

@@ -24,7 +24,10 @@ pub use crate::protocol::Outcome;
 /// and what is wrong with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArgsError {
+    /// The argument to blame, when one is (lets a pipeline error point at its
+    /// line).
     pub field: Option<String>,
+    /// What is wrong, as the user reads it.
     pub message: String,
 }
 
@@ -46,27 +49,55 @@ pub const OPS: [&str; 12] = [
     "shell",
     "notify",
 ];
+/// The sensors, as written in a pipeline (`sensor: file`).
 pub const SENSORS: [&str; 4] = ["file", "model", "pipeline", "inbox"];
 
 /// A task's parsed arguments.
 #[derive(Debug, Clone)]
 pub enum Action {
+    /// `op: generate`: writes a built-in data set, or the synthetic one for the
+    /// run's day.
     Generate(ml::Generate),
+    /// `op: prepare`: joins data and target into one labelled CSV.
     Prepare(ml::Prepare),
+    /// `op: split`: a stratified split into train, validation (and test) CSVs.
     Split(ml::Split),
+    /// `op: train`: trains a classifier from a config.
     Train(ml::Train),
+    /// `op: evaluate`: measures a model (a directory or a registry URI) on
+    /// labelled data.
     Evaluate(ml::Evaluate),
+    /// `op: predict`: batch predictions with a model directory or a registry
+    /// URI.
     Predict(ml::Predict),
+    /// `op: train_configs`: trains and registers every config in an inbox
+    /// folder.
     TrainConfigs(ml::TrainConfigs),
+    /// `op: register`: logs a model directory as a tracking run and registers
+    /// it as a new version.
     Register(models::Register),
+    /// `op: promote`: moves an alias (and stage) to a version when it beats the
+    /// current holder.
     Promote(models::Promote),
+    /// `op: promote_best`: scores every version on one data set and moves the
+    /// alias to the best.
     PromoteBest(models::PromoteBest),
+    /// `op: shell`: runs a command.
     Shell(shell::Shell),
+    /// `op: notify`: sends a message to notification channels.
     Notify(shell::Notify),
+    /// `gate: CONDITION`: skips everything downstream when the condition is
+    /// false.
     Gate(shell::Gate),
+    /// `sensor: file`: waits for a file, or for a glob to match enough files.
     FileSensor(sensors::FileSensor),
+    /// `sensor: model`: waits for a registered model to have a version at an
+    /// alias or in a stage.
     ModelSensor(sensors::ModelSensor),
+    /// `sensor: pipeline`: waits for another pipeline's run (or task) of the
+    /// same interval to succeed.
     PipelineSensor(sensors::PipelineSensor),
+    /// `sensor: inbox`: waits for files in a folder matching its patterns.
     InboxSensor(sensors::InboxSensor),
 }
 

@@ -31,6 +31,7 @@ pub use text::{BadDate, BadDuration, parse_date, parse_duration, yaml_error};
 pub struct Fault {
     /// The line it is on, when the mistake has one.
     pub line: Option<u32>,
+    /// What is wrong, as the user reads it.
     pub message: String,
 }
 
@@ -38,7 +39,9 @@ pub struct Fault {
 /// checked to the end, so one fault does not hide the next.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct PipelineError {
+    /// The file, as the user named it or relative to the project directory.
     pub file: PathBuf,
+    /// The mistakes, at least one, sorted by line (those without a line first).
     pub faults: Vec<Fault>,
 }
 
@@ -72,15 +75,28 @@ impl fmt::Display for PipelineError {
 /// A checked pipeline.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
+    /// The pipeline's name (`name:`), unique in a project; runs, logs and the
+    /// REST API know it by this.
     pub name: String,
+    /// What the pipeline is for; empty when the file says nothing.
     pub description: String,
+    /// The file it was read from, relative to the project directory.
     pub file: PathBuf,
+    /// When runs are due; [`Schedule::Manual`] without `schedule:`.
     pub schedule: Schedule,
+    /// The start of the first data interval (`start_date:`, midnight UTC for a
+    /// bare date).
     pub start_date: DateTime<Utc>,
+    /// No interval starting after this is scheduled; `None` schedules forever.
     pub end_date: Option<DateTime<Utc>>,
+    /// Whether every missed interval since `start_date` gets a run, or only the
+    /// latest (Airflow's `catchup`, off by default).
     pub catchup: bool,
+    /// Runs of this pipeline running at once, at least 1 (the default).
     pub max_active_runs: u32,
+    /// Notification channels alerted when a task instance fails for good.
     pub on_failure: Vec<String>,
+    /// Notification channels told when a run succeeds.
     pub on_success: Vec<String>,
     /// Defaults for `{{ params.X }}`; a run's `conf` overrides them.
     pub params: Map<String, Value>,
@@ -91,9 +107,13 @@ pub struct Pipeline {
 /// How often and how long to retry a failed task instance.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
+    /// Tries after the first (0 by default).
     pub retries: u32,
+    /// The wait before the first retry (`retry_delay`, 5 minutes by default).
     pub delay: Duration,
+    /// Whether the wait doubles with each retry (`retry_exponential_backoff`).
     pub exponential_backoff: bool,
+    /// The longest wait with backoff (`max_retry_delay`, a day by default).
     pub max_delay: Duration,
 }
 
@@ -113,20 +133,31 @@ impl RetryPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TriggerRule {
+    /// Every upstream task succeeded (the default); a failure upstream makes
+    /// this task upstream-failed, a skip skips it.
     #[default]
     AllSuccess,
+    /// Every upstream task finished, whatever its state.
     AllDone,
+    /// At least one upstream task failed; the task is skipped if none did.
     OneFailed,
+    /// No upstream task failed; skipped ones count as done.
     NoneFailed,
 }
 
+/// One task of a pipeline, checked, with `default_args` applied.
 #[derive(Debug, Clone)]
 pub struct Task {
+    /// The task's key under `tasks:`.
     pub name: String,
     /// Line of the task's key in its file.
     pub line: u32,
+    /// The tasks directly upstream (`needs:`), whose final states the
+    /// trigger rule reads.
     pub needs: Vec<String>,
+    /// When the task runs, given how its upstream tasks ended.
     pub trigger_rule: TriggerRule,
+    /// How often and how long apart failed tries are retried.
     pub retry: RetryPolicy,
     /// Wall-clock limit of one try (one poke for a sensor).
     pub timeout: Option<Duration>,
@@ -138,9 +169,13 @@ pub struct Task {
     pub args: Map<String, Value>,
 }
 
+/// How a sensor pokes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SensorTiming {
+    /// The wait between two pokes (`poke_interval`, 30 seconds by default).
     pub poke_interval: Duration,
+    /// How long after the first poke the sensor gives up (its `timeout`, a day
+    /// by default).
     pub timeout: Duration,
     /// At the timeout the sensor is skipped instead of failed.
     pub soft_fail: bool,

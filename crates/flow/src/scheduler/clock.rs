@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 /// The time, as the scheduler sees it.
 pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current time.
     fn now(&self) -> DateTime<Utc>;
 }
 
@@ -27,10 +28,12 @@ impl Clock for SystemClock {
 pub struct ManualClock(Mutex<DateTime<Utc>>);
 
 impl ManualClock {
+    /// A clock stopped at `at`.
     pub fn new(at: DateTime<Utc>) -> ManualClock {
         ManualClock(Mutex::new(at))
     }
 
+    /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
         if let Ok(mut now) = self.0.lock() {
             *now += chrono::Duration::from_std(by).unwrap_or_default();

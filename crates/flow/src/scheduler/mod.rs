@@ -58,9 +58,13 @@ pub struct Options {
     /// Create runs when schedules come due (`retrain up`); foreground
     /// commands only drive the runs they made.
     pub create_scheduled_runs: bool,
+    /// Task instances this scheduler runs at once (retrain.yaml's
+    /// `parallelism`).
     pub parallelism: usize,
 }
 
+/// Drives the runs of one owner: creates, starts and ends them, launches task
+/// instances and records their exits.
 #[derive(Debug)]
 pub struct Scheduler {
     pipelines: BTreeMap<String, Pipeline>,
@@ -80,6 +84,9 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
+    /// A scheduler for `pipelines`, keeping state in `state` and starting
+    /// children with `launcher`; it reads the time from `clock` and sends
+    /// alerts to the project's channels.
     pub fn new(
         project: &Project,
         pipelines: Vec<Pipeline>,
@@ -140,7 +147,7 @@ impl Scheduler {
         self.pipelines = pipelines.into_iter().map(|p| (p.name.clone(), p)).collect();
     }
 
-    pub fn store(&self) -> &PipelineStore {
+    pub(crate) fn store(&self) -> &PipelineStore {
         &self.state
     }
 
