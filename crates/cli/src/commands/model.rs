@@ -86,10 +86,10 @@ pub(crate) fn train(args: TrainArgs) -> Result<()> {
     }
     if let Some(validation) = &validation {
         let metrics = model.evaluate(validation)?;
-        model.metadata.metrics.insert("validation".into(), metrics);
+        model.metadata.metrics.insert(model::VALIDATION_METRICS.into(), metrics);
     }
     model.save(&args.out, &history)?;
-    let mut summary: String = ["validation", model::TRAINING_METRICS]
+    let mut summary: String = [model::VALIDATION_METRICS, model::TRAINING_METRICS]
         .into_iter()
         .find_map(|set| {
             model.metadata.metrics.get(set).map(|m| format!(", {set} accuracy {:.4}", m.accuracy))

@@ -334,6 +334,17 @@ fn a_task_instance_registers_at_most_one_version() {
     let versions: Vec<&str> = shown.lines().filter(|l| l.starts_with(|c: char| c.is_ascii_digit())).collect();
     assert_eq!(versions.len(), 1, "{shown}");
     assert!(versions[0].starts_with("1 "), "{shown}");
+    // The version's run holds the metrics of every set the model was
+    // measured on: here the training set, as no validation data was given.
+    let address = tracking.url.trim_start_matches("http://");
+    let (_, version) = api(address, "GET", "/api/2.0/mlflow/model-versions/get?name=iris-once&version=1", "");
+    let run_id = version["model_version"]["run_id"].as_str().unwrap().to_owned();
+    let (_, run) = api(address, "GET", &format!("/api/2.0/mlflow/runs/get?run_id={run_id}"), "");
+    let logged: Vec<&str> =
+        run["run"]["data"]["metrics"].as_array().unwrap().iter().filter_map(|m| m["key"].as_str()).collect();
+    for key in ["training_accuracy", "training_f1_macro", "training_log_loss"] {
+        assert!(logged.contains(&key), "{key} not in {logged:?}");
+    }
 }
 
 struct Server {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use retrain_ml::datasets::{self, SyntheticSpec};
-use retrain_ml::model::{self, Model};
+use retrain_ml::model::{self, Model, VALIDATION_METRICS};
 use retrain_ml::progress::NoProgress;
 use retrain_ml::{ClassifierConfig, Metrics, atomic, data, split};
 use serde::Deserialize;
@@ -177,7 +177,7 @@ fn train_model(
 ) -> Result<Model, OpError> {
     let data = datasets::load_named(data, target)?;
     let validation = match validation {
-        Some(spec) => Some(datasets::load_named(spec, data.target.as_ref().map(|t| t.name.as_str()))?),
+        Some(named) => Some(datasets::load_named(named, data.target.as_ref().map(|t| t.name.as_str()))?),
         None => None,
     };
     println!("training {} '{}' on {} rows", config.spec.name(), config.name, data.rows());
@@ -188,7 +188,7 @@ fn train_model(
     if let Some(validation) = &validation {
         let metrics = model.evaluate(validation)?;
         println!("validation accuracy {:.4} on {} rows", metrics.accuracy, metrics.n_samples);
-        model.metadata.metrics.insert("validation".into(), metrics);
+        model.metadata.metrics.insert(VALIDATION_METRICS.into(), metrics);
     }
     model.save(output, &history)?;
     println!("model written to {}", shown(output));
@@ -219,8 +219,8 @@ impl Train {
         )?;
         let mut output =
             json!({"model": self.output, "name": config.name, "algorithm": model.metadata.algorithm});
-        if let Some(metrics) = model.metadata.metrics.get("validation") {
-            output["validation"] = metric_summary(metrics);
+        if let Some(metrics) = model.metadata.metrics.get(VALIDATION_METRICS) {
+            output[VALIDATION_METRICS] = metric_summary(metrics);
         }
         Ok(Outcome::Done(output))
     }

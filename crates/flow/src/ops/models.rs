@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use retrain_ml::model::{Model, dataset_hash};
+use retrain_ml::model::{Model, VALIDATION_METRICS, dataset_hash};
 use retrain_ml::{Dataset, Metrics, datasets};
 use retrain_registry::entities::{Metric, ModelVersion, Param, Tag};
 use retrain_registry::{MlflowClient, ModelRef, now_ms};
@@ -34,8 +34,7 @@ fn default_true() -> bool {
     true
 }
 
-/// Logs a model directory (params, validation metrics, training history,
-/// files) as a tracking run and registers it as a new version of `name`.
+/// Logs a model directory (params, metrics, training history, files) as a tracking run and registers it as a new version of `name`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Register {
@@ -60,7 +59,7 @@ impl Register {
         let model = Model::load(&self.model)?;
         let mut output = json!({"name": r.name, "version": r.version, "run_id": r.run_id,
             "model_uri": format!("models:/{}/{}", r.name, r.version)});
-        if let Some(metrics) = model.metadata.metrics.get("validation") {
+        if let Some(metrics) = model.metadata.metrics.get(VALIDATION_METRICS) {
             output["accuracy"] = json!(metrics.accuracy);
         }
         Ok(Outcome::Done(output))
@@ -113,8 +112,8 @@ pub(super) async fn register_model_dir(
     Ok(Registration { name: name.to_owned(), version: version.version, run_id })
 }
 
-/// Params, validation metrics, the training history (one metric per
-/// step) and the model's files.
+/// Params, the metrics of every set the model was measured on, the
+/// training history (one metric per step) and the model's files.
 async fn log_model_run(
     tracking: &MlflowClient,
     run_id: &str,
@@ -137,10 +136,12 @@ async fn log_model_run(
             params.push(Param { key: key.clone(), value });
         }
     }
+    // Every set the model was measured on (`validation_accuracy`,
+    // `training_accuracy`, …), as MLflow's autologging names them.
     let mut metrics = Vec::new();
-    if let Some(validation) = model.metadata.metrics.get("validation") {
-        for (key, value) in metric_values(validation) {
-            metrics.push(Metric { key: format!("validation_{key}"), value, timestamp: now, step: 0 });
+    for (set, measured) in &model.metadata.metrics {
+        for (key, value) in measured.scalars() {
+            metrics.push(Metric { key: format!("{set}_{key}"), value, timestamp: now, step: 0 });
         }
     }
     let history_path = dir.join("history.json");
@@ -161,28 +162,10 @@ async fn log_model_run(
     Ok(())
 }
 
-/// The numeric metrics by name.
-fn metric_values(metrics: &Metrics) -> Vec<(String, f64)> {
-    let mut values = vec![
-        ("accuracy".to_owned(), metrics.accuracy),
-        ("f1_macro".into(), metrics.f1_macro),
-        ("f1_weighted".into(), metrics.f1_weighted),
-        ("precision_macro".into(), metrics.precision_macro),
-        ("recall_macro".into(), metrics.recall_macro),
-    ];
-    if let Some(v) = metrics.roc_auc {
-        values.push(("roc_auc".into(), v));
-    }
-    if let Some(v) = metrics.log_loss {
-        values.push(("log_loss".into(), v));
-    }
-    values
-}
-
 /// A metric's value, and whether higher is better.
 fn score(metrics: &Metrics, metric: &str) -> Result<f64, OpError> {
-    metric_values(metrics).into_iter().find(|(k, _)| k == metric).map(|(_, v)| v).ok_or_else(|| {
-        let known: Vec<String> = metric_values(metrics).into_iter().map(|(k, _)| k).collect();
+    metrics.scalars().into_iter().find(|(k, _)| *k == metric).map(|(_, v)| v).ok_or_else(|| {
+        let known: Vec<&str> = metrics.scalars().into_iter().map(|(k, _)| k).collect();
         format!("metric '{metric}' is not available; known: {}", known.join(", ")).into()
     })
 }
@@ -279,8 +262,8 @@ impl Promote {
             return Ok(Outcome::Done(output));
         }
         let mut reason = format!("pipeline {} run {}", env.context.pipeline, env.context.run_id);
-        if let Some(spec) = &self.data {
-            let data = datasets::load_named(spec, self.target.as_deref())?;
+        if let Some(named) = &self.data {
+            let data = datasets::load_named(named, self.target.as_deref())?;
             let candidate = version_score(env, &self.name, &self.version, &data, &self.metric).await?;
             output["candidate_score"] = json!(candidate);
             println!("candidate version {}: {} = {candidate:.4}", self.version, self.metric);
