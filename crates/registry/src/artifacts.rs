@@ -37,8 +37,12 @@ pub struct ArtifactStore {
 /// One entry of a listing.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FileInfo {
+    /// The entry's path, relative to the directory the listing was asked
+    /// relative to.
     pub path: String,
+    /// Whether it is a directory (a common prefix, in object-store terms).
     pub is_dir: bool,
+    /// A file's size in bytes; `None` for a directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_size: Option<u64>,
 }
@@ -115,6 +119,8 @@ impl ArtifactStore {
         Ok(ArtifactStore { store, location: destination.to_owned(), local_root: None })
     }
 
+    /// Stores `bytes` at the relative `path`, replacing what was there; an
+    /// empty or escaping path is refused as invalid.
     pub async fn put(&self, path: &str, bytes: Bytes) -> Result<()> {
         let key = checked_path(path)?;
         if key.as_ref().is_empty() {
@@ -124,6 +130,8 @@ impl ArtifactStore {
         Ok(())
     }
 
+    /// The bytes of the file at the relative `path`; a missing file is
+    /// `RESOURCE_DOES_NOT_EXIST`.
     pub async fn get(&self, path: &str) -> Result<Bytes> {
         let key = checked_path(path)?;
         let result = self.store.get(&key).await.map_err(object_error)?;

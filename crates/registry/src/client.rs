@@ -19,6 +19,10 @@ use crate::uri::ModelUri;
 const API: &str = "api/2.0/mlflow";
 const ARTIFACTS: &str = "api/2.0/mlflow-artifacts/artifacts";
 
+/// An MLflow REST client, for retrain's server or MLflow's own. Every call
+/// names its actor (`RETRAIN_ACTOR`, else `USER`) for the audit trail; an
+/// error carries the server's error code (or one read from the HTTP
+/// status), and `INTERNAL_ERROR` when the server could not be reached.
 #[derive(Debug, Clone)]
 pub struct MlflowClient {
     base: String,
@@ -64,6 +68,7 @@ impl MlflowClient {
         Ok(MlflowClient { base: url.trim_end_matches('/').to_owned(), http })
     }
 
+    /// The server's base URL, without a trailing slash.
     pub fn url(&self) -> &str {
         &self.base
     }
@@ -91,11 +96,13 @@ impl MlflowClient {
 
     // ----- tracking ----------------------------------------------------
 
-    pub async fn create_experiment(&self, name: &str, tags: &[Tag]) -> Result<String> {
+    pub(crate) async fn create_experiment(&self, name: &str, tags: &[Tag]) -> Result<String> {
         let v = self.call(Method::POST, "experiments/create", json!({"name": name, "tags": tags})).await?;
         field(v, "experiment_id")
     }
 
+    /// The experiment called `name`; `RESOURCE_DOES_NOT_EXIST` when there is
+    /// none.
     pub async fn get_experiment_by_name(&self, name: &str) -> Result<Experiment> {
         let v = self.call(Method::GET, "experiments/get-by-name", json!({"experiment_name": name})).await?;
         field(v, "experiment")
@@ -119,15 +126,18 @@ impl MlflowClient {
         }
     }
 
+    /// Starts a run in the experiment, now, as user `retrain`.
     pub async fn create_run(&self, experiment_id: &str, run_name: &str, tags: &[Tag]) -> Result<Run> {
         let body = json!({"experiment_id": experiment_id, "run_name": run_name, "start_time": crate::now_ms(), "tags": tags, "user_id": "retrain"});
         field(self.call(Method::POST, "runs/create", body).await?, "run")
     }
 
+    /// The run with its data and inputs.
     pub async fn get_run(&self, run_id: &str) -> Result<Run> {
         field(self.call(Method::GET, "runs/get", json!({"run_id": run_id, "run_uuid": run_id})).await?, "run")
     }
 
+    /// Ends a run with `status` (`FINISHED`, `FAILED`, `KILLED`), now.
     pub async fn finish_run(&self, run_id: &str, status: &str) -> Result<()> {
         let body =
             json!({"run_id": run_id, "run_uuid": run_id, "status": status, "end_time": crate::now_ms()});
@@ -154,6 +164,9 @@ impl MlflowClient {
         Ok(())
     }
 
+    /// Active runs of the experiments matching an MLflow `filter` (empty for
+    /// all), in `order_by` order (`metrics.accuracy DESC`), at most
+    /// `max_results`: one page, no page tokens followed.
     pub async fn search_runs(
         &self,
         experiment_ids: &[String],
@@ -165,6 +178,8 @@ impl MlflowClient {
         list(self.call(Method::POST, "runs/search", body).await?, "runs")
     }
 
+    /// Every point of a metric of a run, in the order the server gives them,
+    /// following page tokens.
     pub async fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
         let mut points = Vec::new();
         let mut token: Option<String> = None;
@@ -312,6 +327,7 @@ impl MlflowClient {
         }
     }
 
+    /// The registered model with its latest versions, tags and aliases.
     pub async fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         field(
             self.call(Method::GET, "registered-models/get", json!({"name": name})).await?,
@@ -319,6 +335,8 @@ impl MlflowClient {
         )
     }
 
+    /// Registered models matching an MLflow `filter` (`name LIKE 'iris%'`), at
+    /// most 1000.
     pub async fn search_registered_models(&self, filter: &str) -> Result<Vec<RegisteredModel>> {
         let v = self
             .call(Method::GET, "registered-models/search", json!({"filter": filter, "max_results": 1000}))
@@ -326,6 +344,9 @@ impl MlflowClient {
         list(v, "registered_models")
     }
 
+    /// Registers a new version of `name` from `source` (a `runs:/` or artifact
+    /// URI); the model must exist (see
+    /// [`MlflowClient::ensure_registered_model`]).
     pub async fn create_model_version(
         &self,
         name: &str,
@@ -337,17 +358,20 @@ impl MlflowClient {
         field(self.call(Method::POST, "model-versions/create", body).await?, "model_version")
     }
 
-    pub async fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
+    pub(crate) async fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
         let v =
             self.call(Method::GET, "model-versions/get", json!({"name": name, "version": version})).await?;
         field(v, "model_version")
     }
 
+    /// Sets a tag on a version, replacing its value.
     pub async fn set_model_version_tag(&self, name: &str, version: &str, tag: &Tag) -> Result<()> {
         let body = json!({"name": name, "version": version, "key": tag.key, "value": tag.value});
         self.call(Method::POST, "model-versions/set-tag", body).await.map(drop)
     }
 
+    /// Versions matching an MLflow `filter` (`name = 'iris-rf'`): the server's
+    /// first page.
     pub async fn search_model_versions(&self, filter: &str) -> Result<Vec<ModelVersion>> {
         let v = self.call(Method::GET, "model-versions/search", json!({"filter": filter})).await?;
         list(v, "model_versions")
@@ -361,6 +385,8 @@ impl MlflowClient {
         self.call(Method::POST, "registered-models/alias", body).await.map(drop)
     }
 
+    /// Removes an alias; a non-empty `reason` goes into retrain's audit trail,
+    /// as for [`MlflowClient::set_alias`].
     pub async fn delete_alias(&self, name: &str, alias: &str, reason: &str) -> Result<()> {
         let mut body = json!({"name": name, "alias": alias});
         with_reason(&mut body, reason);
@@ -377,12 +403,17 @@ impl MlflowClient {
         self.call(Method::GET, "registered-models/audit", query).await
     }
 
+    /// The version `alias` points at; `RESOURCE_DOES_NOT_EXIST` when it points
+    /// nowhere.
     pub async fn get_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
         let v =
             self.call(Method::GET, "registered-models/alias", json!({"name": name, "alias": alias})).await?;
         field(v, "model_version")
     }
 
+    /// Moves a version to `stage` (`Staging`, `Production`, `Archived`,
+    /// `None`); with `archive`, the stage's other versions are archived. A
+    /// non-empty `reason` goes into the audit trail.
     pub async fn transition_stage(
         &self,
         name: &str,
@@ -397,6 +428,8 @@ impl MlflowClient {
         field(self.call(Method::POST, "model-versions/transition-stage", body).await?, "model_version")
     }
 
+    /// The newest version in each of `stages` (every stage when empty),
+    /// MLflow's deprecated `get-latest-versions`.
     pub async fn get_latest_versions(&self, name: &str, stages: &[&str]) -> Result<Vec<ModelVersion>> {
         let body = json!({"name": name, "stages": stages});
         list(self.call(Method::POST, "registered-models/get-latest-versions", body).await?, "model_versions")

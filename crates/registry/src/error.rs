@@ -6,14 +6,23 @@
 
 use serde::Serialize;
 
+/// MLflow's error codes (`databricks.ErrorCode`), the ones its REST API answers
+/// with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
+    /// The request is wrong: a missing or malformed field, a value out of range
+    /// (HTTP 400).
     InvalidParameterValue,
+    /// What the request names does not exist (HTTP 404).
     ResourceDoesNotExist,
+    /// What the request would create exists already (HTTP 400).
     ResourceAlreadyExists,
+    /// The request does not fit the resource's state (HTTP 400).
     InvalidState,
+    /// No such endpoint (HTTP 404).
     EndpointNotFound,
+    /// Anything else: the database, a server out of reach, a bug (HTTP 500).
     InternalError,
 }
 
@@ -33,10 +42,12 @@ impl ErrorCode {
         TABLE.iter().copied().find(|r| r.0 == self).unwrap_or(TABLE[5])
     }
 
+    /// The code as MLflow spells it on the wire (`RESOURCE_DOES_NOT_EXIST`).
     pub fn as_str(self) -> &'static str {
         self.row().1
     }
 
+    /// The HTTP status MLflow answers the code with.
     pub fn http_status(self) -> u16 {
         self.row().2
     }
@@ -51,29 +62,36 @@ impl ErrorCode {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{}: {message}", code.as_str())]
 pub struct StoreError {
+    /// Which MLflow error it is.
     pub code: ErrorCode,
+    /// What went wrong, for people; MLflow's wording where clients match on it.
     pub message: String,
 }
 
+/// A store result: [`StoreError`] unless said otherwise.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl StoreError {
+    /// An error with `code` and `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         StoreError { code, message: message.into() }
     }
 
+    /// An `INVALID_PARAMETER_VALUE` error.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidParameterValue, message)
     }
 
+    /// A `RESOURCE_DOES_NOT_EXIST` error.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::ResourceDoesNotExist, message)
     }
 
-    pub fn exists(message: impl Into<String>) -> Self {
+    pub(crate) fn exists(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::ResourceAlreadyExists, message)
     }
 
+    /// An `INTERNAL_ERROR` error.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InternalError, message)
     }

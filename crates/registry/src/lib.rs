@@ -19,6 +19,8 @@
 //! - [`ArtifactStore`]: files behind the artifact API;
 //! - [`ModelUri`]: model URIs (`models:/NAME@ALIAS`, …).
 
+#![warn(missing_docs)]
+
 mod artifacts;
 mod client;
 mod db;

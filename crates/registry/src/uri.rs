@@ -44,13 +44,35 @@ impl fmt::Display for ModelRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelUri {
     /// `models:/NAME/VERSION`.
-    Version { name: String, version: String },
+    Version {
+        /// The registered model's name.
+        name: String,
+        /// The version number, as written.
+        version: String,
+    },
     /// `models:/NAME@ALIAS`.
-    Alias { name: String, alias: String },
+    Alias {
+        /// The registered model's name.
+        name: String,
+        /// The alias.
+        alias: String,
+    },
     /// `models:/NAME/STAGE`: the newest version in the stage.
-    Stage { name: String, stage: &'static str },
+    Stage {
+        /// The registered model's name.
+        name: String,
+        /// The stage as MLflow spells it (`Production`), whatever case was
+        /// written.
+        stage: &'static str,
+    },
     /// `runs:/RUN_ID/PATH`: a run's artifacts, not a registered version.
-    Run { run_id: String, path: String },
+    Run {
+        /// The run's id.
+        run_id: String,
+        /// The path under the run's artifacts, without surrounding slashes;
+        /// empty for the artifact root.
+        path: String,
+    },
 }
 
 impl fmt::Display for ModelUri {

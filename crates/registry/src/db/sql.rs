@@ -13,23 +13,31 @@ use crate::error::Result;
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
+    /// Text, bound as `TEXT`.
     Text(String),
+    /// An integer, bound as `BIGINT`.
     Int(i64),
+    /// A double, bound as `DOUBLE PRECISION`.
     Float(f64),
     /// SQL NULL, typed so PostgreSQL can infer the parameter's type.
     NullText,
+    /// SQL NULL of an integer column.
     NullInt,
+    /// SQL NULL of a double column, written as a literal `NULL` rather than
+    /// bound.
     NullFloat,
 }
 
 /// SQL text with its arguments.
 #[derive(Debug, Default)]
 pub struct Sql {
-    pub text: String,
+    pub(crate) text: String,
     args: Vec<Arg>,
 }
 
 impl Sql {
+    /// SQL starting with `text`, no arguments yet; `text` must not come from a
+    /// user.
     pub fn new(text: &str) -> Self {
         Sql { text: text.to_owned(), args: Vec::new() }
     }
@@ -79,6 +87,8 @@ impl Sql {
         sql
     }
 
+    /// Appends SQL text as it is; values go through the `*_arg` methods, never
+    /// here.
     pub fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self
@@ -113,10 +123,12 @@ impl Sql {
         Some(self.args.len())
     }
 
+    /// Appends a placeholder bound to a text value.
     pub fn text_arg(&mut self, value: impl Into<String>) -> &mut Self {
         self.arg(Arg::Text(value.into()))
     }
 
+    /// Appends a placeholder bound to an integer.
     pub fn int_arg(&mut self, value: i64) -> &mut Self {
         self.arg(Arg::Int(value))
     }

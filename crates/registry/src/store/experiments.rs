@@ -91,6 +91,10 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Creates an experiment and returns its id; its artifacts go to
+    /// `artifact_location`, or under the store's artifact root when `None` or
+    /// empty. A name in use (even by a deleted experiment) is
+    /// `RESOURCE_ALREADY_EXISTS`.
     pub async fn create_experiment(
         &self,
         name: &str,
@@ -174,6 +178,8 @@ impl SqlStore {
         only(self.experiments_from_rows(vec![row]).await?, "an experiment")
     }
 
+    /// The experiment with id `experiment_id`, live or deleted; an id that is
+    /// not a number is invalid.
     pub async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
         let id = parse_experiment_id(experiment_id)?;
         let row = Sql::new("SELECT * FROM experiments WHERE experiment_id = ")
@@ -184,6 +190,7 @@ impl SqlStore {
         self.experiment_from_row(row).await
     }
 
+    /// The experiment called `name`, live or deleted.
     pub async fn get_experiment_by_name(&self, name: &str) -> Result<Experiment> {
         let row = Sql::new("SELECT * FROM experiments WHERE name = ")
             .text_arg(name)
@@ -211,6 +218,7 @@ impl SqlStore {
         .await
     }
 
+    /// Renames a live experiment; a deleted one is refused.
     pub async fn update_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
         if new_name.trim().is_empty() {
             return Err(StoreError::invalid("Missing value for required parameter 'new_name'"));
@@ -260,6 +268,7 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Sets a tag on an experiment, replacing its value.
     pub async fn set_experiment_tag(&self, experiment_id: &str, tag: &Tag) -> Result<()> {
         check_tag("experiment tag", tag, MAX_EXPERIMENT_TAG_VALUE_CHARS)?;
         let id = parse_experiment_id(experiment_id)?;

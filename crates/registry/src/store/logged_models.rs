@@ -42,6 +42,9 @@ impl Searchable for LoggedModel {
 }
 
 impl SqlStore {
+    /// Creates an MLflow 3 logged model in the experiment, pending, named
+    /// `model` unless `name` is given; its files go under the experiment's
+    /// artifact location.
     pub async fn create_logged_model(
         &self,
         experiment_id: &str,
@@ -93,6 +96,7 @@ impl SqlStore {
         self.get_logged_model(&model_id).await
     }
 
+    /// The logged model with id `model_id`, deleted ones included.
     pub async fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
         let row = Sql::new("SELECT * FROM logged_models WHERE model_id = ")
             .text_arg(model_id)
@@ -144,6 +148,8 @@ impl SqlStore {
             .collect()
     }
 
+    /// Sets a logged model's status (`LOGGED_MODEL_READY` once its files are
+    /// uploaded, or `LOGGED_MODEL_UPLOAD_FAILED`) and returns it.
     pub async fn finalize_logged_model(&self, model_id: &str, status: &str) -> Result<LoggedModel> {
         let status = requested::<LoggedModelStatus>("logged model status", status)?;
         self.get_logged_model(model_id).await?;
@@ -158,6 +164,7 @@ impl SqlStore {
         self.get_logged_model(model_id).await
     }
 
+    /// Sets tags on a logged model, replacing their values; all or none.
     pub async fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> Result<()> {
         self.get_logged_model(model_id).await?;
         let mut tx = self.write().await?;
@@ -169,6 +176,8 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Marks a logged model deleted; it stays readable by id but leaves
+    /// searches.
     pub async fn delete_logged_model(&self, model_id: &str) -> Result<()> {
         self.get_logged_model(model_id).await?;
         Sql::new(&format!(

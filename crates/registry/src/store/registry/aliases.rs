@@ -20,6 +20,9 @@ impl SqlStore {
         rows.iter().map(|r| Ok((r.try_get("alias")?, r.try_get("version")?))).collect()
     }
 
+    /// Points `alias` at `version` of model `name`, moving it from another
+    /// version if it was set; a move is recorded in the audit trail with
+    /// `actor` and `reason`.
     pub async fn set_alias(
         &self,
         name: &str,
@@ -45,6 +48,8 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Removes an alias, recording it in the audit trail; an alias that is not
+    /// set is `RESOURCE_DOES_NOT_EXIST`.
     pub async fn delete_alias(&self, name: &str, alias: &str, actor: &str, reason: &str) -> Result<()> {
         self.require_registered_model(name).await?;
         let previous = self.aliases_of(name).await?.into_iter().find(|(a, _)| a == alias).map(|(_, v)| v);
@@ -63,6 +68,7 @@ impl SqlStore {
         Ok(())
     }
 
+    /// The version `alias` of model `name` points at.
     pub async fn get_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
         self.require_registered_model(name).await?;
         let version = self.aliases_of(name).await?.into_iter().find(|(a, _)| a == alias).map(|(_, v)| v);

@@ -64,6 +64,8 @@ impl Searchable for RegisteredModel {
 }
 
 impl SqlStore {
+    /// Registers a model called `name` with no versions yet; a name in use is
+    /// `RESOURCE_ALREADY_EXISTS`.
     pub async fn create_registered_model(
         &self,
         name: &str,
@@ -106,6 +108,8 @@ impl SqlStore {
             .ok_or_else(|| StoreError::not_found(format!("Registered Model with name={name} not found")))
     }
 
+    /// The registered model called `name`, with its latest versions, tags and
+    /// aliases.
     pub async fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         let row = self.require_registered_model(name).await?;
         only(self.registered_models_from_rows(vec![row]).await?, "a registered model")
@@ -170,6 +174,8 @@ impl SqlStore {
             .collect()
     }
 
+    /// Renames a registered model, and with it its versions, tags, aliases and
+    /// audit trail; a name in use is `RESOURCE_ALREADY_EXISTS`.
     pub async fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel> {
         check_name("new_name", new_name)?;
         self.require_registered_model(name).await?;
@@ -200,6 +206,7 @@ impl SqlStore {
         self.get_registered_model(new_name).await
     }
 
+    /// Replaces a registered model's description and returns the model.
     pub async fn update_registered_model(&self, name: &str, description: &str) -> Result<RegisteredModel> {
         self.require_registered_model(name).await?;
         Sql::new("UPDATE registered_models SET description = ")
@@ -243,6 +250,7 @@ impl SqlStore {
         self.search::<RegisteredModel>(request, |_| Ok(())).await
     }
 
+    /// Sets a tag on a registered model, replacing its value.
     pub async fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()> {
         check_tag("tag", tag, MAX_MODEL_TAG_VALUE_CHARS)?;
         self.require_registered_model(name).await?;
@@ -252,6 +260,8 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Removes a tag from a registered model; a tag that is not set is no
+    /// error.
     pub async fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
         self.require_registered_model(name).await?;
         Sql::new("DELETE FROM registered_model_tags WHERE name = ")

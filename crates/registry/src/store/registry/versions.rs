@@ -45,6 +45,9 @@ impl Searchable for ModelVersion {
 }
 
 impl SqlStore {
+    /// Registers the next version of model `name` from `source`. A version of
+    /// an MLflow 3 logged model (`model_id`, or a `models:/m-…` source) takes
+    /// that model's run when `run_id` is not given.
     #[allow(clippy::too_many_arguments)]
     pub async fn create_model_version(
         &self,
@@ -176,6 +179,7 @@ impl SqlStore {
             .collect()
     }
 
+    /// Version `version` (a number, as text) of model `name`.
     pub async fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
         let number = parse_version(version)?;
         self.require_registered_model(name).await?;
@@ -193,6 +197,7 @@ impl SqlStore {
         only(self.model_versions_from_rows(vec![row]).await?, "a model version")
     }
 
+    /// Replaces a version's description and returns the version.
     pub async fn update_model_version(
         &self,
         name: &str,
@@ -311,6 +316,7 @@ impl SqlStore {
         self.get_model_version(name, version).await
     }
 
+    /// Sets a tag on a version, replacing its value.
     pub async fn set_model_version_tag(&self, name: &str, version: &str, tag: &Tag) -> Result<()> {
         check_key("tag", &tag.key)?;
         self.get_model_version(name, version).await?;
@@ -320,6 +326,7 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Removes a tag from a version; a tag that is not set is no error.
     pub async fn delete_model_version_tag(&self, name: &str, version: &str, key: &str) -> Result<()> {
         self.get_model_version(name, version).await?;
         Sql::new("DELETE FROM model_version_tags WHERE name = ")

@@ -58,6 +58,9 @@ pub(crate) fn run_info_from_row(row: &AnyRow) -> Result<RunInfo> {
 }
 
 impl SqlStore {
+    /// Starts a run in a live experiment, `RUNNING`, at `start_time` (ms since
+    /// the epoch; now when `None`). The name is `run_name`, else the
+    /// `mlflow.runName` tag, else `run-` and the id's first 8 digits.
     pub async fn create_run(
         &self,
         experiment_id: &str,
@@ -131,6 +134,8 @@ impl SqlStore {
         run_info_from_row(&row)
     }
 
+    /// The run with id `run_id`, with its params, tags, latest metrics and
+    /// inputs; deleted runs included.
     pub async fn get_run(&self, run_id: &str) -> Result<Run> {
         let info = self.run_info(run_id).await?;
         let mut data = self.runs_data(std::slice::from_ref(&info.run_id)).await?;
@@ -218,6 +223,9 @@ impl SqlStore {
         Ok(out)
     }
 
+    /// Changes what is given of a live run's status, end time (ms since the
+    /// epoch) and name, keeping the `mlflow.runName` tag in step, and returns
+    /// the run's info.
     pub async fn update_run(
         &self,
         run_id: &str,
@@ -247,6 +255,7 @@ impl SqlStore {
         self.run_info(run_id).await
     }
 
+    /// Marks a run `deleted` or `active` again.
     pub async fn set_run_lifecycle(&self, run_id: &str, stage: &str) -> Result<()> {
         let stage = requested::<Lifecycle>("lifecycle stage", stage)?;
         self.run_info(run_id).await?;
@@ -265,14 +274,18 @@ impl SqlStore {
         Ok(info)
     }
 
+    /// Logs one metric point to a live run.
     pub async fn log_metric(&self, run_id: &str, metric: &Metric) -> Result<()> {
         self.log_batch(run_id, std::slice::from_ref(metric), &[], &[]).await
     }
 
+    /// Logs one param to a live run; a param is set once, and a different value
+    /// later is refused.
     pub async fn log_param(&self, run_id: &str, param: &Param) -> Result<()> {
         self.log_batch(run_id, &[], std::slice::from_ref(param), &[]).await
     }
 
+    /// Sets a tag on a live run, replacing its value.
     pub async fn set_tag(&self, run_id: &str, tag: &Tag) -> Result<()> {
         self.log_batch(run_id, &[], &[], std::slice::from_ref(tag)).await
     }
@@ -373,6 +386,8 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Removes a tag from a live run; a tag that is not set is
+    /// `RESOURCE_DOES_NOT_EXIST`.
     pub async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
         self.require_active_run(run_id).await?;
         let result = Sql::new("DELETE FROM tags WHERE run_id = ")
@@ -387,6 +402,7 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Records data sets a live run used, after those it already has.
     pub async fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()> {
         self.require_active_run(run_id).await?;
         let mut tx = self.write().await?;
