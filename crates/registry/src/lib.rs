@@ -41,4 +41,5 @@ pub use db::{Arg, Backend, Sql, WriteTx, now_ms};
 pub use error::{ErrorCode, Result, StoreError};
 pub use states::stored;
 pub use store::SqlStore;
+pub use store::users::{ApiToken, MIN_PASSWORD_CHARS, NewToken, Role, User};
 pub use uri::{ModelRef, ModelUri};

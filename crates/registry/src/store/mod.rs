@@ -17,6 +17,7 @@ mod metrics;
 mod registry;
 mod runs;
 mod search;
+pub(crate) mod users;
 
 use sqlx::any::{AnyQueryResult, AnyRow};
 

@@ -1,5 +1,6 @@
 //! The registry's integration tests, one binary (`--test store`): the
-//! tracking store on SQLite and PostgreSQL ([`store`], [`filters`]) and
+//! tracking store on SQLite and PostgreSQL ([`store`], [`filters`]), users
+//! and tokens ([`users`]), and
 //! the artifact store ([`artifacts`]), with the helpers they share
 //! ([`common`]).
 
@@ -7,3 +8,4 @@ mod artifacts;
 mod common;
 mod filters;
 mod store;
+mod users;

@@ -1,0 +1,74 @@
+//! Users and API tokens, on each backend: passwords are checked, never
+//! shown; an unknown user and a wrong password answer alike; tokens work
+//! until revoked or expired; the last admin stays.
+
+use retrain_registry::{ErrorCode, Role, SqlStore, now_ms, per_backend};
+
+per_backend! {
+    users_sign_in_with_their_password: passwords_on_sqlite, passwords_on_postgres;
+    tokens_act_as_their_user_until_revoked_or_expired: tokens_on_sqlite, tokens_on_postgres;
+    the_last_admin_cannot_be_deleted: last_admin_on_sqlite, last_admin_on_postgres;
+}
+
+async fn users_sign_in_with_their_password(backend: &str, store: SqlStore) {
+    assert!(!store.has_users().await.unwrap(), "{backend}");
+    let ana = store.add_user("ana", Role::Editor, "correct horse").await.unwrap();
+    assert_eq!((ana.name.as_str(), ana.role), ("ana", Role::Editor));
+    assert!(store.has_users().await.unwrap());
+    let again = store.add_user("ana", Role::Viewer, "another password").await.unwrap_err();
+    assert_eq!(again.code, ErrorCode::ResourceAlreadyExists);
+    for (name, password) in [("", "long enough"), ("a b", "long enough"), ("bob", "short")] {
+        let refused = store.add_user(name, Role::Viewer, password).await.unwrap_err();
+        assert_eq!(refused.code, ErrorCode::InvalidParameterValue, "{name:?}");
+    }
+
+    assert_eq!(store.authenticate("ana", "correct horse").await.unwrap(), Some(ana.clone()));
+    assert_eq!(store.authenticate("ana", "wrong horse").await.unwrap(), None);
+    assert_eq!(store.authenticate("nobody", "correct horse").await.unwrap(), None);
+
+    store.set_password("ana", "battery staple").await.unwrap();
+    assert_eq!(store.authenticate("ana", "correct horse").await.unwrap(), None);
+    assert!(store.authenticate("ana", "battery staple").await.unwrap().is_some());
+    assert_eq!(
+        store.set_password("nobody", "battery staple").await.unwrap_err().code,
+        ErrorCode::ResourceDoesNotExist
+    );
+    let listed = store.users().await.unwrap();
+    assert_eq!(listed, [ana]);
+}
+
+async fn tokens_act_as_their_user_until_revoked_or_expired(backend: &str, store: SqlStore) {
+    store.add_user("ci", Role::Editor, "a long password").await.unwrap();
+    let token = store.create_token("ci", None).await.unwrap();
+    assert!(token.secret.starts_with("rt_") && token.secret.len() > 60, "{backend}");
+    let user = store.user_for_token(&token.secret).await.unwrap().expect("the token works");
+    assert_eq!((user.name.as_str(), user.role), ("ci", Role::Editor));
+    let listed = store.tokens(Some("ci")).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, token.id);
+    assert!(listed[0].last_used_at.is_some(), "use is recorded");
+    // Neither a near miss nor something else is a token.
+    assert_eq!(store.user_for_token(&format!("{}x", token.secret)).await.unwrap(), None);
+    assert_eq!(store.user_for_token("a long password").await.unwrap(), None);
+
+    store.revoke_token(&token.id).await.unwrap();
+    assert_eq!(store.user_for_token(&token.secret).await.unwrap(), None);
+    assert_eq!(store.revoke_token(&token.id).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+
+    let expired = store.create_token("ci", Some(now_ms() - 1)).await.unwrap();
+    assert_eq!(store.user_for_token(&expired.secret).await.unwrap(), None);
+    let unknown = store.create_token("nobody", None).await.unwrap_err();
+    assert_eq!(unknown.code, ErrorCode::ResourceDoesNotExist);
+}
+
+async fn the_last_admin_cannot_be_deleted(backend: &str, store: SqlStore) {
+    store.add_user("admin", Role::Admin, "first admin password").await.unwrap();
+    let refused = store.delete_user("admin").await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidState, "{backend}");
+    store.add_user("root2", Role::Admin, "second admin password").await.unwrap();
+    let token = store.create_token("admin", None).await.unwrap();
+    store.delete_user("admin").await.unwrap();
+    assert_eq!(store.user_for_token(&token.secret).await.unwrap(), None, "its tokens go with it");
+    assert!(store.tokens(None).await.unwrap().is_empty());
+    assert_eq!(store.delete_user("admin").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+}
