@@ -60,6 +60,9 @@ enum Command {
     /// One task instance.
     #[command(subcommand)]
     Task(commands::flow::TaskCommand),
+    /// Users, their roles and API tokens: add, list, passwd, delete, token.
+    #[command(subcommand)]
+    Users(commands::users::UsersCommand),
     /// Tracked runs on a tracking server.
     Runs {
         #[command(flatten)]
@@ -108,6 +111,7 @@ fn main() -> ExitCode {
         Command::Pipelines(command) => commands::flow::pipelines(command),
         Command::Variables(command) => commands::flow::variables(command),
         Command::Task(command) => commands::flow::task(command),
+        Command::Users(command) => commands::users::run(command),
         Command::Runs { server, command } => commands::registry::runs(server, command),
         Command::Models { server, command } => commands::registry::models(server, command),
     };

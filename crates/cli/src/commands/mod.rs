@@ -6,6 +6,7 @@ pub(crate) mod flow;
 pub(crate) mod model;
 pub(crate) mod registry;
 pub(crate) mod server;
+pub(crate) mod users;
 
 pub(crate) use crate::exit::{Exit, UsageError};
 

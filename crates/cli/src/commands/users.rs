@@ -1,0 +1,160 @@
+//! `retrain users …`: who may use the server, their roles, their passwords
+//! and their API tokens, in the project's metadata database. A password is
+//! asked for on the terminal (twice, without echo) or read from standard
+//! input with `--password-stdin`; it is never an argument, where it would
+//! stay in the shell's history and the process list.
+
+use std::io::{BufRead, IsTerminal};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use retrain_flow::project::Project;
+use retrain_registry::{Role, SqlStore, now_ms};
+use strum::VariantNames;
+
+use super::UsageError;
+
+#[derive(Subcommand)]
+pub(crate) enum UsersCommand {
+    /// Add a user; the password is asked for (or read with --password-stdin).
+    Add {
+        /// The name the user signs in with.
+        name: String,
+        /// What the user may do: viewer (read, score), editor (also write
+        /// runs, register, promote, trigger), admin (also users).
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Every user and their role.
+    List,
+    /// Set a user's password.
+    Passwd {
+        /// The user.
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Delete a user and their tokens (not the last admin).
+    Delete {
+        /// The user.
+        name: String,
+    },
+    /// API tokens: for scripts and clients (`Authorization: Bearer …`).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Make a token for a user; its secret is shown this once.
+    Create {
+        /// The user the token acts as.
+        name: String,
+        /// How long it works, e.g. 90d or 12h; without it, until revoked.
+        #[arg(long, value_parser = retrain_flow::pipeline::parse_duration)]
+        expires: Option<Duration>,
+    },
+    /// Tokens (never their secrets), of one user or of everyone.
+    List {
+        /// Only this user's.
+        name: Option<String>,
+    },
+    /// Revoke a token: it stops working at once.
+    Revoke {
+        /// The token's id, as `users token list` shows it.
+        id: String,
+    },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    text.parse().map_err(|_| format!("'{text}' is not a role; use one of {}", Role::VARIANTS.join(", ")))
+}
+
+/// The new password: a line of standard input, or asked twice on the terminal.
+fn new_password(from_stdin: bool) -> Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(UsageError(
+            "no terminal to ask for the password on; give it with --password-stdin".into(),
+        )
+        .into());
+    }
+    let first = rpassword::prompt_password("password: ").context("cannot read the password")?;
+    let second = rpassword::prompt_password("again: ").context("cannot read the password")?;
+    if first != second {
+        return Err(UsageError("the two passwords differ; nothing changed".into()).into());
+    }
+    Ok(first)
+}
+
+fn when(ms: Option<i64>) -> String {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+}
+
+pub(crate) fn run(command: UsersCommand) -> Result<()> {
+    let project = Project::open(&std::env::current_dir().context("cannot read the current directory")?)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let store =
+            SqlStore::connect(&project.config.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?;
+        match command {
+            UsersCommand::Add { name, role, password_stdin } => {
+                let password = new_password(password_stdin)?;
+                store.add_user(&name, role, &password).await?;
+                println!("added {name} ({role})");
+            }
+            UsersCommand::List => {
+                println!("{:<24} {:<8} added", "user", "role");
+                for user in store.users().await? {
+                    println!("{:<24} {:<8} {}", user.name, user.role, when(Some(user.created_at)));
+                }
+            }
+            UsersCommand::Passwd { name, password_stdin } => {
+                let password = new_password(password_stdin)?;
+                store.set_password(&name, &password).await?;
+                println!("changed the password of {name}");
+            }
+            UsersCommand::Delete { name } => {
+                store.delete_user(&name).await?;
+                println!("deleted {name} and their tokens");
+            }
+            UsersCommand::Token(TokenCommand::Create { name, expires }) => {
+                let expires_at = expires.map(|d| now_ms().saturating_add(d.as_millis() as i64));
+                let token = store.create_token(&name, expires_at).await?;
+                eprintln!("token {} for {name}; copy it now, it is not shown again:", token.id);
+                println!("{}", token.secret);
+            }
+            UsersCommand::Token(TokenCommand::List { name }) => {
+                println!("{:<34} {:<16} {:<17} {:<17} last used", "id", "user", "created", "expires");
+                for token in store.tokens(name.as_deref()).await? {
+                    println!(
+                        "{:<34} {:<16} {:<17} {:<17} {}",
+                        token.id,
+                        token.user,
+                        when(Some(token.created_at)),
+                        when(token.expires_at),
+                        when(token.last_used_at)
+                    );
+                }
+            }
+            UsersCommand::Token(TokenCommand::Revoke { id }) => {
+                store.revoke_token(&id).await?;
+                println!("revoked token {id}");
+            }
+        }
+        Ok(())
+    })
+}
