@@ -62,94 +62,90 @@ async fn catchup_order_and_retries_with_backoff_follow_the_clock(backend: &str, 
     let project = Project::open(root).unwrap();
     let pipeline = pipeline::parse(PIPELINE, Path::new("daily.yaml")).unwrap();
 
-    {
-        let state = PipelineStore::new(Arc::new(store));
-        let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 3, 0, 0, 30).unwrap()));
-        let launcher = Launcher {
-            program: program.clone(),
-            root: root.to_path_buf(),
-            logs: root.join(format!("logs-{backend}")),
-            env: Vec::new(),
-        };
-        let options = Options { owner: "test".into(), create_scheduled_runs: true, parallelism: 4 };
-        let mut scheduler =
-            Scheduler::new(&project, vec![pipeline.clone()], state.clone(), launcher, clock.clone(), options);
+    let state = PipelineStore::new(Arc::new(store));
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 3, 0, 0, 30).unwrap()));
+    let launcher = Launcher {
+        program: program.clone(),
+        root: root.to_path_buf(),
+        logs: root.join(format!("logs-{backend}")),
+        env: Vec::new(),
+    };
+    let options = Options { owner: "test".into(), create_scheduled_runs: true, parallelism: 4 };
+    let mut scheduler =
+        Scheduler::new(&project, vec![pipeline.clone()], state.clone(), launcher, clock.clone(), options);
 
-        // Two complete days: two runs, one running at a time.
-        scheduler.tick().await.unwrap();
-        let runs = state.active_runs("test").await.unwrap();
-        let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
-        assert_eq!(ids, ["scheduled__2026-11-01T00:00:00Z", "scheduled__2026-11-02T00:00:00Z"]);
-        assert_eq!(runs.iter().map(|r| r.state).collect::<Vec<_>>(), [RunState::Running, RunState::Queued]);
-        let first = ids[0].to_owned();
-        assert_eq!(scheduler.running(), 1, "only extract may start");
+    // Two complete days: two runs, one running at a time.
+    scheduler.tick().await.unwrap();
+    let runs = state.active_runs("test").await.unwrap();
+    let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+    assert_eq!(ids, ["scheduled__2026-11-01T00:00:00Z", "scheduled__2026-11-02T00:00:00Z"]);
+    assert_eq!(runs.iter().map(|r| r.state).collect::<Vec<_>>(), [RunState::Running, RunState::Queued]);
+    let first = ids[0].to_owned();
+    assert_eq!(scheduler.running(), 1, "only extract may start");
 
-        finish(&mut scheduler, 1).await;
-        assert_eq!(instance(&state, &first, "extract").await.state, TaskState::Success);
-        scheduler.tick().await.unwrap();
-        finish(&mut scheduler, 1).await;
-        let load = instance(&state, &first, "load").await;
-        assert_eq!((load.state, load.try_number), (TaskState::UpForRetry, 1));
-        let log = root.join(format!("logs-{backend}/daily/{first}/load/1.log"));
-        assert!(std::fs::read_to_string(&log).unwrap().contains("task run daily load --run-id"));
+    finish(&mut scheduler, 1).await;
+    assert_eq!(instance(&state, &first, "extract").await.state, TaskState::Success);
+    scheduler.tick().await.unwrap();
+    finish(&mut scheduler, 1).await;
+    let load = instance(&state, &first, "load").await;
+    assert_eq!((load.state, load.try_number), (TaskState::UpForRetry, 1));
+    let log = root.join(format!("logs-{backend}/daily/{first}/load/1.log"));
+    assert!(std::fs::read_to_string(&log).unwrap().contains("task run daily load --run-id"));
 
-        // Not before the 10 minutes are up; then the second try.
-        clock.advance(Duration::from_secs(9 * 60));
-        scheduler.tick().await.unwrap();
-        assert_eq!(scheduler.running(), 0);
-        clock.advance(Duration::from_secs(60));
-        scheduler.tick().await.unwrap();
-        assert_eq!(scheduler.running(), 1);
-        finish(&mut scheduler, 1).await;
-        // The delay doubles: 20 minutes before the third try.
-        clock.advance(Duration::from_secs(19 * 60));
-        scheduler.tick().await.unwrap();
-        assert_eq!(scheduler.running(), 0);
-        clock.advance(Duration::from_secs(60));
-        scheduler.tick().await.unwrap();
-        finish(&mut scheduler, 1).await;
-        let load = instance(&state, &first, "load").await;
-        assert_eq!((load.state, load.try_number, load.max_tries), (TaskState::Failed, 3, 3));
-        assert!(load.message.unwrap_or_default().contains("exited with code 1"));
+    // Not before the 10 minutes are up; then the second try.
+    clock.advance(Duration::from_secs(9 * 60));
+    scheduler.tick().await.unwrap();
+    assert_eq!(scheduler.running(), 0);
+    clock.advance(Duration::from_secs(60));
+    scheduler.tick().await.unwrap();
+    assert_eq!(scheduler.running(), 1);
+    finish(&mut scheduler, 1).await;
+    // The delay doubles: 20 minutes before the third try.
+    clock.advance(Duration::from_secs(19 * 60));
+    scheduler.tick().await.unwrap();
+    assert_eq!(scheduler.running(), 0);
+    clock.advance(Duration::from_secs(60));
+    scheduler.tick().await.unwrap();
+    finish(&mut scheduler, 1).await;
+    let load = instance(&state, &first, "load").await;
+    assert_eq!((load.state, load.try_number, load.max_tries), (TaskState::Failed, 3, 3));
+    assert!(load.message.unwrap_or_default().contains("exited with code 1"));
 
-        // The first run fails; the second starts.
-        scheduler.tick().await.unwrap();
-        let run = state.get_run("daily", &first).await.unwrap().unwrap();
-        assert_eq!(run.state, RunState::Failed);
-        let active = state.active_runs("test").await.unwrap();
-        assert_eq!(active.len(), 1);
-        assert_eq!(active[0].state, RunState::Running);
-        assert_eq!(scheduler.running(), 1);
-        finish(&mut scheduler, 1).await;
+    // The first run fails; the second starts.
+    scheduler.tick().await.unwrap();
+    let run = state.get_run("daily", &first).await.unwrap().unwrap();
+    assert_eq!(run.state, RunState::Failed);
+    let active = state.active_runs("test").await.unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].state, RunState::Running);
+    assert_eq!(scheduler.running(), 1);
+    finish(&mut scheduler, 1).await;
 
-        // Nothing new is due until the next day ends.
-        scheduler.tick().await.unwrap();
-        assert_eq!(state.recent_runs("daily", 10).await.unwrap().len(), 2);
-        clock.advance(Duration::from_secs(24 * 3600));
-        assert!(clock.now() > Utc.with_ymd_and_hms(2026, 11, 4, 0, 0, 0).unwrap());
-        scheduler.tick().await.unwrap();
-        assert_eq!(state.recent_runs("daily", 10).await.unwrap().len(), 3);
-    }
+    // Nothing new is due until the next day ends.
+    scheduler.tick().await.unwrap();
+    assert_eq!(state.recent_runs("daily", 10).await.unwrap().len(), 2);
+    clock.advance(Duration::from_secs(24 * 3600));
+    assert!(clock.now() > Utc.with_ymd_and_hms(2026, 11, 4, 0, 0, 0).unwrap());
+    scheduler.tick().await.unwrap();
+    assert_eq!(state.recent_runs("daily", 10).await.unwrap().len(), 3);
 }
 
 async fn variables_and_pauses_are_kept(backend: &str, store: SqlStore) {
-    {
-        let state = PipelineStore::new(Arc::new(store));
-        state.set_variable("min_accuracy", "0.9").await.unwrap();
-        state.set_variable("min_accuracy", "0.95").await.unwrap();
-        state.set_variable("note", "hello").await.unwrap();
-        assert_eq!(state.get_variable("min_accuracy").await.unwrap().as_deref(), Some("0.95"), "{backend}");
-        let vars = state.template_variables().await.unwrap();
-        assert_eq!(vars["min_accuracy"], serde_json::json!(0.95));
-        assert_eq!(vars["note"], serde_json::json!("hello"));
-        assert!(state.set_variable("bad name", "x").await.is_err());
-        assert!(state.delete_variable("note").await.unwrap());
-        assert!(!state.delete_variable("note").await.unwrap());
-        state.set_paused("daily", true).await.unwrap();
-        assert!(state.paused().await.unwrap().contains("daily"));
-        state.set_paused("daily", false).await.unwrap();
-        assert!(state.paused().await.unwrap().is_empty());
-    }
+    let state = PipelineStore::new(Arc::new(store));
+    state.set_variable("min_accuracy", "0.9").await.unwrap();
+    state.set_variable("min_accuracy", "0.95").await.unwrap();
+    state.set_variable("note", "hello").await.unwrap();
+    assert_eq!(state.get_variable("min_accuracy").await.unwrap().as_deref(), Some("0.95"), "{backend}");
+    let vars = state.template_variables().await.unwrap();
+    assert_eq!(vars["min_accuracy"], serde_json::json!(0.95));
+    assert_eq!(vars["note"], serde_json::json!("hello"));
+    assert!(state.set_variable("bad name", "x").await.is_err());
+    assert!(state.delete_variable("note").await.unwrap());
+    assert!(!state.delete_variable("note").await.unwrap());
+    state.set_paused("daily", true).await.unwrap();
+    assert!(state.paused().await.unwrap().contains("daily"));
+    state.set_paused("daily", false).await.unwrap();
+    assert!(state.paused().await.unwrap().is_empty());
 }
 
 async fn the_first_start_backfills_the_bootstrap_pipeline_once(backend: &str, store: SqlStore) {
