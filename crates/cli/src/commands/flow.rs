@@ -25,7 +25,7 @@ use retrain_server::{App, Server};
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
-use super::server::{shutdown_signal, stopped};
+use super::server::{check_exposure, shutdown_signal, stopped};
 use super::{Exit, UsageError};
 
 #[derive(Args)]
@@ -41,6 +41,10 @@ pub(crate) struct UpArgs {
     host: String,
     #[arg(long, default_value_t = 8080)]
     port: u16,
+    /// Listen on an address other than this machine's loopback although
+    /// requests are not authenticated yet.
+    #[arg(long)]
+    allow_unauthenticated: bool,
 }
 
 #[derive(Subcommand)]
@@ -162,6 +166,7 @@ fn launcher(project: &Project, tracking: String) -> Result<Launcher> {
 }
 
 pub(crate) fn up(args: UpArgs) -> Result<()> {
+    check_exposure(&args.host, args.allow_unauthenticated)?;
     runtime()?.block_on(async {
         let root = current_dir()?;
         if !root.join(CONFIG_FILE).exists() {

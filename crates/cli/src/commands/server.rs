@@ -22,6 +22,10 @@ pub(crate) struct ServerArgs {
     host: String,
     #[arg(long, default_value_t = 5000)]
     port: u16,
+    /// Listen on an address other than this machine's loopback although
+    /// requests are not authenticated yet.
+    #[arg(long)]
+    allow_unauthenticated: bool,
     /// Metadata store: sqlite:///PATH (relative) or sqlite:////ABS/PATH, or postgresql://USER@HOST/DB.
     #[arg(long, env = "RETRAIN_BACKEND_STORE_URI", default_value = paths::DATABASE_URI)]
     backend_store_uri: String,
@@ -30,7 +34,30 @@ pub(crate) struct ServerArgs {
     artifacts_destination: String,
 }
 
+/// Refuses to listen beyond this machine while requests are not
+/// authenticated, unless the user asked for it with
+/// `--allow-unauthenticated` (then it warns).
+pub(super) fn check_exposure(host: &str, allow_unauthenticated: bool) -> Result<()> {
+    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        return Ok(());
+    }
+    if allow_unauthenticated {
+        tracing::warn!(
+            "listening on {host} without authentication: anyone who reaches it may change everything"
+        );
+        return Ok(());
+    }
+    Err(super::UsageError(format!(
+        "--host {host} would let anyone who can reach it read and change experiments, models and \
+         pipelines: requests are not authenticated yet. Listen on 127.0.0.1 (the default), behind a \
+         proxy that authenticates, or pass --allow-unauthenticated to listen on {host} anyway"
+    ))
+    .into())
+}
+
 pub(crate) fn run(args: ServerArgs) -> Result<()> {
+    check_exposure(&args.host, args.allow_unauthenticated)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(serve(args))
 }
@@ -84,6 +111,10 @@ pub(crate) struct ServeArgs {
     host: String,
     #[arg(long, default_value_t = 5001)]
     port: u16,
+    /// Listen on an address other than this machine's loopback although
+    /// requests are not authenticated yet.
+    #[arg(long)]
+    allow_unauthenticated: bool,
     /// Tracking server that resolves registry URIs.
     #[arg(long, env = "MLFLOW_TRACKING_URI")]
     tracking_uri: Option<String>,
@@ -97,6 +128,7 @@ pub(crate) struct ServeArgs {
 
 /// `retrain serve`: one model over HTTP with MLflow's scoring protocol.
 pub(crate) fn serve_model(args: ServeArgs) -> Result<()> {
+    check_exposure(&args.host, args.allow_unauthenticated)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let source = ModelSource::parse(&args.model, args.tracking_uri.as_deref(), &args.cache_dir)

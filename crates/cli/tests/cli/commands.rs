@@ -346,6 +346,19 @@ fn usage_errors_exit_with_code_2() {
         .assert()
         .code(2)
         .stderr(contains("unknown dataset 'mnist'"));
+    // Nothing listens beyond this machine unauthenticated unless asked to.
+    for command in [
+        vec!["server", "--host", "0.0.0.0"],
+        vec!["serve", "--model", "m", "--host", "192.168.1.7"],
+        vec!["up", "--host", "::"],
+    ] {
+        retrain(dir.path())
+            .args(&command)
+            .assert()
+            .code(2)
+            .stderr(contains("not authenticated yet").and(contains("--allow-unauthenticated")));
+    }
+    assert!(!dir.path().join("retrain.yaml").exists(), "up refused before writing anything");
     // A registry URI with a mistake is named as such, not looked for as a directory.
     for model in ["models:/iris", "models:/iris/Live"] {
         retrain(dir.path())
