@@ -80,18 +80,12 @@ pub fn backfill_intervals(
     if to < from {
         return Err(BackfillError::Reversed { from: day(from), to: day(to) });
     }
-    let mut intervals = Vec::new();
-    let mut cursor = from;
-    while let Some(interval) = pipeline.schedule.interval_from(cursor) {
-        if interval.start > to || intervals.len() >= MAX_BACKFILL_INTERVALS {
-            break;
-        }
-        intervals.push(interval);
-        if interval.end <= cursor {
-            break;
-        }
-        cursor = interval.end;
-    }
+    let intervals: Vec<Interval> = pipeline
+        .schedule
+        .intervals_from(from)
+        .take_while(|interval| interval.start <= to)
+        .take(MAX_BACKFILL_INTERVALS)
+        .collect();
     if intervals.is_empty() {
         return Err(BackfillError::NoIntervals {
             pipeline: pipeline.name.clone(),

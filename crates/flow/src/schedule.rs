@@ -87,6 +87,19 @@ impl Schedule {
         }
     }
 
+    /// The intervals one after another from the first that starts at or
+    /// after `at`, each starting where the one before ended. It ends where
+    /// the schedule has no next interval, or stops moving on (`@once`).
+    pub fn intervals_from(&self, at: DateTime<Utc>) -> impl Iterator<Item = Interval> + '_ {
+        let mut cursor = Some(at);
+        std::iter::from_fn(move || {
+            let from = cursor?;
+            let interval = self.interval_from(from)?;
+            cursor = (interval.end > from).then_some(interval.end);
+            Some(interval)
+        })
+    }
+
     /// The interval a manual run at `at` covers: the last complete one
     /// (for unscheduled pipelines, the instant itself).
     pub fn interval_for_manual(&self, at: DateTime<Utc>) -> Interval {
@@ -143,18 +156,10 @@ pub(crate) fn due_intervals(
         };
     }
     let from = last_end.map_or(window.start_date, |end| end.max(window.start_date));
-    let mut due = Vec::new();
-    let mut cursor = from;
-    while let Some(interval) = schedule.interval_from(cursor) {
-        if interval.end > now || window.end_date.is_some_and(|end| interval.start > end) {
-            break;
-        }
-        due.push(interval);
-        if window.catchup && due.len() >= MAX_INTERVALS_PER_CALL {
-            break;
-        }
-        cursor = interval.end;
-    }
+    let ended =
+        |interval: &Interval| interval.end <= now && window.end_date.is_none_or(|end| interval.start <= end);
+    let limit = if window.catchup { MAX_INTERVALS_PER_CALL } else { usize::MAX };
+    let mut due: Vec<Interval> = schedule.intervals_from(from).take_while(ended).take(limit).collect();
     if !window.catchup && due.len() > 1 {
         due.drain(..due.len() - 1);
     }
@@ -253,6 +258,12 @@ mod tests {
             due_intervals(&Schedule::Once, w, Some(at(2026, 11, 1, 0, 0)), at(2026, 11, 2, 0, 0)).is_empty()
         );
         assert!(due_intervals(&Schedule::Manual, w, None, at(2026, 11, 2, 0, 0)).is_empty());
+        // The walk stops where the schedule stops moving on.
+        assert_eq!(Schedule::Once.intervals_from(at(2026, 11, 1, 0, 0)).take(5).count(), 1);
+        assert_eq!(Schedule::Manual.intervals_from(at(2026, 11, 1, 0, 0)).count(), 0);
+        let daily = Schedule::parse("@daily").unwrap();
+        let days: Vec<Interval> = daily.intervals_from(at(2026, 11, 1, 0, 0)).take(3).collect();
+        assert!(days.windows(2).all(|pair| pair[0].end == pair[1].start), "{days:?}");
     }
 
     #[test]
