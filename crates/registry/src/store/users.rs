@@ -70,7 +70,8 @@ pub struct ApiToken {
     pub created_at: i64,
     /// When it stops working (epoch ms); `None`: never.
     pub expires_at: Option<i64>,
-    /// When it last authenticated a request (epoch ms); `None`: never.
+    /// When it last authenticated a request (epoch ms, to the minute);
+    /// `None`: never.
     pub last_used_at: Option<i64>,
 }
 
@@ -88,6 +89,11 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Where every token's secret starts, so one is recognisable in a leak scan.
 const TOKEN_PREFIX: &str = "rt_";
+
+/// How stale a token's last-use time may be before a request records a new
+/// one: a token that authenticates every request costs a write a minute,
+/// not a write a request.
+const LAST_USE_RESOLUTION_MS: i64 = 60_000;
 
 fn check_user_name(name: &str) -> Result<()> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@');
@@ -133,7 +139,7 @@ async fn password_matches(password: &str, hash: String) -> bool {
 }
 
 fn digest(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", Sha256::digest(secret.as_bytes()))
 }
 
 fn user_from_row(row: &AnyRow) -> Result<User> {
@@ -301,7 +307,7 @@ impl SqlStore {
     }
 
     /// The user a token's secret acts as, if the token exists and has not
-    /// expired; records that it was used.
+    /// expired; records that it was used (to the minute).
     pub async fn user_for_token(&self, secret: &str) -> Result<Option<User>> {
         if !secret.starts_with(TOKEN_PREFIX) {
             return Ok(None);
@@ -310,7 +316,7 @@ impl SqlStore {
         let row = self
             .fetch_optional(
                 Sql::new(
-                    "SELECT t.id, t.expires_at, u.name, u.role, u.created_at FROM api_tokens t \
+                    "SELECT t.id, t.expires_at, t.last_used_at, u.name, u.role, u.created_at FROM api_tokens t \
                      JOIN users u ON u.name = t.user_name WHERE t.digest = ",
                 )
                 .text_arg(digest(secret)),
@@ -321,10 +327,13 @@ impl SqlStore {
         if expires_at.is_some_and(|at| at <= now) {
             return Ok(None);
         }
-        let id: String = row.try_get("id")?;
-        let mut touch = Sql::new("UPDATE api_tokens SET last_used_at = ");
-        touch.int_arg(now).push(" WHERE id = ").text_arg(id);
-        self.execute(&touch).await?;
+        let last_used_at: Option<i64> = row.try_get("last_used_at")?;
+        if last_used_at.is_none_or(|at| now - at >= LAST_USE_RESOLUTION_MS) {
+            let id: String = row.try_get("id")?;
+            let mut touch = Sql::new("UPDATE api_tokens SET last_used_at = ");
+            touch.int_arg(now).push(" WHERE id = ").text_arg(id);
+            self.execute(&touch).await?;
+        }
         Ok(Some(user_from_row(&row)?))
     }
 }

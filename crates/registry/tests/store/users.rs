@@ -46,7 +46,11 @@ async fn tokens_act_as_their_user_until_revoked_or_expired(backend: &str, store:
     let listed = store.tokens(Some("ci")).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, token.id);
-    assert!(listed[0].last_used_at.is_some(), "use is recorded");
+    let first_use = listed[0].last_used_at;
+    assert!(first_use.is_some(), "use is recorded");
+    // Within the minute another use costs no write.
+    store.user_for_token(&token.secret).await.unwrap().expect("the token still works");
+    assert_eq!(store.tokens(Some("ci")).await.unwrap()[0].last_used_at, first_use);
     // Neither a near miss nor something else is a token.
     assert_eq!(store.user_for_token(&format!("{}x", token.secret)).await.unwrap(), None);
     assert_eq!(store.user_for_token("a long password").await.unwrap(), None);
