@@ -18,3 +18,10 @@ pub(crate) fn load_labelled(named: &str, target: Option<&str>) -> anyhow::Result
         other => other.into(),
     })
 }
+
+/// An epoch-milliseconds time as the commands print it (UTC, to the second).
+pub(crate) fn timestamp(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}

@@ -2,8 +2,8 @@
 //! command line, over the MLflow REST API of a tracking server (retrain's
 //! or MLflow's), named by `--tracking-uri` or `MLFLOW_TRACKING_URI`.
 
+use super::timestamp;
 use anyhow::Result;
-use chrono::{TimeZone, Utc};
 use clap::{Args, Subcommand};
 use retrain_registry::MlflowClient;
 use retrain_registry::entities::{ModelVersion, Run};
@@ -84,13 +84,6 @@ pub(crate) enum ModelsCommand {
     },
 }
 
-fn time(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
-}
-
 pub(crate) fn runs(server: Server, command: RunsCommand) -> Result<()> {
     let store = MlflowClient::new(&server.tracking_uri)?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -109,7 +102,7 @@ pub(crate) fn runs(server: Server, command: RunsCommand) -> Result<()> {
                         run.info.run_id,
                         run.info.run_name,
                         run.info.status,
-                        time(run.info.start_time),
+                        timestamp(run.info.start_time),
                         metrics_summary(run)
                     );
                 }
@@ -137,7 +130,7 @@ fn print_versions(versions: &[ModelVersion]) {
             v.current_stage,
             v.aliases.join(","),
             v.run_id.as_deref().unwrap_or("-"),
-            time(v.creation_timestamp)
+            timestamp(v.creation_timestamp)
         );
     }
 }
@@ -210,7 +203,7 @@ pub(crate) fn models(server: Server, command: ModelsCommand) -> Result<()> {
                         event["to_version"].as_str().map(|v| format!("v{v}")).unwrap_or_else(|| "-".into());
                     println!(
                         "{}  {:<5} {:<12} {:>4} → {:<4}  by {}{}",
-                        time(event["at"].as_i64().unwrap_or(0)),
+                        timestamp(event["at"].as_i64().unwrap_or(0)),
                         event["kind"].as_str().unwrap_or(""),
                         event["subject"].as_str().unwrap_or(""),
                         from,
@@ -223,7 +216,7 @@ pub(crate) fn models(server: Server, command: ModelsCommand) -> Result<()> {
                             .unwrap_or_default()
                     );
                 }
-                println!("at {} (UTC):", time(audit["at"].as_i64().unwrap_or(0)));
+                println!("at {} (UTC):", timestamp(audit["at"].as_i64().unwrap_or(0)));
                 println!("  stages:  {}", audit["stages"]);
                 println!("  aliases: {}", audit["aliases"]);
             }

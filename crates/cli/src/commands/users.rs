@@ -13,7 +13,7 @@ use retrain_flow::project::Project;
 use retrain_registry::{Role, SqlStore, now_ms};
 use strum::VariantNames;
 
-use super::UsageError;
+use super::{UsageError, timestamp};
 
 #[derive(Subcommand)]
 pub(crate) enum UsersCommand {
@@ -99,9 +99,9 @@ fn new_password(from_stdin: bool) -> Result<String> {
     Ok(first)
 }
 
+/// A moment that may not have happened: `-` when it has not.
 fn when(ms: Option<i64>) -> String {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+    ms.map_or_else(|| "-".into(), timestamp)
 }
 
 pub(crate) fn run(command: UsersCommand) -> Result<()> {
@@ -119,7 +119,7 @@ pub(crate) fn run(command: UsersCommand) -> Result<()> {
             UsersCommand::List => {
                 println!("{:<24} {:<8} added", "user", "role");
                 for user in store.users().await? {
-                    println!("{:<24} {:<8} {}", user.name, user.role, when(Some(user.created_at)));
+                    println!("{:<24} {:<8} {}", user.name, user.role, timestamp(user.created_at));
                 }
             }
             UsersCommand::Passwd { name, password_stdin } => {
@@ -144,7 +144,7 @@ pub(crate) fn run(command: UsersCommand) -> Result<()> {
                         "{:<34} {:<16} {:<17} {:<17} {}",
                         token.id,
                         token.user,
-                        when(Some(token.created_at)),
+                        timestamp(token.created_at),
                         when(token.expires_at),
                         when(token.last_used_at)
                     );
