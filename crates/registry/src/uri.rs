@@ -31,15 +31,6 @@ impl ModelRef {
     }
 }
 
-impl fmt::Display for ModelRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ModelRef::Registry(uri) => uri.fmt(f),
-            ModelRef::Dir(dir) => dir.display().fmt(f),
-        }
-    }
-}
-
 /// A registry model URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelUri {

@@ -9,7 +9,6 @@
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -29,14 +28,12 @@ use crate::states::stored;
     Eq,
     PartialOrd,
     Ord,
-    Serialize,
     AsRefStr,
     Display,
     EnumString,
     IntoStaticStr,
     VariantNames,
 )]
-#[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
 pub enum Role {
     /// Reads everything a role may read, and scores models.
@@ -49,7 +46,7 @@ pub enum Role {
 }
 
 /// A user as the store shows one: never with the password.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     /// The name the user signs in with.
     pub name: String,
@@ -60,7 +57,7 @@ pub struct User {
 }
 
 /// An API token as listed: never with its secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
     /// What `users token revoke` takes.
     pub id: String,
