@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use retrain_registry::{Role, SqlStore, TOKEN_ENV};
 use serde_json::Value;
 use tokio::process::Command;
 
@@ -72,7 +75,16 @@ pub struct Launcher {
     pub logs: PathBuf,
     /// Extra environment for every child (e.g. `MLFLOW_TRACKING_URI`).
     pub env: Vec<(String, String)>,
+    /// The store whose sessions give each child a token of its own
+    /// (`MLFLOW_TRACKING_TOKEN`, acting as `task:PIPELINE/RUN/TASK`) for
+    /// as long as it runs, when the tracking server is this process's and
+    /// signs callers in; `None`: children use what their environment has.
+    pub sign_in: Option<Arc<SqlStore>>,
 }
+
+/// How long a task's token lasts when its task has no timeout; it ends
+/// with the task anyway, this only bounds a token whose end was missed.
+const TASK_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 impl Launcher {
     /// Children of this very program, in `project`, reaching tracking at
@@ -83,7 +95,14 @@ impl Launcher {
             root: project.root.clone(),
             logs: project.logs_dir(),
             env: vec![("MLFLOW_TRACKING_URI".into(), tracking_uri)],
+            sign_in: None,
         })
+    }
+
+    /// Gives every child a token of its own from `store`'s sessions.
+    pub fn signing_in(mut self, store: Arc<SqlStore>) -> Launcher {
+        self.sign_in = Some(store);
+        self
     }
 
     pub(crate) fn log_path(&self, pipeline: &str, run_id: &str, task: &str, try_number: u32) -> PathBuf {
@@ -112,21 +131,39 @@ impl Launcher {
         };
         let output_file = protocol::output_path(&log);
         let _ = std::fs::remove_file(&output_file);
+        let actor = protocol::task_actor(&launch.pipeline, &launch.run_id, &launch.task);
+        let token = self.sign_in.clone().map(|store| {
+            let ttl = launch.timeout.map_or(TASK_TOKEN_TTL, |t| t + Duration::from_secs(60));
+            let secret = store.sessions().issue(&actor, Role::Editor, ttl);
+            (store, secret)
+        });
         let mut command = Command::new(&self.program);
+        if let Some((_, secret)) = &token {
+            command.env(TOKEN_ENV, secret);
+        }
         command
             .args(protocol::task_run_args(&launch.pipeline, &launch.task, &launch.run_id))
             .current_dir(&self.root)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env(OUTPUT_FILE_ENV, &output_file)
             .env(TRY_NUMBER_ENV, launch.try_number.to_string())
-            .env(ACTOR_ENV, format!("pipeline:{}/{}/{}", launch.pipeline, launch.run_id, launch.task))
+            .env(ACTOR_ENV, &actor)
             .stdin(Stdio::null())
             .stdout(Stdio::from(file))
             .stderr(Stdio::from(stderr))
             .process_group(0);
+        // The token ends with the child, however it ends.
+        let end_token = move || {
+            if let Some((store, secret)) = &token {
+                store.sessions().end(secret);
+            }
+        };
         let mut child = match command.spawn() {
             Ok(child) => child,
-            Err(e) => return Err((launch, format!("cannot start {}: {e}", self.program.display()))),
+            Err(e) => {
+                end_token();
+                return Err((launch, format!("cannot start {}: {e}", self.program.display())));
+            }
         };
         let pid = child.id().unwrap_or(0);
         let wait = async move {
@@ -141,6 +178,7 @@ impl Launcher {
                 },
                 None => Some(child.wait().await),
             };
+            end_token();
             let exit = match status {
                 None => Exit::TimedOut(launch.timeout.unwrap_or_default()),
                 Some(Ok(status)) => status.code().map_or(Exit::Signal, Exit::Code),

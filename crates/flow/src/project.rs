@@ -28,6 +28,9 @@ pub mod paths {
     /// Registered models downloaded for predicting and serving, one
     /// directory per version (`models/NAME/VERSION`).
     pub const MODEL_CACHE: &str = ".retrain/cache";
+    /// The first admin's generated password (mode 0600), kept so that a
+    /// restart can say where it is; never rewritten once the admin exists.
+    pub const ADMIN_PASSWORD: &str = ".retrain/admin_password";
     /// Pipeline files.
     pub const PIPELINES: &str = "pipelines";
     /// Task logs (`PIPELINE/RUN/TASK/TRY.log`).

@@ -26,9 +26,16 @@ pub const OUTPUT_FILE_ENV: &str = "RETRAIN_OUTPUT_FILE";
 /// want to know.
 pub const TRY_NUMBER_ENV: &str = "RETRAIN_TRY_NUMBER";
 
-/// Who a task instance acts as (`pipeline:P/RUN/TASK`); the registry's
-/// REST client reads it (by this name) into the audit trail.
+/// Who a task instance acts as ([`task_actor`]); the registry's REST
+/// client sends it (by this name) to a server that signs no one in, for
+/// its audit trail; a server that does names the task's token instead,
+/// which is the same name.
 pub const ACTOR_ENV: &str = "RETRAIN_ACTOR";
+
+/// The name a task instance acts as: `task:PIPELINE/RUN/TASK`.
+pub fn task_actor(pipeline: &str, run_id: &str, task: &str) -> String {
+    format!("task:{pipeline}/{run_id}/{task}")
+}
 
 /// What a task instance ended with, short of failing.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,6 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -17,10 +20,17 @@ use crate::error::{ErrorCode, Result, StoreError};
 use crate::uri::ModelUri;
 
 const API: &str = "api/2.0/mlflow";
+
+/// The variables MLflow's client reads its credentials from.
+pub const TOKEN_ENV: &str = "MLFLOW_TRACKING_TOKEN";
+const USERNAME_ENV: &str = "MLFLOW_TRACKING_USERNAME";
+const PASSWORD_ENV: &str = "MLFLOW_TRACKING_PASSWORD";
 const ARTIFACTS: &str = "api/2.0/mlflow-artifacts/artifacts";
 
 /// An MLflow REST client, for retrain's server or MLflow's own. Every call
-/// names its actor (`RETRAIN_ACTOR`, else `USER`) for the audit trail; an
+/// carries the client's credentials, if it has any, and names its actor
+/// (`RETRAIN_ACTOR`, else `USER`) for the audit trail of a server that
+/// signs no one in; an
 /// error carries the server's error code (or one read from the HTTP
 /// status), and `INTERNAL_ERROR` when the server could not be reached.
 #[derive(Debug, Clone)]
@@ -44,20 +54,50 @@ fn list<T: DeserializeOwned>(value: Value, name: &str) -> Result<Vec<T>> {
 }
 
 impl MlflowClient {
-    /// A client of the tracking server at `url` (e.g. `http://127.0.0.1:5000`).
+    /// A client of the tracking server at `url` (e.g. `http://127.0.0.1:5000`),
+    /// with the credentials MLflow's client takes from its environment:
+    /// `MLFLOW_TRACKING_TOKEN` (a bearer token), else
+    /// `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`.
     pub fn new(url: &str) -> Result<MlflowClient> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let authorization = match (env(TOKEN_ENV), env(USERNAME_ENV), env(PASSWORD_ENV)) {
+            (Some(token), _, _) => Some(format!("Bearer {token}")),
+            (None, Some(user), Some(password)) => {
+                Some(format!("Basic {}", STANDARD.encode(format!("{user}:{password}"))))
+            }
+            _ => None,
+        };
+        MlflowClient::build(url, authorization)
+    }
+
+    /// A client of the tracking server at `url` that sends `token` as its
+    /// bearer token, whatever the environment says.
+    pub fn with_token(url: &str, token: &str) -> Result<MlflowClient> {
+        MlflowClient::build(url, Some(format!("Bearer {token}")))
+    }
+
+    fn build(url: &str, authorization: Option<String>) -> Result<MlflowClient> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(StoreError::invalid(format!(
                 "tracking URI '{url}' must be an http:// or https:// URL of a tracking server"
             )));
         }
-        // Who the audit trail names: a pipeline task says which one it is.
+        // Who the audit trail names when the server signs no one in.
         let actor = std::env::var("RETRAIN_ACTOR")
             .or_else(|_| std::env::var("USER"))
             .unwrap_or_else(|_| "retrain".into());
-        let mut headers = reqwest::header::HeaderMap::new();
-        if let Ok(value) = reqwest::header::HeaderValue::from_str(&actor) {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(&actor) {
             headers.insert("x-retrain-actor", value);
+        }
+        if let Some(authorization) = authorization {
+            let mut value = HeaderValue::from_str(&authorization).map_err(|_| {
+                StoreError::invalid(format!(
+                    "the credentials in {TOKEN_ENV} or {PASSWORD_ENV} are not header text"
+                ))
+            })?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
         }
         let http = reqwest::Client::builder()
             .default_headers(headers)

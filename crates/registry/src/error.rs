@@ -22,24 +22,34 @@ pub enum ErrorCode {
     InvalidState,
     /// No such endpoint (HTTP 404).
     EndpointNotFound,
+    /// The request has no credentials, or wrong ones (HTTP 401).
+    Unauthenticated,
+    /// The caller's role may not do this (HTTP 403).
+    PermissionDenied,
+    /// Too many failed sign-ins lately; try again later (HTTP 429).
+    ResourceExhausted,
     /// Anything else: the database, a server out of reach, a bug (HTTP 500).
     InternalError,
 }
 
-/// `(code, name on the wire, HTTP status)`, as MLflow answers them.
-const TABLE: [(ErrorCode, &str, u16); 6] = [
+/// `(code, name on the wire, HTTP status)`, as MLflow answers them;
+/// `INTERNAL_ERROR` last.
+const TABLE: [(ErrorCode, &str, u16); 9] = [
     (ErrorCode::InvalidParameterValue, "INVALID_PARAMETER_VALUE", 400),
     (ErrorCode::ResourceDoesNotExist, "RESOURCE_DOES_NOT_EXIST", 404),
     (ErrorCode::ResourceAlreadyExists, "RESOURCE_ALREADY_EXISTS", 400),
     (ErrorCode::InvalidState, "INVALID_STATE", 400),
     (ErrorCode::EndpointNotFound, "ENDPOINT_NOT_FOUND", 404),
+    (ErrorCode::Unauthenticated, "UNAUTHENTICATED", 401),
+    (ErrorCode::PermissionDenied, "PERMISSION_DENIED", 403),
+    (ErrorCode::ResourceExhausted, "RESOURCE_EXHAUSTED", 429),
     (ErrorCode::InternalError, "INTERNAL_ERROR", 500),
 ];
 
 impl ErrorCode {
     fn row(self) -> (ErrorCode, &'static str, u16) {
         // Every variant has a row; the table is checked by a test.
-        TABLE.iter().copied().find(|r| r.0 == self).unwrap_or(TABLE[5])
+        TABLE.iter().copied().find(|r| r.0 == self).unwrap_or(TABLE[TABLE.len() - 1])
     }
 
     /// The code as MLflow spells it on the wire (`RESOURCE_DOES_NOT_EXIST`).

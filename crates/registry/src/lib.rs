@@ -36,10 +36,11 @@ pub mod testing;
 mod uri;
 
 pub use artifacts::{ArtifactStore, FileInfo, checked_path};
-pub use client::MlflowClient;
+pub use client::{MlflowClient, TOKEN_ENV};
 pub use db::{Arg, Backend, Sql, WriteTx, now_ms};
 pub use error::{ErrorCode, Result, StoreError};
 pub use states::stored;
 pub use store::SqlStore;
-pub use store::users::{ApiToken, MIN_PASSWORD_CHARS, NewToken, Role, User};
+pub use store::sessions::{Caller, MAX_PASSWORD_BYTES, Sessions};
+pub use store::users::{ApiToken, MIN_PASSWORD_CHARS, NewToken, Role, User, generate_password};
 pub use uri::{ModelRef, ModelUri};

@@ -5,25 +5,26 @@
 //! are put together here and nowhere else, so the order of the layers is
 //! written down once.
 //!
-//! Two parts are still to come, and both belong here:
-//!
-//! - the web UI, a module `ui` beside the protocols (its templates, the
-//!   view models they render, and its assets embedded in the binary),
-//!   whose routes the builder merges with the others;
-//! - authentication, one tower layer that [`AppBuilder::build`] applies
-//!   around every route, between the tracing layer and the routes, so that
-//!   no handler ever checks who is asking.
+//! Every route comes from a route table ([`crate::routes`]) that says
+//! which role may call it; the builder puts the tables together, and
+//! [`crate::auth`]'s layer around them all says who is calling, so that
+//! no handler ever checks. The web UI, still to come, is one more module
+//! beside the protocols (its templates, view models and embedded assets)
+//! whose table the builder merges with the others.
 
 use std::fmt;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
+use axum::middleware::from_fn_with_state;
 use retrain_registry::{ArtifactStore, SqlStore};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::airflow::PipelineApi;
+use crate::auth::{self, Gate};
+use crate::routes::{POST, RouteSpec, Routes};
 use crate::serving::{self, ModelCatalog, ModelHandle, ServingOptions};
 
 /// The state of the tracking server's handlers. Each handler takes the
@@ -62,13 +63,15 @@ impl App {
     /// and the proxied artifact service; add the other parts with the
     /// builder's methods.
     pub fn builder(store: Arc<SqlStore>, artifacts: Arc<ArtifactStore>) -> AppBuilder {
-        AppBuilder { state: App { store, artifacts }, serving: None, pipelines: None }
+        AppBuilder { state: App { store, artifacts }, serving: None, pipelines: None, sign_in: false }
     }
 
     /// The application of `retrain serve`: one model with MLflow's scoring
-    /// protocol, behind the same layers as the tracking server.
-    pub fn single_model(handle: Arc<ModelHandle>) -> Router {
-        layered(serving::single_model_routes(handle))
+    /// protocol, behind the same layers as the tracking server; callers
+    /// sign in as the users of `users` when it is given.
+    pub fn single_model(handle: Arc<ModelHandle>, users: Option<Arc<SqlStore>>) -> Router {
+        let gate = users.map_or(Gate::Open, Gate::sign_in);
+        layered(serving::single_model_routes(handle), Arc::new(gate)).0
     }
 }
 
@@ -77,6 +80,7 @@ pub struct AppBuilder {
     state: App,
     serving: Option<ServingOptions>,
     pipelines: Option<PipelineApi>,
+    sign_in: bool,
 }
 
 impl fmt::Debug for AppBuilder {
@@ -84,6 +88,7 @@ impl fmt::Debug for AppBuilder {
         f.debug_struct("AppBuilder")
             .field("serving", &self.serving.is_some())
             .field("pipelines", &self.pipelines.is_some())
+            .field("sign_in", &self.sign_in)
             .finish_non_exhaustive()
     }
 }
@@ -101,37 +106,53 @@ impl AppBuilder {
         self
     }
 
+    /// Ask every caller who they are: the users and tokens of the store
+    /// (see [`crate::auth`]), and Airflow's `POST /auth/token` to sign in.
+    pub fn sign_in(mut self) -> AppBuilder {
+        self.sign_in = true;
+        self
+    }
+
     /// The router, from the outermost layer in:
     ///
     /// 1. layers every request passes, whichever route answers it (see
-    ///    [`layered`]);
-    /// 2. the protocols' routes, side by side, each group with the body
-    ///    limit its requests need: MLflow's REST API and the artifact
-    ///    service, then model serving and Airflow's API when configured.
-    ///
-    /// Authentication, when it comes, is one layer between the two, over
-    /// every route, so that no handler checks it; the UI's pages are one
-    /// more group of routes beside the others.
+    ///    [`layered`]): tracing, then who is calling;
+    /// 2. the protocols' routes, side by side, each with the role it needs
+    ///    and each group with the body limit its requests need: MLflow's
+    ///    REST API and the artifact service, then model serving and
+    ///    Airflow's API when configured.
     pub fn build(self) -> Router {
+        self.build_with_routes().0
+    }
+
+    /// [`AppBuilder::build`], and the route table it was built from.
+    pub fn build_with_routes(self) -> (Router, Vec<RouteSpec>) {
+        let gate = Arc::new(if self.sign_in { Gate::sign_in(self.state.store.clone()) } else { Gate::Open });
         let mut routes = crate::mlflow::routes().with_state(self.state);
         if let Some(options) = self.serving {
             routes = routes.merge(serving::catalog_routes(Arc::new(ModelCatalog::new(options))));
         }
         if let Some(api) = self.pipelines {
-            routes = routes.merge(Arc::new(api).router());
+            routes = routes.merge(Arc::new(api).routes());
         }
-        layered(routes)
+        if self.sign_in {
+            let sign_in = Routes::new().public(POST, "/auth/token", auth::token_for_password);
+            routes = routes.merge(sign_in.with_state(gate.clone()));
+        }
+        layered(routes, gate)
     }
 }
 
 /// The layers every application has, around all of its routes: request
-/// tracing, once. Its spans and events are at DEBUG level, so a server
-/// logging at INFO pays one disabled-level check per request for them.
-fn layered(routes: Router) -> Router {
+/// tracing, once, then [`auth::identify`]. Tracing's spans and events are
+/// at DEBUG level, so a server logging at INFO pays one disabled-level
+/// check per request for them.
+fn layered(routes: Routes, gate: Arc<Gate>) -> (Router, Vec<RouteSpec>) {
     let trace = TraceLayer::new_for_http()
         .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
         .on_request(DefaultOnRequest::new().level(Level::DEBUG))
         .on_response(DefaultOnResponse::new().level(Level::DEBUG))
         .on_failure(DefaultOnFailure::new().level(Level::DEBUG));
-    routes.layer(trace)
+    let (router, specs) = routes.into_parts();
+    (router.layer(from_fn_with_state(gate, auth::identify)).layer(trace), specs)
 }

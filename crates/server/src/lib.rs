@@ -15,12 +15,15 @@
 
 pub mod airflow;
 mod app;
+mod auth;
 mod mlflow;
+mod routes;
 mod server;
 pub mod serving;
 
 pub use app::{App, AppBuilder};
 pub use mlflow::ARTIFACT_ROOT;
+pub use routes::RouteSpec;
 pub use server::{RunningServer, ServeError, Server};
 
 /// The version `/version` reports: this crate's.

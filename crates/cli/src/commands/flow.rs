@@ -18,14 +18,14 @@ use retrain_flow::state::{PipelineRun, RunState, RunType};
 use retrain_flow::store::PipelineStore;
 use retrain_flow::task::{self, Invocation};
 use retrain_flow::{Pipeline, ops::Outcome, redact};
-use retrain_registry::{ArtifactStore, MlflowClient, SqlStore};
+use retrain_registry::{ArtifactStore, MlflowClient, Role, SqlStore};
 use retrain_server::airflow::PipelineApi;
 use retrain_server::serving::ServingOptions;
 use retrain_server::{App, Server};
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
-use super::server::{check_exposure, shutdown_signal, stopped};
+use super::server::{shutdown_signal, stopped};
 use super::{Exit, UsageError};
 
 #[derive(Args)]
@@ -41,10 +41,6 @@ pub(crate) struct UpArgs {
     host: String,
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// Listen on an address other than this machine's loopback although
-    /// requests are not authenticated yet.
-    #[arg(long)]
-    allow_unauthenticated: bool,
 }
 
 #[derive(Subcommand)]
@@ -165,8 +161,12 @@ fn launcher(project: &Project, tracking: String) -> Result<Launcher> {
     Launcher::for_project(project, tracking).context("cannot find the retrain executable")
 }
 
+/// How long the server's own parts (the serving watcher) hold their token:
+/// as long as the process lives.
+const OWN_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// `retrain up` always signs callers in, so it may listen anywhere.
 pub(crate) fn up(args: UpArgs) -> Result<()> {
-    check_exposure(&args.host, args.allow_unauthenticated)?;
     runtime()?.block_on(async {
         let root = current_dir()?;
         if !root.join(CONFIG_FILE).exists() {
@@ -178,21 +178,23 @@ pub(crate) fn up(args: UpArgs) -> Result<()> {
         let store = Arc::new(
             SqlStore::connect(&project.config.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?,
         );
+        let sign_in = super::users::first_admin(&store, &root).await?;
         let artifacts = Arc::new(ArtifactStore::open(&project.config.artifacts_destination)?);
         let (stop_tx, stop_rx) = watch::channel(false);
         let state = PipelineStore::new(store.clone());
         let scheduler_handle = Arc::new(SchedulerHandle::default());
         let server = Server::bind(&args.host, args.port).await?;
+        let watcher_token = store.sessions().issue("retrain:serving", Role::Viewer, OWN_TOKEN_TTL);
         let serving = ServingOptions {
-            tracking: MlflowClient::new(server.url())?,
+            tracking: MlflowClient::with_token(server.url(), &watcher_token)?,
             cache: root.join(project::paths::MODEL_CACHE),
             poll: std::time::Duration::from_secs(2),
         };
         let api = PipelineApi::new(project.clone(), state.clone(), UP_OWNER, scheduler_handle.clone());
-        let app = App::builder(store, artifacts).serving(serving).pipelines(api).build();
+        let app = App::builder(store.clone(), artifacts).serving(serving).pipelines(api).sign_in().build();
         let server = server.spawn(app, stopped(stop_rx.clone()));
         println!(
-            "retrain is up on {url} (tracking API at {url}/api/2.0/mlflow/, pipelines at {url}/api/v2/dags, models at {url}/models/NAME/invocations)",
+            "retrain is up on {url} (tracking API at {url}/api/2.0/mlflow/, pipelines at {url}/api/v2/dags, models at {url}/models/NAME/invocations)\n  {sign_in}",
             url = server.url()
         );
         let pipelines = load_pipelines(&project);
@@ -203,7 +205,10 @@ pub(crate) fn up(args: UpArgs) -> Result<()> {
             &project,
             pipelines,
             state,
-            launcher(&project, project.tracking_uri().unwrap_or_else(|| server.url().to_owned()))?,
+            match project.tracking_uri() {
+                Some(elsewhere) => launcher(&project, elsewhere)?,
+                None => launcher(&project, server.url().to_owned())?.signing_in(store.clone()),
+            },
             Arc::new(SystemClock),
             Options {
                 owner: UP_OWNER.into(),
@@ -381,14 +386,15 @@ async fn run_foreground(
     let store =
         Arc::new(SqlStore::connect(&project.config.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?);
     let (stop_tx, stop_rx) = watch::channel(false);
-    // Tasks use the tracking server the user named, else one of our own.
-    let (tracking, server) = match project.tracking_uri() {
-        Some(uri) => (uri, None),
+    // Tasks use the tracking server the user named, else one of our own,
+    // which only they can call, each with its own token.
+    let (launcher, server) = match project.tracking_uri() {
+        Some(uri) => (launcher(project, uri)?, None),
         None => {
             let artifacts = Arc::new(ArtifactStore::open(&project.config.artifacts_destination)?);
-            let app = App::builder(store.clone(), artifacts).build();
+            let app = App::builder(store.clone(), artifacts).sign_in().build();
             let server = Server::bind("127.0.0.1", 0).await?.spawn(app, stopped(stop_rx.clone()));
-            (server.url().to_owned(), Some(server))
+            (launcher(project, server.url().to_owned())?.signing_in(store.clone()), Some(server))
         }
     };
     let (interrupt_tx, interrupt_rx) = watch::channel(false);
@@ -396,7 +402,6 @@ async fn run_foreground(
         shutdown_signal().await;
         let _ = interrupt_tx.send(true);
     });
-    let launcher = launcher(project, tracking)?;
     let driven = runs::run_in_foreground(
         project,
         pipeline,

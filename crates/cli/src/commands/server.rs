@@ -20,10 +20,15 @@ pub(crate) struct ServerArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Port to listen on (MLflow's default).
     #[arg(long, default_value_t = 5000)]
     port: u16,
-    /// Listen on an address other than this machine's loopback although
-    /// requests are not authenticated yet.
+    /// Ask every caller to sign in: a user's password (HTTP Basic) or an
+    /// API token (Bearer), as made with `retrain users`.
+    #[arg(long)]
+    auth: bool,
+    /// Listen on an address other than this machine's loopback without
+    /// --auth, so that anyone who reaches it may change everything.
     #[arg(long)]
     allow_unauthenticated: bool,
     /// Metadata store: sqlite:///PATH (relative) or sqlite:////ABS/PATH, or postgresql://USER@HOST/DB.
@@ -34,12 +39,12 @@ pub(crate) struct ServerArgs {
     artifacts_destination: String,
 }
 
-/// Refuses to listen beyond this machine while requests are not
-/// authenticated, unless the user asked for it with
-/// `--allow-unauthenticated` (then it warns).
-pub(super) fn check_exposure(host: &str, allow_unauthenticated: bool) -> Result<()> {
+/// Refuses to listen beyond this machine without signing callers in,
+/// unless the user asked for it with `--allow-unauthenticated` (then it
+/// warns).
+fn check_exposure(host: &str, auth: bool, allow_unauthenticated: bool) -> Result<()> {
     let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    if loopback {
+    if loopback || auth {
         return Ok(());
     }
     if allow_unauthenticated {
@@ -50,14 +55,15 @@ pub(super) fn check_exposure(host: &str, allow_unauthenticated: bool) -> Result<
     }
     Err(super::UsageError(format!(
         "--host {host} would let anyone who can reach it read and change experiments, models and \
-         pipelines: requests are not authenticated yet. Listen on 127.0.0.1 (the default), behind a \
-         proxy that authenticates, or pass --allow-unauthenticated to listen on {host} anyway"
+         pipelines without signing in. Pass --auth to ask for a user's password or token (see \
+         `retrain users`), listen on 127.0.0.1 (the default), or pass --allow-unauthenticated to \
+         listen on {host} anyway"
     ))
     .into())
 }
 
 pub(crate) fn run(args: ServerArgs) -> Result<()> {
-    check_exposure(&args.host, args.allow_unauthenticated)?;
+    check_exposure(&args.host, args.auth, args.allow_unauthenticated)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(serve(args))
 }
@@ -66,14 +72,26 @@ async fn serve(args: ServerArgs) -> Result<()> {
     let store = Arc::new(SqlStore::connect(&args.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?);
     let artifacts = Arc::new(ArtifactStore::open(&args.artifacts_destination)?);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = Server::bind(&args.host, args.port)
-        .await?
-        .spawn(App::builder(store, artifacts).build(), stopped(stop_rx));
+    let mut app = App::builder(store.clone(), artifacts);
+    if args.auth {
+        warn_without_users(&store).await?;
+        app = app.sign_in();
+    }
+    let server = Server::bind(&args.host, args.port).await?.spawn(app.build(), stopped(stop_rx));
     tracing::info!(backend = %args.backend_store_uri, "tracking server listening on {}", server.url());
     shutdown_signal().await;
     let _ = stop_tx.send(true);
     server.stopped().await;
     tracing::info!("tracking server stopped");
+    Ok(())
+}
+
+/// A server that signs callers in but has no user yet can only be used
+/// once one is added; says so.
+async fn warn_without_users(store: &SqlStore) -> Result<()> {
+    if !store.has_users().await? {
+        tracing::warn!("--auth: there is no user yet; add one with `retrain users add NAME --role admin`");
+    }
     Ok(())
 }
 
@@ -109,10 +127,18 @@ pub(crate) struct ServeArgs {
     model: String,
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Port to listen on.
     #[arg(long, default_value_t = 5001)]
     port: u16,
-    /// Listen on an address other than this machine's loopback although
-    /// requests are not authenticated yet.
+    /// Ask every caller to sign in as a user of --backend-store-uri (a
+    /// viewer may score).
+    #[arg(long)]
+    auth: bool,
+    /// The metadata store whose users and tokens --auth checks.
+    #[arg(long, env = "RETRAIN_BACKEND_STORE_URI", default_value = paths::DATABASE_URI)]
+    backend_store_uri: String,
+    /// Listen on an address other than this machine's loopback without
+    /// --auth, so that anyone who reaches it may score.
     #[arg(long)]
     allow_unauthenticated: bool,
     /// Tracking server that resolves registry URIs.
@@ -128,9 +154,17 @@ pub(crate) struct ServeArgs {
 
 /// `retrain serve`: one model over HTTP with MLflow's scoring protocol.
 pub(crate) fn serve_model(args: ServeArgs) -> Result<()> {
-    check_exposure(&args.host, args.allow_unauthenticated)?;
+    check_exposure(&args.host, args.auth, args.allow_unauthenticated)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
+        let users = if args.auth {
+            let store =
+                Arc::new(SqlStore::connect(&args.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?);
+            warn_without_users(&store).await?;
+            Some(store)
+        } else {
+            None
+        };
         let source = ModelSource::parse(&args.model, args.tracking_uri.as_deref(), &args.cache_dir)
             .map_err(|e| super::UsageError(e.to_string()))?;
         let handle = ModelHandle::open(source, Arc::new(ServingMetrics::default()))
@@ -144,7 +178,7 @@ pub(crate) fn serve_model(args: ServeArgs) -> Result<()> {
             version = %served.version,
             "serving on http://{}:{}/invocations", args.host, args.port
         );
-        server.serve(App::single_model(handle), shutdown_signal()).await?;
+        server.serve(App::single_model(handle, users), shutdown_signal()).await?;
         Ok(())
     })
 }

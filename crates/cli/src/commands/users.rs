@@ -5,12 +5,13 @@
 //! stay in the shell's history and the process list.
 
 use std::io::{BufRead, IsTerminal};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use retrain_flow::project::Project;
-use retrain_registry::{Role, SqlStore, now_ms};
+use retrain_flow::project::{Project, paths};
+use retrain_registry::{Role, SqlStore, generate_password, now_ms};
 use strum::VariantNames;
 
 use super::{UsageError, timestamp};
@@ -157,4 +158,59 @@ pub(crate) fn run(command: UsersCommand) -> Result<()> {
         }
         Ok(())
     })
+}
+
+/// The variable that gives the first admin's password.
+const ADMIN_PASSWORD_ENV: &str = "RETRAIN_ADMIN_PASSWORD";
+
+/// The user the first start adds.
+const FIRST_ADMIN: &str = "admin";
+
+/// Makes sure someone can sign in to `retrain up` in `root`: on the first
+/// start (no user yet) adds `admin` with the password from
+/// `RETRAIN_ADMIN_PASSWORD`, or a generated one shown this once and kept
+/// in `.retrain/admin_password` (mode 0600). Later starts change nothing.
+/// Returns how to sign in, for the terminal.
+pub(crate) async fn first_admin(store: &SqlStore, root: &Path) -> Result<String> {
+    let kept = root.join(paths::ADMIN_PASSWORD);
+    if store.has_users().await? {
+        return Ok(if kept.exists() {
+            format!("sign in as {FIRST_ADMIN} with the password in {}", paths::ADMIN_PASSWORD)
+        } else {
+            "sign in with your user name and password (`retrain users list` shows the users)".to_owned()
+        });
+    }
+    if let Some(password) = std::env::var(ADMIN_PASSWORD_ENV).ok().filter(|p| !p.is_empty()) {
+        store
+            .add_user(FIRST_ADMIN, Role::Admin, &password)
+            .await
+            .map_err(|e| UsageError(format!("{ADMIN_PASSWORD_ENV}: {}", e.message)))?;
+        return Ok(format!("sign in as {FIRST_ADMIN} with the password in {ADMIN_PASSWORD_ENV}"));
+    }
+    let password = generate_password();
+    // Written before the user exists: if the write fails, there is no
+    // admin whose password no one has, and the next start tries again.
+    write_private(&kept, &password)?;
+    store.add_user(FIRST_ADMIN, Role::Admin, &password).await?;
+    Ok(format!(
+        "sign in as {FIRST_ADMIN} with password {password}\n  (shown this once; it is kept in {}, readable by you only)",
+        paths::ADMIN_PASSWORD
+    ))
+}
+
+/// Writes `text` to `path`, readable and writable by its owner only.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(file, "{text}").with_context(|| format!("cannot write {}", path.display()))
 }

@@ -389,6 +389,7 @@ fn spawn_on(d: &Path, args: &[&str], port: u16, env: &[(&str, &str)]) -> std::pr
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("retrain"))
         .current_dir(d)
         .env_remove("MLFLOW_TRACKING_URI")
+        .env("RETRAIN_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .envs(env.iter().copied())
         .args(args)
         .args(["--port", &port.to_string()])
@@ -572,12 +573,35 @@ fn walk_has(dir: &Path, name: &str) -> bool {
     })
 }
 
-/// Sends one HTTP request and returns the status line, headers and body.
+/// The first admin's password of the servers [`spawn_on`] starts.
+const ADMIN_PASSWORD: &str = "admin-password-of-the-tests";
+
+/// `Authorization` for `user` with `password` (HTTP Basic).
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// Sends one HTTP request as the first admin and returns the status line,
+/// headers and body.
 fn http(address: &str, method: &str, path: &str, content_type: &str, body: &str) -> String {
+    http_as(address, Some(&basic("admin", ADMIN_PASSWORD)), method, path, content_type, body)
+}
+
+/// [`http`] with `authorization`, or without credentials.
+fn http_as(
+    address: &str,
+    authorization: Option<&str>,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> String {
     let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let credentials = authorization.map(|a| format!("authorization: {a}\r\n")).unwrap_or_default();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nhost: {address}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nhost: {address}\r\n{credentials}content-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -590,7 +614,13 @@ fn http(address: &str, method: &str, path: &str, content_type: &str, body: &str)
 fn up_from_scratch_registers_a_champion_predicts_and_serves_it() {
     let dir = project(true);
     let d = dir.path();
-    let (mut up, address) = spawn(d, &["up"], &[]);
+    // No admin password given: one is generated and kept for its owner.
+    let (mut up, address) = spawn(d, &["up"], &[("RETRAIN_ADMIN_PASSWORD", "")]);
+    let kept = d.join(".retrain/admin_password");
+    let password = fs::read_to_string(&kept).unwrap().trim().to_owned();
+    assert!(password.len() >= 12, "{password}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(fs::metadata(&kept).unwrap().permissions().mode() & 0o777, 0o600);
     let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
     let predictions = d.join(format!("data/predictions/{yesterday}/predictions.csv"));
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -601,12 +631,41 @@ fn up_from_scratch_registers_a_champion_predicts_and_serves_it() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    up_checks(d, &address, &predictions);
+    up_checks(d, &address, &predictions, &basic("admin", &password));
     std::process::Command::new("kill").args(["-TERM", &up.id().to_string()]).status().unwrap();
     assert!(up.wait().unwrap().success());
+    no_secret_in_files(d, &password);
+    // A restart keeps the admin's password.
+    let (mut again, address) = spawn(d, &["up"], &[("RETRAIN_ADMIN_PASSWORD", "")]);
+    assert_eq!(fs::read_to_string(&kept).unwrap().trim(), password);
+    let answer =
+        http_as(&address, Some(&basic("admin", &password)), "GET", "/api/v2/dags", "application/json", "");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    again.kill().unwrap();
+    again.wait().unwrap();
 }
 
-fn up_checks(d: &Path, address: &str, predictions: &Path) {
+/// No log, no database file and nothing else the project keeps holds
+/// `password` or a token's secret (every token starts with `rt_`), but
+/// the file that keeps the admin's password for its owner.
+fn no_secret_in_files(dir: &Path, password: &str) {
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            no_secret_in_files(&path, password);
+        } else if !path.ends_with(".retrain/admin_password") {
+            let bytes = fs::read(&path).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains(password), "{} holds the admin password", path.display());
+            let token = text
+                .match_indices("rt_")
+                .any(|(at, _)| text[at + 3..].chars().take(64).filter(char::is_ascii_hexdigit).count() == 64);
+            assert!(!token, "{} holds a token", path.display());
+        }
+    }
+}
+
+fn up_checks(d: &Path, address: &str, predictions: &Path, authorization: &str) {
     // The 14 days of data the first start backfills.
     for days in 1..=14 {
         let day = (chrono::Utc::now() - chrono::Duration::days(days)).format("%Y-%m-%d").to_string();
@@ -617,12 +676,23 @@ fn up_checks(d: &Path, address: &str, predictions: &Path) {
     // The champion answers on the same port, in MLflow's protocol.
     let row: Vec<String> = (0..20).map(|i| format!("\"f{i}\": 0.1")).collect();
     let body = format!("{{\"dataframe_records\": [{{{}}}]}}", row.join(", "));
-    let answer = http(address, "POST", "/models/synthetic/invocations", "application/json", &body);
+    let anonymous =
+        http_as(address, None, "POST", "/models/synthetic/invocations", "application/json", &body);
+    assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
+    let answer = http_as(
+        address,
+        Some(authorization),
+        "POST",
+        "/models/synthetic/invocations",
+        "application/json",
+        &body,
+    );
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("x-retrain-model-version: 1"), "{answer}");
     assert!(answer.contains("{\"predictions\":["), "{answer}");
-    let missing = http(
+    let missing = http_as(
         address,
+        Some(authorization),
         "POST",
         "/models/synthetic/invocations",
         "application/json",
@@ -715,7 +785,7 @@ start_date: 2026-11-01
 params: {greeting: hello}
 tasks:
   say: {op: shell, command: 'echo {{ params.greeting }} {{ ds }} >> said.txt'}
-  then: {op: shell, command: 'true', needs: [say]}
+  then: {op: shell, command: 'printf %s \"$MLFLOW_TRACKING_TOKEN\" > token.txt', needs: [say]}
 ",
     );
     write(
@@ -755,6 +825,23 @@ tasks:
     assert_eq!(run["state"], "success", "{run}");
     assert!(run["duration"].as_f64().is_some_and(|s| s >= 0.0), "{run}");
     assert_eq!(read(d, "said.txt"), "hi 2026-11-20\n");
+    // The task had a token of its own, which ended with it.
+    let token = read(d, "token.txt");
+    assert!(token.starts_with("rt_"), "{token}");
+    let ended = http_as(a, Some(&format!("Bearer {token}")), "GET", "/api/v2/dags", "application/json", "");
+    assert!(ended.starts_with("HTTP/1.1 401"), "{ended}");
+    // Airflow's sign-in gives a token that works, in Airflow's shapes.
+    let credentials = format!(r#"{{"username": "admin", "password": "{ADMIN_PASSWORD}"}}"#);
+    let signed = http_as(a, None, "POST", "/auth/token", "application/json", &credentials);
+    assert!(signed.starts_with("HTTP/1.1 201"), "{signed}");
+    let (_, body) = signed.split_once("\r\n\r\n").unwrap();
+    let access: serde_json::Value = serde_json::from_str(body).unwrap();
+    let bearer = format!("Bearer {}", access["access_token"].as_str().unwrap());
+    assert!(
+        http_as(a, Some(&bearer), "GET", "/api/v2/dags", "application/json", "").starts_with("HTTP/1.1 200")
+    );
+    let anonymous = http_as(a, None, "GET", "/api/v2/dags", "application/json", "");
+    assert!(anonymous.starts_with("HTTP/1.1 401") && anonymous.contains("\"detail\""), "{anonymous}");
     let (status, tis) = api(a, "GET", "/api/v2/dags/greet/dagRuns/api-1/taskInstances", "");
     assert_eq!(status, 200);
     assert_eq!(tis["total_entries"], 2, "{tis}");

@@ -69,6 +69,7 @@ async fn catchup_order_and_retries_with_backoff_follow_the_clock(backend: &str, 
         root: root.to_path_buf(),
         logs: root.join(format!("logs-{backend}")),
         env: Vec::new(),
+        sign_in: None,
     };
     let options = Options { owner: "test".into(), create_scheduled_runs: true, parallelism: 4 };
     let mut scheduler =

@@ -1,7 +1,8 @@
 //! `SqlStore`: MLflow's tracking and registry store over the database
 //! layer ([`crate::db`]). Each entity adds its operations in its own
 //! module (`experiments`, `runs`, `metrics`, `logged_models`, `registry`,
-//! `audit`), and their searches share one engine (`search`); this one
+//! `audit`, `users`, with `sessions` answering who a request is from
+//! memory), and their searches share one engine (`search`); this one
 //! opens the store and offers the database to the other parts of the
 //! system that keep their tables in it (the scheduler).
 //!
@@ -17,6 +18,7 @@ mod metrics;
 mod registry;
 mod runs;
 mod search;
+pub(crate) mod sessions;
 pub(crate) mod users;
 
 use sqlx::any::{AnyQueryResult, AnyRow};
@@ -33,6 +35,8 @@ pub struct SqlStore {
     pub(crate) artifact_root: String,
     /// Metric points waiting for the next group commit.
     pub(crate) metric_commits: GroupCommit<MetricPoints>,
+    /// Credentials checked lately, and tokens issued in memory.
+    pub(crate) sessions: sessions::Sessions,
 }
 
 impl SqlStore {
@@ -44,6 +48,7 @@ impl SqlStore {
             db: Database::connect(uri).await?,
             artifact_root: artifact_root.trim_end_matches('/').to_owned(),
             metric_commits: GroupCommit::default(),
+            sessions: sessions::Sessions::default(),
         };
         store.ensure_default_experiment().await?;
         Ok(store)

@@ -85,7 +85,29 @@ pub struct NewToken {
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Where every token's secret starts, so one is recognisable in a leak scan.
-const TOKEN_PREFIX: &str = "rt_";
+pub(crate) const TOKEN_PREFIX: &str = "rt_";
+
+/// How many characters a generated password has (the policy asks for at
+/// least 12).
+const GENERATED_PASSWORD_CHARS: usize = 24;
+
+/// A new password of random letters and digits (about 140 bits), for an
+/// account no one has chosen a password for yet.
+pub fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let random = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
+    random
+        .iter()
+        .flat_map(|u| u.as_bytes().to_vec())
+        .take(GENERATED_PASSWORD_CHARS)
+        .map(|b| char::from(ALPHABET[usize::from(b) % ALPHABET.len()]))
+        .collect()
+}
+
+/// A new token secret: the prefix and 244 random bits.
+pub(crate) fn new_secret() -> String {
+    format!("{TOKEN_PREFIX}{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+}
 
 /// How stale a token's last-use time may be before a request records a new
 /// one: a token that authenticates every request costs a write a minute,
@@ -135,7 +157,7 @@ async fn password_matches(password: &str, hash: String) -> bool {
     .unwrap_or(false)
 }
 
-fn digest(secret: &str) -> String {
+pub(crate) fn digest(secret: &str) -> String {
     format!("{:x}", Sha256::digest(secret.as_bytes()))
 }
 
@@ -209,6 +231,7 @@ impl SqlStore {
         if self.execute(&sql).await?.rows_affected() == 0 {
             return Err(no_user(name));
         }
+        self.sessions.forget_checks();
         Ok(())
     }
 
@@ -236,12 +259,13 @@ impl SqlStore {
         Sql::new("DELETE FROM api_tokens WHERE user_name = ").text_arg(name).execute(&mut *tx).await?;
         Sql::new("DELETE FROM users WHERE name = ").text_arg(name).execute(&mut *tx).await?;
         tx.commit().await?;
+        self.sessions.forget_checks();
         Ok(())
     }
 
     /// The user `name` if `password` is theirs; `None` for an unknown
     /// user and a wrong password alike, after the same work.
-    pub async fn authenticate(&self, name: &str, password: &str) -> Result<Option<User>> {
+    pub(crate) async fn authenticate(&self, name: &str, password: &str) -> Result<Option<User>> {
         let row = self
             .fetch_optional(
                 Sql::new("SELECT name, role, created_at, password_hash FROM users WHERE name = ")
@@ -266,8 +290,7 @@ impl SqlStore {
             return Err(no_user(user));
         }
         let id = uuid::Uuid::now_v7().simple().to_string();
-        let secret =
-            format!("{TOKEN_PREFIX}{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let secret = new_secret();
         let values = vec![
             Arg::Text(id.clone()),
             Arg::Text(user.into()),
@@ -300,12 +323,14 @@ impl SqlStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::not_found(format!("no token with id '{id}'")));
         }
+        self.sessions.forget_checks();
         Ok(())
     }
 
-    /// The user a token's secret acts as, if the token exists and has not
-    /// expired; records that it was used (to the minute).
-    pub async fn user_for_token(&self, secret: &str) -> Result<Option<User>> {
+    /// The user a token's secret acts as and when the token expires, if it
+    /// exists and has not expired; records that it was used (to the
+    /// minute).
+    pub(crate) async fn user_for_token(&self, secret: &str) -> Result<Option<(User, Option<i64>)>> {
         if !secret.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
@@ -331,7 +356,7 @@ impl SqlStore {
             touch.int_arg(now).push(" WHERE id = ").text_arg(id);
             self.execute(&touch).await?;
         }
-        Ok(Some(user_from_row(&row)?))
+        Ok(Some((user_from_row(&row)?, expires_at)))
     }
 }
 
@@ -350,6 +375,13 @@ mod tests {
         assert_eq!("editor".parse::<Role>(), Ok(Role::Editor));
         assert_eq!(Role::Admin.as_ref(), "admin");
         assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn generated_passwords_are_long_and_differ() {
+        let (a, b) = (generate_password(), generate_password());
+        assert!(a.chars().count() >= 12 && a.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a, b);
     }
 
     #[test]

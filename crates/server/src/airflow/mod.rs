@@ -16,22 +16,22 @@
 //! is FastAPI's error shape.
 
 mod handlers;
-mod problem;
+pub(crate) mod problem;
 mod views;
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::get;
 use retrain_flow::pipeline::Pipeline;
 use retrain_flow::project::{Project, ProjectError};
 use retrain_flow::scheduler::SchedulerHandle;
 use retrain_flow::state::PipelineRun;
 use retrain_flow::store::PipelineStore;
+use retrain_registry::Role;
 
+use crate::routes::{GET, PATCH, POST, Routes};
 use handlers::{get_dag, get_run, health, list_dags, list_runs, list_task_instances, patch_dag, trigger};
 use problem::Problem;
 
@@ -57,15 +57,19 @@ impl PipelineApi {
         PipelineApi { project, state, owner: owner.to_owned(), scheduler }
     }
 
-    /// Airflow's routes over this API.
-    pub(crate) fn router(self: Arc<Self>) -> Router {
-        Router::new()
-            .route("/api/v2/monitor/health", get(health))
-            .route("/api/v2/dags", get(list_dags))
-            .route("/api/v2/dags/{dag_id}", get(get_dag).patch(patch_dag))
-            .route("/api/v2/dags/{dag_id}/dagRuns", get(list_runs).post(trigger))
-            .route("/api/v2/dags/{dag_id}/dagRuns/{run_id}", get(get_run))
-            .route("/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", get(list_task_instances))
+    /// Airflow's routes over this API: reads for viewers; pausing and
+    /// triggering for editors.
+    pub(crate) fn routes(self: Arc<Self>) -> Routes {
+        use Role::{Editor, Viewer};
+        Routes::new()
+            .to(GET, "/api/v2/monitor/health", Viewer, health)
+            .to(GET, "/api/v2/dags", Viewer, list_dags)
+            .to(GET, "/api/v2/dags/{dag_id}", Viewer, get_dag)
+            .to(PATCH, "/api/v2/dags/{dag_id}", Editor, patch_dag)
+            .to(GET, "/api/v2/dags/{dag_id}/dagRuns", Viewer, list_runs)
+            .to(POST, "/api/v2/dags/{dag_id}/dagRuns", Editor, trigger)
+            .to(GET, "/api/v2/dags/{dag_id}/dagRuns/{run_id}", Viewer, get_run)
+            .to(GET, "/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", Viewer, list_task_instances)
             .with_state(self)
     }
 

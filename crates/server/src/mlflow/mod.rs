@@ -11,18 +11,18 @@
 //! filter) is a 4xx in MLflow's error shape ([`error`]), never a 500.
 
 mod artifacts;
-mod error;
+pub(crate) mod error;
 mod logged_models;
 mod message;
 mod registry;
 mod tracking;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, patch, post, put};
+use retrain_registry::Role;
 use serde_json::json;
 
 use crate::App;
+use crate::routes::{DELETE, GET, PATCH, POST, PUT, Routes};
 use error::endpoint_not_found;
 pub(crate) use error::error_response;
 
@@ -34,96 +34,92 @@ pub const ARTIFACT_ROOT: &str = "mlflow-artifacts:";
 /// held in memory).
 pub(crate) const MAX_ARTIFACT_BYTES: usize = 1 << 30;
 
-/// Routes of the MLflow REST API, mounted under each prefix.
-fn api_routes() -> Router<App> {
-    Router::new()
-        .route("/experiments/create", post(tracking::create_experiment))
-        .route("/experiments/get", get(tracking::get_experiment))
-        .route("/experiments/get-by-name", get(tracking::get_experiment_by_name))
-        .route("/experiments/search", post(tracking::search_experiments).get(tracking::search_experiments))
-        .route("/experiments/update", post(tracking::update_experiment))
-        .route("/experiments/delete", post(tracking::delete_experiment))
-        .route("/experiments/restore", post(tracking::restore_experiment))
-        .route("/experiments/set-experiment-tag", post(tracking::set_experiment_tag))
-        .route("/runs/create", post(tracking::create_run))
-        .route("/runs/get", get(tracking::get_run))
-        .route("/runs/update", post(tracking::update_run))
-        .route("/runs/delete", post(tracking::delete_run))
-        .route("/runs/restore", post(tracking::restore_run))
-        .route("/runs/search", post(tracking::search_runs))
-        .route("/runs/log-metric", post(tracking::log_metric))
-        .route("/runs/log-parameter", post(tracking::log_param))
-        .route("/runs/log-batch", post(tracking::log_batch))
-        .route("/runs/log-inputs", post(tracking::log_inputs))
-        .route("/runs/log-model", post(tracking::log_model))
-        .route("/runs/set-tag", post(tracking::set_tag))
-        .route("/runs/delete-tag", post(tracking::delete_tag))
-        .route("/metrics/get-history", get(tracking::get_metric_history))
-        .route("/artifacts/list", get(artifacts::list_run_artifacts))
-        .route("/runs/outputs", post(logged_models::log_outputs))
-        .route("/logged-models", post(logged_models::create_logged_model))
-        .route("/logged-models/search", post(logged_models::search_logged_models))
-        .route(
-            "/logged-models/{model_id}",
-            get(logged_models::get_logged_model)
-                .patch(logged_models::finalize_logged_model)
-                .delete(logged_models::delete_logged_model),
-        )
-        .route("/logged-models/{model_id}/tags", patch(logged_models::set_logged_model_tags))
-        .route("/registered-models/create", post(registry::create_registered_model))
-        .route("/registered-models/get", get(registry::get_registered_model))
-        .route("/registered-models/rename", post(registry::rename_registered_model))
-        .route("/registered-models/update", patch(registry::update_registered_model))
-        .route("/registered-models/delete", delete(registry::delete_registered_model))
-        .route(
-            "/registered-models/search",
-            get(registry::search_registered_models).post(registry::search_registered_models),
-        )
-        .route(
-            "/registered-models/get-latest-versions",
-            post(registry::get_latest_versions).get(registry::get_latest_versions),
-        )
-        .route("/registered-models/set-tag", post(registry::set_registered_model_tag))
-        .route("/registered-models/delete-tag", delete(registry::delete_registered_model_tag))
-        .route(
-            "/registered-models/alias",
-            post(registry::set_alias).delete(registry::delete_alias).get(registry::get_version_by_alias),
-        )
-        .route("/registered-models/audit", get(registry::registry_audit))
-        .route("/model-versions/create", post(registry::create_model_version))
-        .route("/model-versions/get", get(registry::get_model_version))
-        .route("/model-versions/update", patch(registry::update_model_version))
-        .route("/model-versions/delete", delete(registry::delete_model_version))
-        .route(
-            "/model-versions/search",
-            get(registry::search_model_versions).post(registry::search_model_versions),
-        )
-        .route("/model-versions/transition-stage", post(registry::transition_stage))
-        .route("/model-versions/get-download-uri", get(registry::get_download_uri))
-        .route("/model-versions/set-tag", post(registry::set_model_version_tag))
-        .route("/model-versions/delete-tag", delete(registry::delete_model_version_tag))
-        .fallback(endpoint_not_found)
+/// Routes of the MLflow REST API, mounted under each prefix: reads for
+/// viewers, writes for editors. (Searches are POSTs that only read.)
+fn api_routes() -> Routes<App> {
+    use Role::{Editor, Viewer};
+    Routes::new()
+        .to(POST, "/experiments/create", Editor, tracking::create_experiment)
+        .to(GET, "/experiments/get", Viewer, tracking::get_experiment)
+        .to(GET, "/experiments/get-by-name", Viewer, tracking::get_experiment_by_name)
+        .to(POST, "/experiments/search", Viewer, tracking::search_experiments)
+        .to(GET, "/experiments/search", Viewer, tracking::search_experiments)
+        .to(POST, "/experiments/update", Editor, tracking::update_experiment)
+        .to(POST, "/experiments/delete", Editor, tracking::delete_experiment)
+        .to(POST, "/experiments/restore", Editor, tracking::restore_experiment)
+        .to(POST, "/experiments/set-experiment-tag", Editor, tracking::set_experiment_tag)
+        .to(POST, "/runs/create", Editor, tracking::create_run)
+        .to(GET, "/runs/get", Viewer, tracking::get_run)
+        .to(POST, "/runs/update", Editor, tracking::update_run)
+        .to(POST, "/runs/delete", Editor, tracking::delete_run)
+        .to(POST, "/runs/restore", Editor, tracking::restore_run)
+        .to(POST, "/runs/search", Viewer, tracking::search_runs)
+        .to(POST, "/runs/log-metric", Editor, tracking::log_metric)
+        .to(POST, "/runs/log-parameter", Editor, tracking::log_param)
+        .to(POST, "/runs/log-batch", Editor, tracking::log_batch)
+        .to(POST, "/runs/log-inputs", Editor, tracking::log_inputs)
+        .to(POST, "/runs/log-model", Editor, tracking::log_model)
+        .to(POST, "/runs/set-tag", Editor, tracking::set_tag)
+        .to(POST, "/runs/delete-tag", Editor, tracking::delete_tag)
+        .to(GET, "/metrics/get-history", Viewer, tracking::get_metric_history)
+        .to(GET, "/artifacts/list", Viewer, artifacts::list_run_artifacts)
+        .to(POST, "/runs/outputs", Editor, logged_models::log_outputs)
+        .to(POST, "/logged-models", Editor, logged_models::create_logged_model)
+        .to(POST, "/logged-models/search", Viewer, logged_models::search_logged_models)
+        .to(GET, "/logged-models/{model_id}", Viewer, logged_models::get_logged_model)
+        .to(PATCH, "/logged-models/{model_id}", Editor, logged_models::finalize_logged_model)
+        .to(DELETE, "/logged-models/{model_id}", Editor, logged_models::delete_logged_model)
+        .to(PATCH, "/logged-models/{model_id}/tags", Editor, logged_models::set_logged_model_tags)
+        .to(POST, "/registered-models/create", Editor, registry::create_registered_model)
+        .to(GET, "/registered-models/get", Viewer, registry::get_registered_model)
+        .to(POST, "/registered-models/rename", Editor, registry::rename_registered_model)
+        .to(PATCH, "/registered-models/update", Editor, registry::update_registered_model)
+        .to(DELETE, "/registered-models/delete", Editor, registry::delete_registered_model)
+        .to(GET, "/registered-models/search", Viewer, registry::search_registered_models)
+        .to(POST, "/registered-models/search", Viewer, registry::search_registered_models)
+        .to(POST, "/registered-models/get-latest-versions", Viewer, registry::get_latest_versions)
+        .to(GET, "/registered-models/get-latest-versions", Viewer, registry::get_latest_versions)
+        .to(POST, "/registered-models/set-tag", Editor, registry::set_registered_model_tag)
+        .to(DELETE, "/registered-models/delete-tag", Editor, registry::delete_registered_model_tag)
+        .to(POST, "/registered-models/alias", Editor, registry::set_alias)
+        .to(DELETE, "/registered-models/alias", Editor, registry::delete_alias)
+        .to(GET, "/registered-models/alias", Viewer, registry::get_version_by_alias)
+        .to(GET, "/registered-models/audit", Viewer, registry::registry_audit)
+        .to(POST, "/model-versions/create", Editor, registry::create_model_version)
+        .to(GET, "/model-versions/get", Viewer, registry::get_model_version)
+        .to(PATCH, "/model-versions/update", Editor, registry::update_model_version)
+        .to(DELETE, "/model-versions/delete", Editor, registry::delete_model_version)
+        .to(GET, "/model-versions/search", Viewer, registry::search_model_versions)
+        .to(POST, "/model-versions/search", Viewer, registry::search_model_versions)
+        .to(POST, "/model-versions/transition-stage", Editor, registry::transition_stage)
+        .to(GET, "/model-versions/get-download-uri", Viewer, registry::get_download_uri)
+        .to(POST, "/model-versions/set-tag", Editor, registry::set_model_version_tag)
+        .to(DELETE, "/model-versions/delete-tag", Editor, registry::delete_model_version_tag)
+        .map_router(|router| router.fallback(endpoint_not_found))
 }
 
-fn artifact_routes() -> Router<App> {
-    Router::new()
-        .route("/artifacts", get(artifacts::list))
-        .route(
-            "/artifacts/{*path}",
-            put(artifacts::upload).get(artifacts::download).delete(artifacts::delete),
-        )
-        .layer(DefaultBodyLimit::max(MAX_ARTIFACT_BYTES))
-        .fallback(endpoint_not_found)
+fn artifact_routes() -> Routes<App> {
+    use Role::{Editor, Viewer};
+    Routes::new()
+        .to(GET, "/artifacts", Viewer, artifacts::list)
+        .to(PUT, "/artifacts/{*path}", Editor, artifacts::upload)
+        .to(GET, "/artifacts/{*path}", Viewer, artifacts::download)
+        .to(DELETE, "/artifacts/{*path}", Editor, artifacts::delete)
+        .map_router(|router| {
+            router.layer(DefaultBodyLimit::max(MAX_ARTIFACT_BYTES)).fallback(endpoint_not_found)
+        })
 }
 
 /// MLflow's REST API under both prefixes, the artifact service, and the
-/// probes clients send before they start.
-pub(crate) fn routes() -> Router<App> {
-    Router::new()
-        .route("/health", get(|| async { "OK" }))
-        .route("/version", get(|| async { crate::VERSION }))
-        .route("/api/3.0/mlflow/server-info", get(server_info))
-        .route("/api/2.0/mlflow/server-info", get(server_info))
+/// probes clients send before they start (`/health` and `/version` for
+/// anyone; `server-info` says how the store is set up, so it needs a
+/// viewer).
+pub(crate) fn routes() -> Routes<App> {
+    Routes::new()
+        .public(GET, "/health", || async { "OK" })
+        .public(GET, "/version", || async { crate::VERSION })
+        .to(GET, "/api/3.0/mlflow/server-info", Role::Viewer, server_info)
+        .to(GET, "/api/2.0/mlflow/server-info", Role::Viewer, server_info)
         .nest("/api/2.0/mlflow", api_routes())
         .nest("/ajax-api/2.0/mlflow", api_routes())
         .nest("/api/2.0/mlflow-artifacts", artifact_routes())

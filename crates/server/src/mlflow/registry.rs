@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use retrain_registry::entities::{ModelVersion, RegisteredModel, Tag};
 use retrain_registry::{SqlStore, now_ms};
 use serde::Deserialize;
@@ -17,19 +16,9 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
 use super::message::{Message, Paged, empty, lenient, paged};
+use crate::auth::Actor;
 
 type Reply = ApiResult<Json<Value>>;
-
-/// Who is changing the registry, for the audit trail.
-fn actor(headers: &HeaderMap) -> String {
-    headers
-        .get("x-retrain-actor")
-        .or_else(|| headers.get("user-agent"))
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .unwrap_or("unknown")
-        .to_owned()
-}
 
 // ----- registered models ----------------------------------------------------
 
@@ -183,10 +172,10 @@ pub(crate) struct SetAlias {
 
 pub(crate) async fn set_alias(
     State(store): State<Arc<SqlStore>>,
-    headers: HeaderMap,
+    actor: Actor,
     Message(req): Message<SetAlias>,
 ) -> Reply {
-    store.set_alias(&req.name, &req.alias, &req.version, &actor(&headers), &req.reason).await?;
+    store.set_alias(&req.name, &req.alias, &req.version, &actor.name, &req.reason).await?;
     Ok(empty())
 }
 
@@ -200,10 +189,10 @@ pub(crate) struct AliasRef {
 
 pub(crate) async fn delete_alias(
     State(store): State<Arc<SqlStore>>,
-    headers: HeaderMap,
+    actor: Actor,
     Message(req): Message<AliasRef>,
 ) -> Reply {
-    store.delete_alias(&req.name, &req.alias, &actor(&headers), &req.reason).await?;
+    store.delete_alias(&req.name, &req.alias, &actor.name, &req.reason).await?;
     Ok(empty())
 }
 
@@ -232,10 +221,11 @@ pub(crate) struct CreateModelVersion {
     description: Option<String>,
 }
 
-/// The version's `user_id` is the signed-in user; until authentication
-/// exists there is none, so it stays empty (never the client's User-Agent).
+/// The version's `user_id` is the signed-in user; on a server that signs
+/// no one in it stays empty (never the client's User-Agent).
 pub(crate) async fn create_model_version(
     State(store): State<Arc<SqlStore>>,
+    actor: Actor,
     Message(req): Message<CreateModelVersion>,
 ) -> Reply {
     let version = store
@@ -247,7 +237,7 @@ pub(crate) async fn create_model_version(
             &req.tags,
             req.run_link.as_deref(),
             req.description.as_deref().unwrap_or(""),
-            "",
+            &actor.user_id(None),
         )
         .await?;
     Ok(Json(json!({"model_version": version})))
@@ -285,10 +275,10 @@ pub(crate) async fn update_model_version(
 
 pub(crate) async fn delete_model_version(
     State(store): State<Arc<SqlStore>>,
-    headers: HeaderMap,
+    actor: Actor,
     Message(req): Message<VersionRef>,
 ) -> Reply {
-    store.delete_model_version(&req.name, &req.version, &actor(&headers)).await?;
+    store.delete_model_version(&req.name, &req.version, &actor.name).await?;
     Ok(empty())
 }
 
@@ -325,7 +315,7 @@ pub(crate) struct TransitionStage {
 
 pub(crate) async fn transition_stage(
     State(store): State<Arc<SqlStore>>,
-    headers: HeaderMap,
+    actor: Actor,
     Message(req): Message<TransitionStage>,
 ) -> Reply {
     let version = store
@@ -334,7 +324,7 @@ pub(crate) async fn transition_stage(
             &req.version,
             &req.stage,
             req.archive_existing_versions.unwrap_or(false),
-            &actor(&headers),
+            &actor.name,
             &req.reason,
         )
         .await?;

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
 use super::message::{Message, Paged, empty, lenient, paged};
+use crate::auth::Actor;
 
 type Reply = ApiResult<Json<Value>>;
 
@@ -179,15 +180,17 @@ pub(crate) struct CreateRun {
     tags: Vec<Tag>,
 }
 
+/// The run's `user_id` is the signed-in user, else what the client says.
 pub(crate) async fn create_run(
     State(store): State<Arc<SqlStore>>,
+    actor: Actor,
     Message(req): Message<CreateRun>,
 ) -> Reply {
     let experiment = req.experiment_id.unwrap_or_else(|| "0".into());
     let run = store
         .create_run(
             &experiment,
-            req.user_id.as_deref().unwrap_or(""),
+            &actor.user_id(req.user_id.as_deref()),
             req.run_name.as_deref(),
             req.start_time,
             &req.tags,

@@ -5,12 +5,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use retrain_registry::Role;
 use serde::Deserialize;
 
 use super::catalog::{ModelCatalog, Selector};
@@ -18,6 +17,7 @@ use super::metrics::ServingMetrics;
 use super::model::{ModelHandle, ServedModel};
 use super::scoring::{ScoringError, is_true, score};
 use super::{MAX_REQUEST_BYTES, MODEL_HEADER, VERSION_HEADER};
+use crate::routes::{GET, POST, Routes};
 
 /// The query of `POST /invocations`.
 #[derive(Deserialize)]
@@ -60,16 +60,16 @@ async fn metrics_text(metrics: Arc<ServingMetrics>) -> Response {
         .into_response()
 }
 
-/// The routes of `retrain serve`: one model.
-pub(crate) fn single_model_routes(handle: Arc<ModelHandle>) -> Router {
+/// The routes of `retrain serve`: one model. A viewer may score.
+pub(crate) fn single_model_routes(handle: Arc<ModelHandle>) -> Routes {
     let metrics = handle.metrics.clone();
-    Router::new()
-        .route("/invocations", post(invocations))
-        .route("/ping", get(ping))
-        .route("/health", get(ping))
-        .route("/version", get(|| async { crate::VERSION }))
-        .route("/metrics", get(move || metrics_text(metrics.clone())))
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+    Routes::new()
+        .to(POST, "/invocations", Role::Viewer, invocations)
+        .public(GET, "/ping", ping)
+        .public(GET, "/health", ping)
+        .public(GET, "/version", || async { crate::VERSION })
+        .to(GET, "/metrics", Role::Viewer, move || metrics_text(metrics.clone()))
+        .map_router(|router| router.layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)))
         .with_state(handle)
 }
 
@@ -83,14 +83,15 @@ async fn invocations(
     answer(&served, &handle.metrics, &headers, &body, is_true(query.proba.as_deref()))
 }
 
-/// The routes of the models a tracking server serves by name.
-pub(crate) fn catalog_routes(catalog: Arc<ModelCatalog>) -> Router {
+/// The routes of the models a tracking server serves by name. A viewer
+/// may score.
+pub(crate) fn catalog_routes(catalog: Arc<ModelCatalog>) -> Routes {
     let metrics = catalog.metrics.clone();
-    Router::new()
-        .route("/models/{name}/invocations", post(catalog_invocations))
-        .route("/ping", get(ping))
-        .route("/metrics", get(move || metrics_text(metrics.clone())))
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+    Routes::new()
+        .to(POST, "/models/{name}/invocations", Role::Viewer, catalog_invocations)
+        .public(GET, "/ping", ping)
+        .to(GET, "/metrics", Role::Viewer, move || metrics_text(metrics.clone()))
+        .map_router(|router| router.layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)))
         .with_state(catalog)
 }
 

@@ -8,6 +8,7 @@
 //! `MlflowClient` tests alone (against a real `mlflow server` too when
 //! `MLFLOW_SERVER_URL` names one).
 
+mod access;
 mod common;
 mod mlflow_api;
 mod mlflow_client;

@@ -32,8 +32,10 @@ fn train_iris(dir: &Path, trees: usize, seed: u64) {
 }
 
 async fn serve(handle: Arc<ModelHandle>) -> String {
-    let server =
-        Server::bind("127.0.0.1", 0).await.unwrap().spawn(App::single_model(handle), std::future::pending());
+    let server = Server::bind("127.0.0.1", 0)
+        .await
+        .unwrap()
+        .spawn(App::single_model(handle, None), std::future::pending());
     server.url().to_owned()
 }
 
@@ -56,7 +58,7 @@ async fn every_format_and_every_bad_input() {
     train_iris(dir.path(), 30, 1);
     let source = ModelSource::Dir(dir.path().to_path_buf());
     let handle = ModelHandle::open(source, Arc::new(ServingMetrics::default())).await.unwrap();
-    let app = App::single_model(handle);
+    let app = App::single_model(handle, None);
     let json_type = Some("application/json");
 
     let setosa = [5.1, 3.5, 1.4, 0.2];
