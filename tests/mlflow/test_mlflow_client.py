@@ -6,6 +6,8 @@ MLflow runs, and asserts every step's result.
 """
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import uuid
 
@@ -163,3 +165,31 @@ def test_model_registry_and_loading(client):
     client.delete_registered_model(model_name)
     with pytest.raises(MlflowException, match="RESOURCE_DOES_NOT_EXIST|not found"):
         client.get_registered_model(model_name)
+
+
+# Set by run.sh when the server signs callers in: the user they sign in as.
+SIGNED_IN_AS = os.environ.get("RETRAIN_EXPECT_USER")
+
+
+@pytest.mark.skipif(not SIGNED_IN_AS, reason="the server signs no one in")
+def test_the_caller_is_recorded_and_anonymous_clients_are_refused(client):
+    experiment_id = mlflow.create_experiment(unique("who"))
+    run = client.create_run(experiment_id)
+    assert run.info.user_id == SIGNED_IN_AS
+    name = unique("who-model")
+    client.create_registered_model(name)
+    version = client.create_model_version(name, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    assert version.user_id == SIGNED_IN_AS
+
+    # The same client without credentials gets a clear 401.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
+    env["MLFLOW_TRACKING_URI"] = os.environ["MLFLOW_TRACKING_URI"]
+    anonymous = subprocess.run(
+        [sys.executable, "-c", "import mlflow; mlflow.MlflowClient().search_experiments()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert anonymous.returncode != 0
+    assert "UNAUTHENTICATED" in anonymous.stderr or "401" in anonymous.stderr, anonymous.stderr[-2000:]
