@@ -520,7 +520,8 @@ pub(crate) fn variables(command: VariablesCommand) -> Result<()> {
 pub(crate) fn secrets(command: SecretsCommand) -> Result<()> {
     let SecretsCommand::RotateKey = command;
     let project = Project::open(&current_dir()?)?;
-    if SecretKey::from_env()?.is_some() {
+    let old = SecretKey::load(&project.root)?;
+    if old.as_ref().is_some_and(SecretKey::is_from_env) {
         return Err(UsageError(format!(
             "the secret key comes from {KEY_ENV}, which retrain cannot rewrite: write its value to {file} \
              (mode 0600), unset {KEY_ENV} and rotate again; the new key will be in {file}",
@@ -529,10 +530,12 @@ pub(crate) fn secrets(command: SecretsCommand) -> Result<()> {
         .into());
     }
     runtime()?.block_on(async {
-        let state = open_state(&project).await?.with_secret_key(SecretKey::load(&project.root)?);
+        let state = open_state(&project).await?.with_secret_key(old);
         let new = SecretKey::generate();
         // On disk before any value needs it; in place only once every
-        // value is re-encrypted. Dropped on an error, it is removed.
+        // value is re-encrypted. Dropped on an error, it is removed; a
+        // crash between the commit and the rename leaves it in
+        // `.retrain/secret_key.new`.
         let staged = new.stage(&project.root)?;
         let written = state.rotate_secret_key(&new).await?;
         staged.install()?;
