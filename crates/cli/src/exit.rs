@@ -28,8 +28,9 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
 /// Whether `cause` is something the user can fix. Every error type a
 /// command can return that may be the user's is listed here.
 fn is_user_error(cause: &(dyn std::error::Error + 'static)) -> bool {
-    use retrain_flow::{pipeline, project, runs, task};
+    use retrain_flow::{pipeline, project, runs, secrets::SecretError, task};
     let store_user_error = |e: &StoreError| e.code != ErrorCode::InternalError;
+    let secret_user_error = |e: &SecretError| !matches!(e, SecretError::Io { .. });
     cause.downcast_ref::<retrain_ml::Error>().is_some_and(retrain_ml::Error::is_user_error)
         || cause.downcast_ref::<UsageError>().is_some()
         || cause.downcast_ref::<project::ProjectError>().is_some()
@@ -38,8 +39,10 @@ fn is_user_error(cause: &(dyn std::error::Error + 'static)) -> bool {
         || cause.downcast_ref::<runs::BackfillError>().is_some()
         || cause.downcast_ref::<task::InvocationError>().is_some_and(|e| match e {
             task::InvocationError::Store(store) => store_user_error(store),
+            task::InvocationError::Secret(secret) => secret_user_error(secret),
             _ => true,
         })
+        || cause.downcast_ref::<SecretError>().is_some_and(secret_user_error)
         || cause.downcast_ref::<StoreError>().is_some_and(store_user_error)
 }
 
@@ -50,6 +53,7 @@ mod tests {
     use retrain_flow::pipeline::{BadDate, PipelineError};
     use retrain_flow::project::ProjectError;
     use retrain_flow::runs::BackfillError;
+    use retrain_flow::secrets::SecretError;
     use retrain_flow::task::InvocationError;
 
     use super::*;
@@ -72,6 +76,9 @@ mod tests {
             (InvocationError::Store(StoreError::not_found("no run")).into(), 2),
             (InvocationError::Store(StoreError::internal("database gone")).into(), 1),
             (StoreError::invalid("bad filter").into(), 2),
+            (SecretError::MalformedEnvKey.into(), 2),
+            (InvocationError::Secret(SecretError::MalformedKeyFile(PathBuf::from("k"))).into(), 2),
+            (SecretError::Io { action: "read", path: PathBuf::from("k"), source: io() }.into(), 1),
             (StoreError::internal("database gone").into(), 1),
             (anyhow::Error::from(io()), 1),
             // A user's mistake under context added on the way up is still theirs.

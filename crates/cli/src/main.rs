@@ -54,9 +54,12 @@ enum Command {
     /// Pipelines: list, check, run, trigger, backfill, pause, unpause, runs.
     #[command(subcommand)]
     Pipelines(commands::flow::PipelinesCommand),
-    /// Variables templates read as `var.NAME`.
+    /// Variables templates read as `var.NAME`; secret ones encrypted: set, get, list, delete.
     #[command(subcommand)]
     Variables(commands::flow::VariablesCommand),
+    /// The key secret variables are encrypted with: rotate-key.
+    #[command(subcommand)]
+    Secrets(commands::flow::SecretsCommand),
     /// One task instance.
     #[command(subcommand)]
     Task(commands::flow::TaskCommand),
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
         Command::Up(args) => commands::flow::up(args),
         Command::Pipelines(command) => commands::flow::pipelines(command),
         Command::Variables(command) => commands::flow::variables(command),
+        Command::Secrets(command) => commands::flow::secrets(command),
         Command::Task(command) => commands::flow::task(command),
         Command::Users(command) => commands::users::run(command),
         Command::Runs { server, command } => commands::registry::runs(server, command),

@@ -11,7 +11,8 @@
 //! - [`protocol`]: what the scheduler's process and a task instance's process agree on;
 //! - [`task`]: one task instance, inside its process; [`ops`]: what tasks do;
 //! - [`runs`]: runs asked for by hand;
-//! - [`notify`]: Telegram, e-mail, webhook and log channels; [`redact`]: secrets out of logs.
+//! - [`notify`]: Telegram, e-mail, webhook and log channels; [`redact`]: secrets out of logs;
+//!   [`secrets`]: secret variables encrypted at rest.
 
 #![warn(missing_docs)]
 
@@ -25,6 +26,7 @@ pub mod redact;
 pub mod runs;
 pub mod schedule;
 pub mod scheduler;
+pub mod secrets;
 pub mod state;
 pub mod store;
 pub mod task;

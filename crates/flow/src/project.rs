@@ -31,6 +31,9 @@ pub mod paths {
     /// The first admin's generated password (mode 0600), kept so that a
     /// restart can say where it is; never rewritten once the admin exists.
     pub const ADMIN_PASSWORD: &str = ".retrain/admin_password";
+    /// The key secret variables are encrypted with (mode 0600), unless
+    /// `RETRAIN_SECRET_KEY` gives one; generated when first needed.
+    pub const SECRET_KEY: &str = ".retrain/secret_key";
     /// Pipeline files.
     pub const PIPELINES: &str = "pipelines";
     /// Task logs (`PIPELINE/RUN/TASK/TRY.log`).

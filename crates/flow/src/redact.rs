@@ -27,7 +27,13 @@ pub struct Redactor {
 impl Redactor {
     /// Masks the values of this process's secret environment variables.
     pub fn from_env() -> Redactor {
-        Redactor::new(std::env::vars().filter(|(k, _)| is_secret_name(k)).map(|(_, v)| v))
+        Redactor::from_env_and([])
+    }
+
+    /// Masks the values of this process's secret environment variables and
+    /// `values` too (the clear values of secret variables).
+    pub fn from_env_and(values: impl IntoIterator<Item = String>) -> Redactor {
+        Redactor::new(std::env::vars().filter(|(k, _)| is_secret_name(k)).map(|(_, v)| v).chain(values))
     }
 
     pub(crate) fn new(values: impl IntoIterator<Item = String>) -> Redactor {

@@ -6,11 +6,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use retrain_registry::{Arg, Sql, SqlStore, StoreError, now_ms, stored};
+use retrain_registry::{Arg, ErrorCode, Sql, SqlStore, StoreError, now_ms, stored};
 use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::redact::{MASK, is_secret_name};
+use crate::secrets::{SecretError, SecretKey};
 use crate::state::{PipelineRun, RunOrder, RunState, RunType, TaskInstance, TaskState};
 
 /// What the pipeline store answers: the registry's errors, since both
@@ -69,55 +71,121 @@ fn opt_text(v: Option<String>) -> Arg {
     v.map_or(Arg::NullText, Arg::Text)
 }
 
+/// A variable as stored: a secret one's value is its Fernet token when
+/// `encrypted`, its clear value when it was set before secrets were
+/// encrypted.
+#[derive(Clone, PartialEq)]
+pub struct Variable {
+    /// Its name, `var.KEY` in templates.
+    pub key: String,
+    /// Its value as stored.
+    pub value: String,
+    /// Whether `value` is encrypted.
+    pub encrypted: bool,
+}
+
+impl Variable {
+    /// Whether it is secret: encrypted, or named like a secret.
+    pub fn is_secret(&self) -> bool {
+        self.encrypted || is_secret_name(&self.key)
+    }
+}
+
+impl std::fmt::Debug for Variable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = if self.is_secret() { MASK } else { &self.value };
+        f.debug_struct("Variable").field("key", &self.key).field("value", &value).finish()
+    }
+}
+
+fn variable_from_row(row: &AnyRow) -> Result<Variable> {
+    Ok(Variable {
+        key: row.try_get("key")?,
+        value: row.try_get("value")?,
+        encrypted: row.try_get::<i64, _>("encrypted")? != 0,
+    })
+}
+
+fn secret_error(e: SecretError) -> StoreError {
+    StoreError::new(ErrorCode::InvalidState, e.to_string())
+}
+
 /// Runs, task instances, variables and pauses in the metadata database.
 #[derive(Debug, Clone)]
 pub struct PipelineStore {
     store: Arc<SqlStore>,
+    key: Option<SecretKey>,
 }
 
 impl PipelineStore {
-    /// The pipeline tables of `store`'s database.
+    /// The pipeline tables of `store`'s database, without a secret key
+    /// (see [`PipelineStore::with_secret_key`]).
     pub fn new(store: Arc<SqlStore>) -> PipelineStore {
-        PipelineStore { store }
+        PipelineStore { store, key: None }
     }
 
     // ----- variables ----------------------------------------------------
 
+    /// The store, able to encrypt and decrypt secret variables with `key`.
+    pub fn with_secret_key(self, key: Option<SecretKey>) -> PipelineStore {
+        PipelineStore { key, ..self }
+    }
+
+    fn secret_key(&self, variable: &str) -> Result<&SecretKey> {
+        self.key.as_ref().ok_or_else(|| secret_error(SecretError::NoKey { name: variable.to_owned() }))
+    }
+
     /// Sets a variable (`var.KEY` in templates), replacing its value; a key of
-    /// anything but ASCII letters, digits and `_` is refused as invalid.
-    pub async fn set_variable(&self, key: &str, value: &str) -> Result<()> {
+    /// anything but ASCII letters, digits and `_` is refused as invalid. A
+    /// secret one (`secret`, or a name [`is_secret_name`] knows) is stored
+    /// encrypted with the store's key.
+    pub async fn set_variable(&self, key: &str, value: &str, secret: bool) -> Result<()> {
         if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(StoreError::invalid(format!(
                 "variable name '{key}' may use only letters, digits and '_' (templates read it as var.NAME)"
             )));
         }
+        let encrypted = secret || is_secret_name(key);
+        let stored = if encrypted { self.secret_key(key)?.encrypt(value) } else { value.to_owned() };
         let mut tx = self.store.write().await?;
-        Sql::new("DELETE FROM variables WHERE key = ").text_arg(key).query().execute(&mut *tx).await?;
-        Sql::insert(
+        tx.execute(Sql::new("DELETE FROM variables WHERE key = ").text_arg(key)).await?;
+        tx.execute(&Sql::insert(
             "variables",
-            &["key", "value", "updated_at"],
-            vec![Arg::Text(key.into()), Arg::Text(value.into()), Arg::Int(now_ms())],
-        )
-        .query()
-        .execute(&mut *tx)
+            &["key", "value", "encrypted", "updated_at"],
+            vec![Arg::Text(key.into()), Arg::Text(stored), Arg::Int(encrypted as i64), Arg::Int(now_ms())],
+        ))
         .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// A variable's value as stored, `None` when it is not set.
-    pub async fn get_variable(&self, key: &str) -> Result<Option<String>> {
+    /// A variable as stored, `None` when it is not set.
+    pub async fn get_variable(&self, key: &str) -> Result<Option<Variable>> {
         let row = self
             .store
-            .fetch_optional(Sql::new("SELECT value FROM variables WHERE key = ").text_arg(key))
+            .fetch_optional(
+                Sql::new("SELECT key, value, encrypted FROM variables WHERE key = ").text_arg(key),
+            )
             .await?;
-        Ok(row.map(|r| r.try_get("value")).transpose()?)
+        row.as_ref().map(variable_from_row).transpose()
     }
 
-    /// Every variable as `(key, value)`, sorted by key.
-    pub async fn variables(&self) -> Result<Vec<(String, String)>> {
-        let rows = self.store.fetch_all(&Sql::new("SELECT key, value FROM variables ORDER BY key")).await?;
-        rows.iter().map(|r| Ok((r.try_get("key")?, r.try_get("value")?))).collect()
+    /// Every variable as stored, sorted by key.
+    pub async fn variables(&self) -> Result<Vec<Variable>> {
+        let rows = self
+            .store
+            .fetch_all(&Sql::new("SELECT key, value, encrypted FROM variables ORDER BY key"))
+            .await?;
+        rows.iter().map(variable_from_row).collect()
+    }
+
+    /// A variable's clear value: decrypted with the store's key when it
+    /// is stored encrypted.
+    pub fn clear_value(&self, variable: &Variable) -> Result<String> {
+        if !variable.encrypted {
+            return Ok(variable.value.clone());
+        }
+        self.secret_key(&variable.key)?.decrypt(&variable.key, &variable.value).map_err(secret_error)
     }
 
     /// Deletes a variable; false when there was none.
@@ -126,18 +194,52 @@ impl PipelineStore {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Variables as templates see them: JSON values when they parse as
-    /// JSON (`0.9`, `true`, `{"a": 1}`), strings otherwise.
-    pub async fn template_variables(&self) -> Result<Map<String, Value>> {
-        Ok(self
-            .variables()
-            .await?
-            .into_iter()
-            .map(|(k, v)| {
-                let value = serde_json::from_str(&v).unwrap_or(Value::String(v));
-                (k, value)
-            })
-            .collect())
+    /// Variables as templates see them, secret ones decrypted: JSON values
+    /// when they parse as JSON (`0.9`, `true`, `{"a": 1}`), strings
+    /// otherwise. With them, the clear values of the secret ones, for the
+    /// task's [`Redactor`](crate::redact::Redactor) to mask.
+    pub async fn template_variables(&self) -> Result<(Map<String, Value>, Vec<String>)> {
+        let mut values = Map::new();
+        let mut secrets = Vec::new();
+        for variable in self.variables().await? {
+            let clear = self.clear_value(&variable)?;
+            if variable.is_secret() {
+                secrets.push(clear.clone());
+            }
+            let value = serde_json::from_str(&clear).unwrap_or(Value::String(clear));
+            values.insert(variable.key, value);
+        }
+        Ok((values, secrets))
+    }
+
+    /// Re-encrypts every secret variable with `new` (decrypting with the
+    /// store's key), and encrypts the ones with a secret name still kept in
+    /// clear, in one write transaction: all of them or, on an error, none.
+    /// Returns how many were written.
+    pub async fn rotate_secret_key(&self, new: &SecretKey) -> Result<usize> {
+        let mut tx = self.store.write().await?;
+        let rows =
+            tx.fetch_all(&Sql::new("SELECT key, value, encrypted FROM variables ORDER BY key")).await?;
+        let mut written = 0;
+        for row in &rows {
+            let variable = variable_from_row(row)?;
+            if !variable.is_secret() {
+                continue;
+            }
+            let token = new.encrypt(&self.clear_value(&variable)?);
+            tx.execute(
+                Sql::new("UPDATE variables SET value = ")
+                    .text_arg(token)
+                    .push(", encrypted = 1, updated_at = ")
+                    .int_arg(now_ms())
+                    .push(" WHERE key = ")
+                    .text_arg(variable.key),
+            )
+            .await?;
+            written += 1;
+        }
+        tx.commit().await?;
+        Ok(written)
     }
 
     // ----- pause ------------------------------------------------------------

@@ -1,7 +1,8 @@
 //! One task instance, run in its own process: `retrain task run PIPELINE
 //! TASK --run-id ID` (what the executor starts) or `--ds DATE` (what a
 //! user or Airflow starts). It builds the template context from the run
-//! (interval, conf, variables, upstream outputs), renders the task's
+//! (interval, conf, variables, upstream outputs; secret variables
+//! decrypted, and masked in its output), renders the task's
 //! arguments and hands them, with an [`ops::Env`], to the operator.
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,8 @@ use serde_json::{Map, Value};
 use crate::ops::{self, Action, OpError, Outcome};
 use crate::pipeline::{self, Pipeline, Task};
 use crate::project::Project;
+use crate::redact::Redactor;
+use crate::secrets::SecretKey;
 use crate::store::PipelineStore;
 use crate::template::{self, Context};
 
@@ -45,6 +48,12 @@ impl Instance {
         self.env.instance_key()
     }
 
+    /// What masks secrets in what the task prints: secret environment
+    /// variables and secret variables.
+    pub fn redactor(&self) -> &Redactor {
+        self.env.redactor()
+    }
+
     /// The project directory, where the task's relative paths start.
     pub fn root(&self) -> &Path {
         &self.root
@@ -74,6 +83,9 @@ pub enum InvocationError {
     /// The metadata database cannot be reached or read.
     #[error(transparent)]
     Store(#[from] retrain_registry::StoreError),
+    /// The secret key is malformed or cannot be read.
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
 }
 
 /// Prepares a task instance: loads its pipeline, finds its run (or makes
@@ -86,7 +98,8 @@ pub async fn prepare(project: Project, invocation: &Invocation) -> Result<Instan
         known: pipeline.tasks.keys().cloned().collect::<Vec<_>>().join(", "),
     })?;
     let store = SqlStore::connect(&project.config.backend_store_uri, "mlflow-artifacts:").await?;
-    let state = PipelineStore::new(Arc::new(store));
+    let key = SecretKey::load(&project.root)?;
+    let state = PipelineStore::new(Arc::new(store)).with_secret_key(key);
     let recorded = match &invocation.run_id {
         Some(run_id) => state.get_run(&pipeline.name, run_id).await?,
         None => None,
@@ -118,7 +131,8 @@ pub async fn prepare(project: Project, invocation: &Invocation) -> Result<Instan
     context.params = pipeline.params.clone();
     context.params.extend(conf.clone());
     context.conf = conf;
-    context.var = state.template_variables().await?;
+    let (var, secrets) = state.template_variables().await?;
+    context.var = var;
     context.outputs = upstream_outputs(&state, &pipeline, &task, &run_id).await?;
     let env = ops::Env::new(
         context,
@@ -127,6 +141,7 @@ pub async fn prepare(project: Project, invocation: &Invocation) -> Result<Instan
         project.notifier().clone(),
         project.tracking_uri(),
         Some(state),
+        Redactor::from_env_and(secrets),
     );
     Ok(Instance { root: project.root, task, env })
 }

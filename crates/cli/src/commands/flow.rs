@@ -1,6 +1,7 @@
 //! `retrain init`, `retrain up`, `retrain pipelines …`, `retrain
-//! variables …` and `retrain task run`: the orchestration commands. They
-//! work in the project directory (the current one, or `--project`).
+//! variables …`, `retrain secrets rotate-key` and `retrain task run`: the
+//! orchestration commands. They work in the project directory (the
+//! current one, or `--project`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use retrain_flow::project::{self, CONFIG_FILE, Project};
 use retrain_flow::runs;
 use retrain_flow::schedule::Interval;
 use retrain_flow::scheduler::{Options, Scheduler, SchedulerHandle, SystemClock, UP_OWNER};
+use retrain_flow::secrets::{KEY_ENV, SecretKey};
 use retrain_flow::state::{PipelineRun, RunState, RunType};
 use retrain_flow::store::PipelineStore;
 use retrain_flow::task::{self, Invocation};
@@ -89,10 +91,40 @@ pub(crate) enum PipelinesCommand {
 
 #[derive(Subcommand)]
 pub(crate) enum VariablesCommand {
-    Set { key: String, value: String },
-    Get { key: String },
+    /// Set a variable. One named like a secret (TOKEN, SECRET, PASSWORD, …)
+    /// or set with --secret is stored encrypted with the project's secret key.
+    Set {
+        /// Its name, `var.KEY` in templates: letters, digits and '_'.
+        key: String,
+        /// Its value; templates read one that parses as JSON as JSON.
+        value: String,
+        /// Store it encrypted and show it masked, whatever its name.
+        #[arg(long)]
+        secret: bool,
+    },
+    /// Print a variable's value; a secret one prints as *** unless --reveal.
+    Get {
+        /// The variable's name.
+        key: String,
+        /// Print a secret variable's clear value.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Every variable and its value, secret ones as ***.
     List,
-    Delete { key: String },
+    /// Delete a variable.
+    Delete {
+        /// The variable's name.
+        key: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum SecretsCommand {
+    /// Generate a new secret key, re-encrypt every secret variable with it
+    /// in one transaction, then replace .retrain/secret_key (not possible
+    /// when RETRAIN_SECRET_KEY gives the key: rotate that yourself).
+    RotateKey,
 }
 
 #[derive(Subcommand)]
@@ -179,6 +211,9 @@ pub(crate) fn up(args: UpArgs) -> Result<()> {
             SqlStore::connect(&project.config.backend_store_uri, retrain_server::ARTIFACT_ROOT).await?,
         );
         let sign_in = super::users::first_admin(&store, &root).await?;
+        // Tasks decrypt secret variables with it; made now, not by the
+        // first task that would need it.
+        SecretKey::load_or_create(&root)?;
         let artifacts = Arc::new(ArtifactStore::open(&project.config.artifacts_destination)?);
         let (stop_tx, stop_rx) = watch::channel(false);
         let state = PipelineStore::new(store.clone());
@@ -443,18 +478,32 @@ pub(crate) fn variables(command: VariablesCommand) -> Result<()> {
     runtime()?.block_on(async {
         let state = open_state(&project).await?;
         match command {
-            VariablesCommand::Set { key, value } => {
-                state.set_variable(&key, &value).await?;
-                println!("set {key}");
+            VariablesCommand::Set { key, value, secret } => {
+                let secret = secret || redact::is_secret_name(&key);
+                if secret {
+                    let key_used = SecretKey::load_or_create(&project.root)?;
+                    state.with_secret_key(Some(key_used)).set_variable(&key, &value, true).await?;
+                    println!("set {key} (secret: stored encrypted, shown as {})", redact::MASK);
+                } else {
+                    state.set_variable(&key, &value, false).await?;
+                    println!("set {key}");
+                }
             }
-            VariablesCommand::Get { key } => match state.get_variable(&key).await? {
-                Some(value) => println!("{value}"),
-                None => return Err(UsageError(format!("no variable '{key}'")).into()),
-            },
+            VariablesCommand::Get { key, reveal } => {
+                let Some(variable) = state.get_variable(&key).await? else {
+                    return Err(UsageError(format!("no variable '{key}'")).into());
+                };
+                if variable.is_secret() && !reveal {
+                    println!("{}", redact::MASK);
+                } else {
+                    let state = state.with_secret_key(SecretKey::load(&project.root)?);
+                    println!("{}", state.clear_value(&variable)?);
+                }
+            }
             VariablesCommand::List => {
-                for (key, value) in state.variables().await? {
-                    let shown = if redact::is_secret_name(&key) { redact::MASK.to_owned() } else { value };
-                    println!("{key} = {shown}");
+                for variable in state.variables().await? {
+                    let shown = if variable.is_secret() { redact::MASK } else { &variable.value };
+                    println!("{} = {shown}", variable.key);
                 }
             }
             VariablesCommand::Delete { key } => {
@@ -464,6 +513,36 @@ pub(crate) fn variables(command: VariablesCommand) -> Result<()> {
                 println!("deleted {key}");
             }
         }
+        Ok(())
+    })
+}
+
+pub(crate) fn secrets(command: SecretsCommand) -> Result<()> {
+    let SecretsCommand::RotateKey = command;
+    let project = Project::open(&current_dir()?)?;
+    let old = SecretKey::load(&project.root)?;
+    if old.as_ref().is_some_and(SecretKey::is_from_env) {
+        return Err(UsageError(format!(
+            "the secret key comes from {KEY_ENV}, which retrain cannot rewrite: write its value to {file} \
+             (mode 0600), unset {KEY_ENV} and rotate again; the new key will be in {file}",
+            file = project::paths::SECRET_KEY
+        ))
+        .into());
+    }
+    runtime()?.block_on(async {
+        let state = open_state(&project).await?.with_secret_key(old);
+        let new = SecretKey::generate();
+        // On disk before any value needs it; in place only once every
+        // value is re-encrypted. Dropped on an error, it is removed; a
+        // crash between the commit and the rename leaves it in
+        // `.retrain/secret_key.new`.
+        let staged = new.stage(&project.root)?;
+        let written = state.rotate_secret_key(&new).await?;
+        staged.install()?;
+        println!(
+            "rotated the secret key in {}; {written} secret variable(s) re-encrypted",
+            project::paths::SECRET_KEY
+        );
         Ok(())
     })
 }
@@ -478,11 +557,7 @@ pub(crate) fn task(command: TaskCommand) -> Result<()> {
         std::env::set_current_dir(instance.root())
             .with_context(|| format!("cannot enter {}", instance.root().display()))?;
         let outcome = task::execute(&instance).await.map_err(|e| {
-            anyhow::anyhow!(
-                "task {} failed: {}",
-                instance.key(),
-                redact::Redactor::from_env().redact(&e.to_string())
-            )
+            anyhow::anyhow!("task {} failed: {}", instance.key(), instance.redactor().redact(&e.to_string()))
         })?;
         outcome.hand_over().context("cannot hand the task's output over")?;
         let code = outcome.exit_code() as u8;

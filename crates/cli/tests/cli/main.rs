@@ -2,11 +2,12 @@
 //! command and its bad inputs ([`commands`]), pipelines from `init` to
 //! recovery after `kill -9` ([`pipelines`]), and `retrain server` driven by
 //! `retrain runs` / `retrain models` ([`tracking`]), users and tokens
-//! ([`users`]), with the helpers they
+//! ([`users`]), secret variables ([`secrets`]), with the helpers they
 //! share ([`common`]).
 
 mod commands;
 mod common;
 mod pipelines;
+mod secrets;
 mod tracking;
 mod users;

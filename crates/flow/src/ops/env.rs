@@ -1,7 +1,7 @@
 //! What an operator can reach while it runs, and nothing more: the run's
 //! template context, the tracking server (built on first use, so a task
 //! that never talks to tracking never needs one), the notification
-//! channels and, for the pipeline sensor, the pipeline database. The
+//! channels, what masks secrets in its output and, for the pipeline sensor, the pipeline database. The
 //! task instance builds it; operators never see the project or the
 //! pipeline file.
 
@@ -12,6 +12,7 @@ use retrain_registry::MlflowClient;
 
 use super::OpError;
 use crate::notify::Notifier;
+use crate::redact::Redactor;
 use crate::store::PipelineStore;
 use crate::template::Context;
 
@@ -26,6 +27,7 @@ pub struct Env {
     tracking_uri: Option<String>,
     tracking: OnceLock<Result<MlflowClient, String>>,
     state: Option<PipelineStore>,
+    redactor: Redactor,
 }
 
 impl std::fmt::Debug for Env {
@@ -43,6 +45,7 @@ impl Env {
         notifier: Notifier,
         tracking_uri: Option<String>,
         state: Option<PipelineStore>,
+        redactor: Redactor,
     ) -> Env {
         Env {
             context,
@@ -52,7 +55,13 @@ impl Env {
             tracking_uri,
             tracking: OnceLock::new(),
             state,
+            redactor,
         }
+    }
+
+    /// What masks secrets in what the task prints.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     /// `pipeline/run_id/task`, unique per task instance.

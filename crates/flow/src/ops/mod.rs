@@ -185,7 +185,7 @@ impl Action {
             Action::Register(a) => a.run(env).await,
             Action::Promote(a) => a.run(env).await,
             Action::PromoteBest(a) => a.run(env).await,
-            Action::Shell(a) => a.run().await,
+            Action::Shell(a) => a.run(env).await,
             Action::Notify(a) => a.run(env).await,
             Action::Gate(a) => a.run(env),
             Action::FileSensor(a) => a.poke(),

@@ -10,13 +10,12 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::{Env, OpError, Outcome};
-use crate::redact::Redactor;
 use crate::template;
 
 use crate::protocol::EXIT_SKIPPED as SKIP_EXIT_CODE;
 
 /// Runs `command` with `sh -c` in the project directory (or `cwd`). Its
-/// output goes to the task's log with secrets masked; the last line is
+/// output goes to the task's log with secrets (environment and variables) masked; the last line is
 /// the task's output (`outputs.TASK.output`), like Airflow's XCom.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,14 +27,14 @@ pub struct Shell {
 }
 
 impl Shell {
-    pub async fn run(&self) -> Result<Outcome, OpError> {
+    pub async fn run(&self, env: &Env) -> Result<Outcome, OpError> {
         let mut command = tokio::process::Command::new("sh");
         command.arg("-c").arg(&self.command).envs(&self.env).stdout(Stdio::piped()).stderr(Stdio::piped());
         if let Some(cwd) = &self.cwd {
             command.current_dir(cwd);
         }
         let mut child = command.spawn().map_err(|e| format!("cannot start sh: {e}"))?;
-        let redactor = Redactor::from_env();
+        let redactor = env.redactor().clone();
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let stderr = child.stderr.take().ok_or("no stderr")?;
         let err_redactor = redactor.clone();
@@ -86,7 +85,7 @@ impl Notify {
             return Err("notify needs 'channel' or 'channels'".into());
         }
         env.notifier().send_all(&channels, &self.message).await?;
-        println!("sent to {}: {}", channels.join(", "), self.message);
+        println!("sent to {}: {}", channels.join(", "), env.redactor().redact(&self.message));
         Ok(Outcome::Done(json!({"message": self.message, "channels": channels})))
     }
 }

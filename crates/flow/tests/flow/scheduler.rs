@@ -133,14 +133,16 @@ async fn catchup_order_and_retries_with_backoff_follow_the_clock(backend: &str, 
 
 async fn variables_and_pauses_are_kept(backend: &str, store: SqlStore) {
     let state = PipelineStore::new(Arc::new(store));
-    state.set_variable("min_accuracy", "0.9").await.unwrap();
-    state.set_variable("min_accuracy", "0.95").await.unwrap();
-    state.set_variable("note", "hello").await.unwrap();
-    assert_eq!(state.get_variable("min_accuracy").await.unwrap().as_deref(), Some("0.95"), "{backend}");
-    let vars = state.template_variables().await.unwrap();
+    state.set_variable("min_accuracy", "0.9", false).await.unwrap();
+    state.set_variable("min_accuracy", "0.95", false).await.unwrap();
+    state.set_variable("note", "hello", false).await.unwrap();
+    let stored = state.get_variable("min_accuracy").await.unwrap().unwrap();
+    assert_eq!((stored.value.as_str(), stored.encrypted), ("0.95", false), "{backend}");
+    let (vars, secrets) = state.template_variables().await.unwrap();
+    assert!(secrets.is_empty());
     assert_eq!(vars["min_accuracy"], serde_json::json!(0.95));
     assert_eq!(vars["note"], serde_json::json!("hello"));
-    assert!(state.set_variable("bad name", "x").await.is_err());
+    assert!(state.set_variable("bad name", "x", false).await.is_err());
     assert!(state.delete_variable("note").await.unwrap());
     assert!(!state.delete_variable("note").await.unwrap());
     state.set_paused("daily", true).await.unwrap();

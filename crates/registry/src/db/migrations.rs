@@ -13,7 +13,7 @@ use crate::error::Result;
 /// The schema's migrations, in order. One marked with an engine is in
 /// that engine's dialect and runs there alone; the other engine records
 /// its version all the same, so a version means one thing on both.
-const MIGRATIONS: [(i64, Option<Backend>, &str); 7] = [
+const MIGRATIONS: [(i64, Option<Backend>, &str); 8] = [
     (1, None, include_str!("../../migrations/0001_tracking.sql")),
     (2, None, include_str!("../../migrations/0002_models.sql")),
     (3, None, include_str!("../../migrations/0003_pipelines.sql")),
@@ -21,6 +21,7 @@ const MIGRATIONS: [(i64, Option<Backend>, &str); 7] = [
     (5, Some(Backend::Sqlite), include_str!("../../migrations/0005_sqlite_metric_ranges.sql")),
     (6, Some(Backend::Sqlite), include_str!("../../migrations/0006_sqlite_clustered_run_values.sql")),
     (7, None, include_str!("../../migrations/0007_users.sql")),
+    (8, None, include_str!("../../migrations/0008_secret_variables.sql")),
 ];
 
 /// Applies the migrations `db` has not recorded, each in its own write
