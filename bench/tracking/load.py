@@ -31,11 +31,16 @@ class Client:
     not the server, made the tail of fast requests. Reconnects when the
     server closed the connection."""
 
+    # `Authorization` sent with every request, as MLflow's client sends
+    # MLFLOW_TRACKING_USERNAME/PASSWORD (set from --authorization).
+    authorization = None
+
     def __init__(self, url):
         parsed = urlparse(url)
         assert parsed.hostname in ("127.0.0.1", "localhost"), "loopback only"
         self.address = (parsed.hostname, parsed.port)
-        self.headers = f"Host: {parsed.hostname}:{parsed.port}\r\nContent-Type: application/json\r\n".encode()
+        credentials = f"Authorization: {Client.authorization}\r\n" if Client.authorization else ""
+        self.headers = f"Host: {parsed.hostname}:{parsed.port}\r\n{credentials}Content-Type: application/json\r\n".encode()
         self._connect()
 
     def _connect(self):
@@ -173,7 +178,9 @@ def main():
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--search-reps", type=int, default=30)
     parser.add_argument("--scale-runs", type=int, default=0)
+    parser.add_argument("--authorization", help="an Authorization header value sent with every request")
     args = parser.parse_args()
+    Client.authorization = args.authorization
     client = Client(args.url)
     tag = uuid.uuid4().hex[:8]
     experiment, _ = client.post("/experiments/create", {"name": f"bench-{tag}"})

@@ -73,4 +73,28 @@ idle=$(rss_mib "${pids[-1]}")
 "$venv/bin/python" "$here/load.py" "http://127.0.0.1:$p" retrain --duration "$duration" --scale-runs "$scale" \
   | "$venv/bin/python" -c "import json,sys; r=json.load(sys.stdin); r.update(start_s=$start_s, idle_rss_mib=$idle, loaded_rss_mib=$(rss_mib "${pids[-1]}")); print(json.dumps(r))" >> "$results"
 
+kill -- -"${pids[-1]}"
+
+# The cost of signing in: retrain server without and with --auth, the
+# load signed with HTTP Basic on every request (what MLflow's client does
+# with MLFLOW_TRACKING_USERNAME/PASSWORD), twice each, alternating.
+basic="Basic $(printf bench:bench-password | base64)"
+for round in 1 2; do
+  for side in open auth; do
+    dir="$work/$side-$round"
+    mkdir -p "$dir" && cd "$dir"
+    "$target_dir/release/retrain" init > /dev/null
+    echo "bench-password" | "$target_dir/release/retrain" users add bench --role editor --password-stdin > /dev/null
+    flags=() credentials=()
+    if [ "$side" = auth ]; then flags=(--auth) credentials=(--authorization "$basic"); fi
+    p=$(port)
+    setsid "$target_dir/release/retrain" server "${flags[@]}" --host 127.0.0.1 --port "$p" > "$dir/server.log" 2>&1 &
+    pids+=($!)
+    wait_health "$p" > /dev/null
+    "$venv/bin/python" "$here/load.py" "http://127.0.0.1:$p" "retrain-$side-$round" --duration "$duration" "${credentials[@]}" >> "$results"
+    kill -- -"${pids[-1]}"
+  done
+done
+cd "$root"
+
 "$venv/bin/python" "$here/report.py" "$results" | tee "$out/report.md"

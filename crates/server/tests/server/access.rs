@@ -240,3 +240,46 @@ async fn airflow_clients_sign_in_for_a_bearer_token() {
     let missing = sign_in(json!({"username": "ed"})).await;
     assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", missing.text());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_trail_and_user_id_name_the_caller_not_what_the_client_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _, store) = full_app(dir.path()).await;
+    let token = store.create_token("ed", None).await.unwrap();
+    let bearer = format!("Bearer {}", token.secret);
+    let as_ed = |method: Method, path: &str, body: serde_json::Value| {
+        let app = app.clone();
+        let bearer = bearer.clone();
+        let path = path.to_owned();
+        async move {
+            let headers = [
+                (header::AUTHORIZATION.as_str(), bearer.as_str()),
+                (header::CONTENT_TYPE.as_str(), "application/json"),
+                ("x-retrain-actor", "mallory"),
+            ];
+            let body = (method != Method::GET).then(|| body.to_string());
+            let reply = send(&app, request(method, &path, &headers, body)).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text());
+            reply.json()
+        }
+    };
+    let api = "/api/2.0/mlflow";
+    let run = as_ed(Method::POST, &format!("{api}/runs/create"), json!({"user_id": "mallory"})).await;
+    assert_eq!(run["run"]["info"]["user_id"], "ed");
+    as_ed(Method::POST, &format!("{api}/registered-models/create"), json!({"name": "m"})).await;
+    let source = format!("runs:/{}/model", run["run"]["info"]["run_id"].as_str().unwrap());
+    let version =
+        as_ed(Method::POST, &format!("{api}/model-versions/create"), json!({"name": "m", "source": source}))
+            .await;
+    assert_eq!(version["model_version"]["user_id"], "ed");
+    as_ed(
+        Method::POST,
+        &format!("{api}/registered-models/alias"),
+        json!({"name": "m", "alias": "champion", "version": "1"}),
+    )
+    .await;
+    let audit = as_ed(Method::GET, &format!("{api}/registered-models/audit?name=m"), json!({})).await;
+    let actors: Vec<&str> =
+        audit["events"].as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
+    assert_eq!(actors, ["ed"], "{audit}");
+}
