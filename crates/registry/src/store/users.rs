@@ -14,6 +14,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use strum::{AsRefStr, Display, EnumString, IntoStaticStr, VariantNames};
 
+use super::sessions::MAX_PASSWORD_BYTES;
 use crate::SqlStore;
 use crate::db::{Arg, Sql, now_ms};
 use crate::error::{Result, StoreError};
@@ -129,6 +130,10 @@ fn check_password(password: &str) -> Result<()> {
         return Err(StoreError::invalid(format!(
             "a password needs at least {MIN_PASSWORD_CHARS} characters"
         )));
+    }
+    // A longer one could be set but never signed in with.
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(StoreError::invalid(format!("a password may have at most {MAX_PASSWORD_BYTES} bytes")));
     }
     Ok(())
 }

@@ -17,7 +17,10 @@ async fn users_sign_in_with_their_password(backend: &str, store: SqlStore) {
     assert!(store.has_users().await.unwrap());
     let again = store.add_user("ana", Role::Viewer, "another password").await.unwrap_err();
     assert_eq!(again.code, ErrorCode::ResourceAlreadyExists);
-    for (name, password) in [("", "long enough"), ("a b", "long enough"), ("bob", "short")] {
+    let too_long = "p".repeat(retrain_registry::MAX_PASSWORD_BYTES + 1);
+    for (name, password) in
+        [("", "long enough"), ("a b", "long enough"), ("bob", "short"), ("bob", too_long.as_str())]
+    {
         let refused = store.add_user(name, Role::Viewer, password).await.unwrap_err();
         assert_eq!(refused.code, ErrorCode::InvalidParameterValue, "{name:?}");
     }
