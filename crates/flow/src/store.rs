@@ -509,6 +509,23 @@ impl PipelineStore {
         rows.iter().map(instance_from_row).collect()
     }
 
+    /// Task instances of every pipeline that failed for good at or after
+    /// `since` (epoch ms), the newest first, at most `limit`.
+    pub async fn failures_since(&self, since: i64, limit: i64) -> Result<Vec<TaskInstance>> {
+        let rows = self
+            .store
+            .fetch_all(
+                Sql::new("SELECT * FROM task_instances WHERE state = ")
+                    .text_arg(TaskState::Failed.as_str())
+                    .push(" AND ended_at >= ")
+                    .int_arg(since)
+                    .push(" ORDER BY ended_at DESC LIMIT ")
+                    .int_arg(limit),
+            )
+            .await?;
+        rows.iter().map(instance_from_row).collect()
+    }
+
     /// Writes every mutable column of a task instance.
     pub async fn save(&self, ti: &TaskInstance) -> Result<()> {
         let mut sql = Sql::new("UPDATE task_instances SET state = ");

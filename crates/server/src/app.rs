@@ -8,9 +8,8 @@
 //! Every route comes from a route table ([`crate::routes`]) that says
 //! which role may call it; the builder puts the tables together, and
 //! [`crate::auth`]'s layer around them all says who is calling, so that
-//! no handler ever checks. The web UI, still to come, is one more module
-//! beside the protocols (its templates, view models and embedded assets)
-//! whose table the builder merges with the others.
+//! no handler ever checks. The web UI ([`crate::ui`]) is one more table,
+//! over the same store and the same parts.
 
 use std::fmt;
 use std::sync::Arc;
@@ -26,6 +25,7 @@ use crate::airflow::PipelineApi;
 use crate::auth::{self, Gate};
 use crate::routes::{POST, RouteSpec, Routes};
 use crate::serving::{self, ModelCatalog, ModelHandle, ServingOptions};
+use crate::ui::Ui;
 
 /// The state of the tracking server's handlers. Each handler takes the
 /// part it uses (`State<Arc<SqlStore>>`, `State<Arc<ArtifactStore>>`,
@@ -120,7 +120,7 @@ impl AppBuilder {
     /// 2. the protocols' routes, side by side, each with the role it needs
     ///    and each group with the body limit its requests need: MLflow's
     ///    REST API and the artifact service, then model serving and
-    ///    Airflow's API when configured.
+    ///    Airflow's API when configured, and the web UI's pages.
     pub fn build(self) -> Router {
         self.build_with_routes().0
     }
@@ -128,18 +128,21 @@ impl AppBuilder {
     /// [`AppBuilder::build`], and the route table it was built from.
     pub fn build_with_routes(self) -> (Router, Vec<RouteSpec>) {
         let gate = Arc::new(if self.sign_in { Gate::sign_in(self.state.store.clone()) } else { Gate::Open });
+        let catalog = self.serving.map(|options| Arc::new(ModelCatalog::new(options)));
+        let pipelines = self.pipelines.map(Arc::new);
+        let ui = Ui::new(self.state.store.clone(), pipelines.clone(), catalog.clone(), gate.clone());
         let mut routes = crate::mlflow::routes().with_state(self.state);
-        if let Some(options) = self.serving {
-            routes = routes.merge(serving::catalog_routes(Arc::new(ModelCatalog::new(options))));
+        if let Some(catalog) = catalog {
+            routes = routes.merge(serving::catalog_routes(catalog));
         }
-        if let Some(api) = self.pipelines {
-            routes = routes.merge(Arc::new(api).routes());
+        if let Some(api) = pipelines {
+            routes = routes.merge(api.routes());
         }
         if self.sign_in {
             let sign_in = Routes::new().public(POST, "/auth/token", auth::token_for_password);
             routes = routes.merge(sign_in.with_state(gate.clone()));
         }
-        layered(routes, gate)
+        layered(routes.merge(Arc::new(ui).routes()), gate)
     }
 }
 

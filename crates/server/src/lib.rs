@@ -20,6 +20,7 @@ mod mlflow;
 mod routes;
 mod server;
 pub mod serving;
+mod ui;
 
 pub use app::{App, AppBuilder};
 pub use mlflow::ARTIFACT_ROOT;

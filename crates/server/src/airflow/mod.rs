@@ -57,6 +57,16 @@ impl PipelineApi {
         PipelineApi { project, state, owner: owner.to_owned(), scheduler }
     }
 
+    /// The project whose pipelines these are.
+    pub(crate) fn project(&self) -> &Project {
+        &self.project
+    }
+
+    /// Where the pipelines' runs, task instances and variables are kept.
+    pub(crate) fn state(&self) -> &PipelineStore {
+        &self.state
+    }
+
     /// Airflow's routes over this API: reads for viewers; pausing and
     /// triggering for editors.
     pub(crate) fn routes(self: Arc<Self>) -> Routes {

@@ -22,6 +22,7 @@
 //! ([`retrain_registry::Sessions`]), so a client that signs every request
 //! pays for argon2 once a minute, not once a request.
 
+mod browser;
 mod limit;
 
 use std::net::SocketAddr;
@@ -32,9 +33,9 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use retrain_registry::{Caller, ErrorCode, Role, SqlStore};
@@ -43,6 +44,7 @@ use serde_json::json;
 
 use crate::airflow::problem::{Problem, body};
 use crate::mlflow::error_response;
+pub(crate) use browser::{SESSION_TTL, expired_cookie, is_cross_site, session_cookie, session_secret};
 use limit::FailedLogins;
 
 /// How long a token from Airflow's `POST /auth/token` works (Airflow's
@@ -79,26 +81,35 @@ pub(crate) enum Identity {
     Caller(Caller),
 }
 
-/// Which API's error shape a refusal is written in.
+/// Which shape a refusal is written in: an API's error, or, for a
+/// browser asking for a page, a page (or the way to the sign-in page).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dialect {
     Mlflow,
     Airflow,
+    Page,
 }
 
 impl Dialect {
-    fn of(path: &str) -> Dialect {
+    fn of(path: &str, headers: &HeaderMap) -> Dialect {
         if path.starts_with("/api/v2/") || path.starts_with("/auth/") {
             Dialect::Airflow
-        } else {
+        } else if path.starts_with("/api/") || path.starts_with("/ajax-api/") || !wants_html(headers) {
             Dialect::Mlflow
+        } else {
+            Dialect::Page
         }
     }
 }
 
+/// Whether the client asks for HTML, as a browser does for a page.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+}
+
 /// A request turned away.
 #[derive(Debug)]
-struct Refusal {
+pub(crate) struct Refusal {
     code: ErrorCode,
     message: String,
     retry_after: Option<Duration>,
@@ -113,15 +124,33 @@ impl Refusal {
         Refusal::new(ErrorCode::Unauthenticated, message)
     }
 
-    fn answer(self, dialect: Dialect) -> Response {
-        let status =
-            StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    /// What the refusal says, for a page that shows it.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether it is for too many failures rather than wrong credentials.
+    pub(crate) fn is_rate_limit(&self) -> bool {
+        self.code == ErrorCode::ResourceExhausted
+    }
+
+    fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The answer to a request for `uri`, in its `dialect`.
+    fn answer(self, dialect: Dialect, uri: &Uri) -> Response {
+        let status = self.status();
+        if dialect == Dialect::Page && status == StatusCode::UNAUTHORIZED {
+            return Redirect::to(&crate::ui::login_address(uri)).into_response();
+        }
         let mut response = match dialect {
             Dialect::Mlflow => error_response(status, self.code.as_str(), &self.message),
             Dialect::Airflow => Problem::detail(status, self.message).into_response(),
+            Dialect::Page => crate::ui::error_page(status, &self.message),
         };
         let headers = response.headers_mut();
-        if status == StatusCode::UNAUTHORIZED {
+        if status == StatusCode::UNAUTHORIZED && dialect != Dialect::Page {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"retrain\""));
         }
         if let Some(wait) = self.retry_after {
@@ -171,6 +200,53 @@ fn address_key(request_address: Option<SocketAddr>) -> String {
 }
 
 impl Gate {
+    /// Whether callers must sign in.
+    pub(crate) fn signs_in(&self) -> bool {
+        matches!(self, Gate::SignIn { .. })
+    }
+
+    /// A user's sign-in with `password`: the caller, and a token for them
+    /// that works for `ttl`, kept in memory only (Airflow's `POST
+    /// /auth/token`, the sign-in page's session).
+    pub(crate) async fn sign_in_with_password(
+        &self,
+        user: String,
+        password: String,
+        address: Option<SocketAddr>,
+        ttl: Duration,
+    ) -> Result<(Caller, String), Refusal> {
+        let Gate::SignIn { store, .. } = self else {
+            return Err(Refusal::new(ErrorCode::EndpointNotFound, "this server does not sign users in"));
+        };
+        match self.check(Credentials::Password { user, password }, address).await? {
+            Identity::Caller(caller) => {
+                let token = store.sessions().issue(&caller.name, caller.role, ttl);
+                Ok((caller, token))
+            }
+            Identity::Open => unreachable!("a gate that signs in never answers Open"),
+        }
+    }
+
+    /// The caller a browser's session cookie names, if it still works; a
+    /// cookie that does not is no credential (the browser signs in again).
+    async fn session(&self, secret: &str) -> Option<Caller> {
+        let Gate::SignIn { store, .. } = self else { return None };
+        match store.caller_for_token(secret).await {
+            Ok(caller) => caller,
+            Err(e) => {
+                tracing::error!("checking a session: {}", retrain_ml::error_chain(&e));
+                None
+            }
+        }
+    }
+
+    /// The session token a sign-out ends.
+    pub(crate) fn end_session(&self, secret: &str) {
+        if let Gate::SignIn { store, .. } = self {
+            store.sessions().end(secret);
+        }
+    }
+
     /// The caller `credentials` prove, counting a failure against the
     /// user and the address, and refusing once either has too many.
     async fn check(
@@ -210,9 +286,10 @@ impl Gate {
 }
 
 /// The layer around every route: puts the request's [`Identity`] on it,
-/// or refuses wrong credentials.
+/// or refuses wrong credentials. Credentials are an `Authorization`
+/// header, else a browser's session cookie, which may not change
+/// anything from another site's page ([`browser`]).
 pub(crate) async fn identify(State(gate): State<Arc<Gate>>, mut request: Request, next: Next) -> Response {
-    let dialect = Dialect::of(request.uri().path());
     if matches!(*gate, Gate::Open) {
         request.extensions_mut().insert(Identity::Open);
         return next.run(request).await;
@@ -220,7 +297,20 @@ pub(crate) async fn identify(State(gate): State<Arc<Gate>>, mut request: Request
     let address = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     let identity = match credentials(request.headers()) {
         Ok(Some(credentials)) => gate.check(credentials, address).await,
-        Ok(None) => return next.run(request).await,
+        Ok(None) => {
+            let Some(secret) = browser::session_secret(request.headers()) else {
+                return next.run(request).await;
+            };
+            let Some(caller) = gate.session(secret).await else { return next.run(request).await };
+            if is_cross_site(request.method(), request.headers()) {
+                Err(Refusal::new(
+                    ErrorCode::PermissionDenied,
+                    "this request came from another site's page; make it from retrain's own pages",
+                ))
+            } else {
+                Ok(Identity::Caller(caller))
+            }
+        }
         Err(refusal) => Err(refusal),
     };
     match identity {
@@ -228,29 +318,31 @@ pub(crate) async fn identify(State(gate): State<Arc<Gate>>, mut request: Request
             request.extensions_mut().insert(identity);
             next.run(request).await
         }
-        Err(refusal) => refusal.answer(dialect),
+        Err(refusal) => {
+            let uri = original_uri(&request).clone();
+            refusal.answer(Dialect::of(uri.path(), request.headers()), &uri)
+        }
     }
 }
 
 /// The layer in front of a route for `role` and above.
 pub(crate) async fn require(State(role): State<Role>, request: Request, next: Next) -> Response {
-    let dialect = Dialect::of(original_path(&request));
-    match request.extensions().get::<Identity>() {
-        Some(Identity::Open) => next.run(request).await,
-        Some(Identity::Caller(caller)) if caller.role >= role => next.run(request).await,
+    let refusal = match request.extensions().get::<Identity>() {
+        Some(Identity::Open) => return next.run(request).await,
+        Some(Identity::Caller(caller)) if caller.role >= role => return next.run(request).await,
         Some(Identity::Caller(caller)) => Refusal::new(
             ErrorCode::PermissionDenied,
             format!("'{}' is {} and this needs {role}", caller.name, caller.role),
-        )
-        .answer(dialect),
-        None => Refusal::unauthenticated("sign in: send a user's password (HTTP Basic) or a token (Bearer)")
-            .answer(dialect),
-    }
+        ),
+        None => Refusal::unauthenticated("sign in: send a user's password (HTTP Basic) or a token (Bearer)"),
+    };
+    let uri = original_uri(&request);
+    refusal.answer(Dialect::of(uri.path(), request.headers()), uri)
 }
 
-/// The path as the client sent it (a nested router sees it shortened).
-fn original_path(request: &Request) -> &str {
-    request.extensions().get::<axum::extract::OriginalUri>().map_or(request.uri().path(), |uri| uri.path())
+/// The address as the client sent it (a nested router sees it shortened).
+fn original_uri(request: &Request) -> &Uri {
+    request.extensions().get::<axum::extract::OriginalUri>().map_or(request.uri(), |uri| &uri.0)
 }
 
 /// Who the audit trail and `user_id` name for a request: the caller when
@@ -304,21 +396,14 @@ pub(crate) async fn token_for_password(
     address: Option<Extension<ConnectInfo<SocketAddr>>>,
     bytes: Bytes,
 ) -> Response {
-    let Gate::SignIn { store, .. } = &*gate else {
-        return Problem::detail(StatusCode::NOT_FOUND, "this server does not sign users in").into_response();
-    };
     let request: SignIn = match body(&bytes) {
         Ok(request) => request,
         Err(problem) => return problem.into_response(),
     };
-    let credentials = Credentials::Password { user: request.username, password: request.password };
-    match gate.check(credentials, address.map(|Extension(ConnectInfo(a))| a)).await {
-        Ok(Identity::Caller(caller)) => {
-            let token = store.sessions().issue(&caller.name, caller.role, SIGN_IN_TOKEN_TTL);
-            (StatusCode::CREATED, axum::Json(json!({"access_token": token}))).into_response()
-        }
-        Ok(Identity::Open) => unreachable!("a gate that signs in never answers Open"),
-        Err(refusal) => refusal.answer(Dialect::Airflow),
+    let address = address.map(|Extension(ConnectInfo(a))| a);
+    match gate.sign_in_with_password(request.username, request.password, address, SIGN_IN_TOKEN_TTL).await {
+        Ok((_, token)) => (StatusCode::CREATED, axum::Json(json!({"access_token": token}))).into_response(),
+        Err(refusal) => refusal.answer(Dialect::Airflow, &Uri::from_static("/auth/token")),
     }
 }
 
@@ -365,9 +450,18 @@ mod tests {
 
     #[test]
     fn refusals_take_the_shape_of_the_api_asked() {
-        assert_eq!(Dialect::of("/api/2.0/mlflow/runs/get"), Dialect::Mlflow);
-        assert_eq!(Dialect::of("/models/iris/invocations"), Dialect::Mlflow);
-        assert_eq!(Dialect::of("/api/v2/dags"), Dialect::Airflow);
-        assert_eq!(Dialect::of("/auth/token"), Dialect::Airflow);
+        let api = HeaderMap::new();
+        let browser = {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT, HeaderValue::from_static("text/html,application/xhtml+xml,*/*;q=0.8"));
+            h
+        };
+        assert_eq!(Dialect::of("/api/2.0/mlflow/runs/get", &api), Dialect::Mlflow);
+        assert_eq!(Dialect::of("/api/2.0/mlflow/runs/get", &browser), Dialect::Mlflow);
+        assert_eq!(Dialect::of("/models/iris/invocations", &api), Dialect::Mlflow);
+        assert_eq!(Dialect::of("/api/v2/dags", &browser), Dialect::Airflow);
+        assert_eq!(Dialect::of("/auth/token", &api), Dialect::Airflow);
+        assert_eq!(Dialect::of("/pipelines", &browser), Dialect::Page);
+        assert_eq!(Dialect::of("/pipelines", &api), Dialect::Mlflow);
     }
 }

@@ -82,6 +82,16 @@ impl ModelCatalog {
         }
     }
 
+    /// What is in service now: each registry URI asked for so far, with
+    /// the version answering it.
+    pub(crate) async fn served(&self) -> Vec<(String, String)> {
+        let handles = self.handles.lock().await;
+        let mut served: Vec<_> =
+            handles.iter().map(|(uri, handle)| (uri.clone(), handle.current().version.clone())).collect();
+        served.sort();
+        served
+    }
+
     /// The handle serving `uri`, opened and watched on first use.
     pub(crate) async fn handle(&self, uri: String) -> Result<Arc<ModelHandle>, LoadError> {
         let mut handles = self.handles.lock().await;

@@ -4,68 +4,15 @@
 //! reaches its handler for its own role; wrong credentials of every kind
 //! are a 4xx that stores nothing; failed sign-ins are slowed down.
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::Router;
 use axum::http::{Method, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use retrain_flow::project::{self, Project};
-use retrain_flow::scheduler::SchedulerHandle;
-use retrain_flow::store::PipelineStore;
-use retrain_registry::{ArtifactStore, MlflowClient, Role, SqlStore, now_ms};
-use retrain_server::airflow::PipelineApi;
-use retrain_server::serving::ServingOptions;
-use retrain_server::{App, RouteSpec};
+use retrain_registry::{Role, now_ms};
+use retrain_server::RouteSpec;
 use serde_json::json;
 
-use crate::common::{Reply, request, send};
-
-/// The three users, each signing in with `NAME-password`.
-const USERS: [(&str, Role); 3] = [("vera", Role::Viewer), ("ed", Role::Editor), ("ada", Role::Admin)];
-
-fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
-}
-
-fn password_of(user: &str) -> String {
-    format!("{user}-password")
-}
-
-/// The user of `role` from [`USERS`].
-fn user_with(role: Role) -> &'static str {
-    USERS.iter().find(|(_, r)| *r == role).map(|(name, _)| *name).unwrap()
-}
-
-/// Everything `retrain up` mounts (tracking, serving by name, Airflow's
-/// API), signing callers in, with the route table it was built from.
-async fn full_app(dir: &Path) -> (Router, Vec<RouteSpec>, Arc<SqlStore>) {
-    project::init(dir).unwrap();
-    let project = Project::open(dir).unwrap();
-    let uri = format!("sqlite:///{}", dir.join("t.db").display());
-    let store = Arc::new(SqlStore::connect(&uri, retrain_server::ARTIFACT_ROOT).await.unwrap());
-    for (name, role) in USERS {
-        store.add_user(name, role, &password_of(name)).await.unwrap();
-    }
-    let artifacts = Arc::new(ArtifactStore::open(&dir.join("artifacts").to_string_lossy()).unwrap());
-    let serving = ServingOptions {
-        // Nothing listens there: scoring an unknown model fails fast.
-        tracking: MlflowClient::new("http://127.0.0.1:9").unwrap(),
-        cache: dir.join("cache"),
-        poll: Duration::from_secs(60),
-    };
-    let api = PipelineApi::new(
-        project,
-        PipelineStore::new(store.clone()),
-        "scheduler",
-        Arc::new(SchedulerHandle::default()),
-    );
-    let (router, routes) =
-        App::builder(store.clone(), artifacts).serving(serving).pipelines(api).sign_in().build_with_routes();
-    (router, routes, store)
-}
+use crate::common::{Reply, USERS, basic, full_app, password_of, request, send, user_with};
 
 /// The route's path with each placeholder filled in.
 fn concrete(path: &str) -> String {
@@ -102,8 +49,8 @@ async fn every_route_asks_for_its_role() {
     let public: Vec<&str> = routes.iter().filter(|r| r.role.is_none()).map(|r| r.path.as_str()).collect();
     assert_eq!(
         public,
-        ["/health", "/version", "/ping", "/auth/token"],
-        "only the probes and the sign-in are open"
+        ["/health", "/version", "/ping", "/auth/token", "/static/{file}", "/login", "/login"],
+        "only the probes, the UI's own files and the sign-ins are open"
     );
     assert!(routes.len() > 100, "both MLflow prefixes, artifacts, serving, Airflow: {}", routes.len());
 

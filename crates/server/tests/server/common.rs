@@ -4,13 +4,21 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt;
-use retrain_registry::{ArtifactStore, SqlStore};
-use retrain_server::{App, AppBuilder, Server};
+use retrain_flow::project::{self, Project};
+use retrain_flow::scheduler::SchedulerHandle;
+use retrain_flow::store::PipelineStore;
+use retrain_registry::{ArtifactStore, MlflowClient, Role, SqlStore};
+use retrain_server::airflow::PipelineApi;
+use retrain_server::serving::ServingOptions;
+use retrain_server::{App, AppBuilder, RouteSpec, Server};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -26,6 +34,51 @@ pub(crate) async fn tracking_app(dir: &Path) -> AppBuilder {
     };
     let artifacts = ArtifactStore::open(&destination).unwrap();
     App::builder(Arc::new(store), Arc::new(artifacts))
+}
+
+/// The three users, each signing in with `NAME-password`.
+pub(crate) const USERS: [(&str, Role); 3] =
+    [("vera", Role::Viewer), ("ed", Role::Editor), ("ada", Role::Admin)];
+
+pub(crate) fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
+
+pub(crate) fn password_of(user: &str) -> String {
+    format!("{user}-password")
+}
+
+/// The user of `role` from [`USERS`].
+pub(crate) fn user_with(role: Role) -> &'static str {
+    USERS.iter().find(|(_, r)| *r == role).map(|(name, _)| *name).unwrap()
+}
+
+/// Everything `retrain up` mounts (tracking, serving by name, Airflow's
+/// API), signing callers in, with the route table it was built from.
+pub(crate) async fn full_app(dir: &Path) -> (Router, Vec<RouteSpec>, Arc<SqlStore>) {
+    project::init(dir).unwrap();
+    let project = Project::open(dir).unwrap();
+    let uri = format!("sqlite:///{}", dir.join("t.db").display());
+    let store = Arc::new(SqlStore::connect(&uri, retrain_server::ARTIFACT_ROOT).await.unwrap());
+    for (name, role) in USERS {
+        store.add_user(name, role, &password_of(name)).await.unwrap();
+    }
+    let artifacts = Arc::new(ArtifactStore::open(&dir.join("artifacts").to_string_lossy()).unwrap());
+    let serving = ServingOptions {
+        // Nothing listens there: scoring an unknown model fails fast.
+        tracking: MlflowClient::new("http://127.0.0.1:9").unwrap(),
+        cache: dir.join("cache"),
+        poll: Duration::from_secs(60),
+    };
+    let api = PipelineApi::new(
+        project,
+        PipelineStore::new(store.clone()),
+        "scheduler",
+        Arc::new(SchedulerHandle::default()),
+    );
+    let (router, routes) =
+        App::builder(store.clone(), artifacts).serving(serving).pipelines(api).sign_in().build_with_routes();
+    (router, routes, store)
 }
 
 /// Starts the tracking server of [`tracking_app`] on a free 127.0.0.1

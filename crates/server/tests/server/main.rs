@@ -13,3 +13,4 @@ mod common;
 mod mlflow_api;
 mod mlflow_client;
 mod serving;
+mod ui;
