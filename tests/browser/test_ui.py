@@ -26,20 +26,18 @@ FLAGS = [
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def page():
     with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("profile")),
-            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
-            args=FLAGS,
-            viewport={"width": 1280, "height": 860},
-        )
-        page = browser.new_page()
-        errors = []
-        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        # Each context is a fresh profile, as --user-data-dir of a new
+        # directory would give.
+        browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=FLAGS)
+        page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+        page.browser = browser
+        page.console_errors = []
+        page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
         yield page
         browser.close()
-        assert not errors, f"the browser's console reported errors: {errors}"
+        assert not page.console_errors, f"the browser's console reported errors: {page.console_errors}"
 
 
 def shot(page, name):
@@ -54,6 +52,8 @@ def test_an_anonymous_visit_lands_on_the_sign_in_page(page):
     page.fill("input[name=password]", "not the password")
     page.click("button.primary")
     expect(page.locator(".problem")).to_contain_text("Wrong user name or password")
+    # The refused sign-in answers 401, which the console reports.
+    page.console_errors.clear()
 
 
 def test_the_admin_signs_in_and_sees_the_overview(page):
@@ -64,3 +64,17 @@ def test_the_admin_signs_in_and_sees_the_overview(page):
     expect(page.locator("header.top .me")).to_contain_text("admin")
     expect(page.locator("main")).to_contain_text("retrain_iris")
     shot(page, "02-overview")
+
+
+def test_the_overview_reads_on_a_phone_in_dark_mode(page):
+    phone = page.browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    phone.add_cookies(page.context.cookies())
+    small = phone.new_page()
+    small.goto(URL + "/")
+    expect(small.locator("h1")).to_have_text("Overview")
+    background = small.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background != "rgb(247, 248, 250)", "the dark scheme applies"
+    width = small.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"nothing wider than the phone's screen: {width}px"
+    shot(small, "03-overview-phone-dark")
+    phone.close()

@@ -229,7 +229,7 @@ pub(crate) fn up(args: UpArgs) -> Result<()> {
         let app = App::builder(store.clone(), artifacts).serving(serving).pipelines(api).sign_in().build();
         let server = server.spawn(app, stopped(stop_rx.clone()));
         println!(
-            "retrain is up on {url} (tracking API at {url}/api/2.0/mlflow/, pipelines at {url}/api/v2/dags, models at {url}/models/NAME/invocations)\n  {sign_in}",
+            "retrain is up: open {url}/ in a browser and {sign_in}\n  APIs: tracking at {url}/api/2.0/mlflow/, pipelines at {url}/api/v2/dags, models at {url}/models/NAME/invocations",
             url = server.url()
         );
         let pipelines = load_pipelines(&project);
