@@ -130,7 +130,13 @@ impl AppBuilder {
         let gate = Arc::new(if self.sign_in { Gate::sign_in(self.state.store.clone()) } else { Gate::Open });
         let catalog = self.serving.map(|options| Arc::new(ModelCatalog::new(options)));
         let pipelines = self.pipelines.map(Arc::new);
-        let ui = Ui::new(self.state.store.clone(), pipelines.clone(), catalog.clone(), gate.clone());
+        let ui = Ui::new(
+            self.state.store.clone(),
+            self.state.artifacts.clone(),
+            pipelines.clone(),
+            catalog.clone(),
+            gate.clone(),
+        );
         let mut routes = crate::mlflow::routes().with_state(self.state);
         if let Some(catalog) = catalog {
             routes = routes.merge(serving::catalog_routes(catalog));

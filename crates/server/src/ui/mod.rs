@@ -16,8 +16,12 @@
 //! another site's page. Every answer carries a Content-Security-Policy
 //! that lets pages load only this server's own script and styles.
 
+mod admin;
 mod assets;
+mod experiments;
+mod models;
 mod overview;
+mod pipelines;
 mod render;
 mod session;
 
@@ -28,7 +32,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Uri, header};
 use minijinja::Value;
 use minijinja::value::Serde;
-use retrain_registry::{Role, SqlStore};
+use retrain_registry::{ArtifactStore, Role, SqlStore};
 use serde::Serialize;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -43,6 +47,9 @@ pub(crate) use render::error_page;
 /// some servers have.
 pub(crate) struct Ui {
     store: Arc<SqlStore>,
+    /// Where runs' artifacts are kept.
+    #[expect(dead_code, reason = "the run page's artifact browser reads it")]
+    artifacts: Arc<ArtifactStore>,
     /// The scheduler's pipelines, under `retrain up`.
     pipelines: Option<Arc<PipelineApi>>,
     /// The models served by name, under `retrain up`.
@@ -53,11 +60,12 @@ pub(crate) struct Ui {
 impl Ui {
     pub(crate) fn new(
         store: Arc<SqlStore>,
+        artifacts: Arc<ArtifactStore>,
         pipelines: Option<Arc<PipelineApi>>,
         catalog: Option<Arc<ModelCatalog>>,
         gate: Arc<Gate>,
     ) -> Ui {
-        Ui { store, pipelines, catalog, gate }
+        Ui { store, artifacts, pipelines, catalog, gate }
     }
 
     /// The UI's pages and actions, each with the role it needs, and the
@@ -70,6 +78,10 @@ impl Ui {
             .public(POST, "/login", session::login)
             .to(POST, "/logout", Viewer, session::logout)
             .to(GET, "/", Viewer, overview::overview)
+            .merge(pipelines::routes())
+            .merge(experiments::routes())
+            .merge(models::routes())
+            .merge(admin::routes())
             .with_state(self)
             .map_router(|router| {
                 router

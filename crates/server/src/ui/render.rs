@@ -14,8 +14,8 @@ use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use minijinja::{Environment, Value};
 
-/// Every template, by the name pages render it with.
-const TEMPLATES: &[(&str, &str)] = &[
+/// The templates every page shares, by the name pages render them with.
+const COMMON: &[(&str, &str)] = &[
     ("base.html", include_str!("templates/base.html")),
     ("macros.html", include_str!("templates/macros.html")),
     ("error.html", include_str!("templates/error.html")),
@@ -23,10 +23,19 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("overview.html", include_str!("templates/overview.html")),
 ];
 
+/// Every template: the shared ones, and each section's own.
+const TEMPLATES: &[&[(&str, &str)]] = &[
+    COMMON,
+    super::pipelines::TEMPLATES,
+    super::experiments::TEMPLATES,
+    super::models::TEMPLATES,
+    super::admin::TEMPLATES,
+];
+
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    for (name, source) in TEMPLATES {
+    for (name, source) in TEMPLATES.iter().copied().flatten() {
         env.add_template(name, source).unwrap_or_else(|e| panic!("template {name} does not parse: {e:#}"));
     }
     env.add_filter("time", time);
@@ -136,7 +145,7 @@ mod tests {
 
     #[test]
     fn every_template_parses() {
-        for (name, _) in TEMPLATES {
+        for (name, _) in TEMPLATES.iter().copied().flatten() {
             assert!(ENVIRONMENT.get_template(name).is_ok(), "{name}");
         }
     }

@@ -15,4 +15,12 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const input of document.querySelectorAll("[data-autosubmit]")) {
     input.addEventListener("change", () => input.form && input.form.requestSubmit());
   }
+
+  // ---- Pipelines ----
+
+  // ---- Experiments, runs and charts ----
+
+  // ---- Models ----
+
+  // ---- Variables and users ----
 });

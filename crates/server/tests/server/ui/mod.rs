@@ -3,6 +3,10 @@
 //! `Sec-Fetch-Site` it sends), the session cookie carried from the
 //! sign-in on. Each module tests one part of the site.
 
+mod admin;
+mod experiments;
+mod models;
+mod pipelines;
 mod signing_in;
 
 use axum::Router;

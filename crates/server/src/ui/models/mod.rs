@@ -1,0 +1,17 @@
+//! The registry's pages: the registered models, a model with its
+//! versions, serving and audit trail, a version; and the actions that
+//! move a version (promote, alias, stage, archive), each with a reason.
+
+use std::sync::Arc;
+
+use crate::routes::Routes;
+
+use super::Ui;
+
+/// This section's templates, by the name its pages render them with.
+pub(super) const TEMPLATES: &[(&str, &str)] = &[];
+
+/// This section's pages and actions.
+pub(super) fn routes() -> Routes<Arc<Ui>> {
+    Routes::new()
+}

@@ -1,0 +1,1 @@
+//! The experiments pages and their actions.

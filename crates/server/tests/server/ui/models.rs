@@ -1,0 +1,1 @@
+//! The models pages and their actions.

@@ -1,0 +1,1 @@
+//! The pipelines pages and their actions.
