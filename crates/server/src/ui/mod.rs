@@ -18,12 +18,14 @@
 
 mod admin;
 mod assets;
+mod chart;
 mod experiments;
 mod models;
 mod overview;
 mod pipelines;
 mod render;
 mod session;
+mod timeline;
 
 use std::sync::Arc;
 

@@ -12,10 +12,11 @@ use minijinja::context;
 use minijinja::value::Serde;
 use retrain_flow::state::RunState;
 use retrain_registry::SqlStore;
-use retrain_registry::entities::{ModelVersion, RegisteredModel};
+use retrain_registry::entities::{ModelVersion, RegisteredModel, RegistryEvent};
 use serde::Serialize;
 
 use super::render::render;
+use super::timeline::{CHAMPION, registry_timeline};
 use super::{Ui, Viewer, page_context};
 use crate::ui::render::error_page;
 
@@ -28,9 +29,6 @@ const RUNS_SHOWN: i64 = 25;
 const FAILURES_SHOWN: i64 = 20;
 const FAILURES_SINCE_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// The alias the promotion gate moves.
-const CHAMPION: &str = "champion";
-
 #[derive(Serialize)]
 struct ModelCard {
     name: String,
@@ -39,6 +37,9 @@ struct ModelCard {
     /// The version serving answers `/models/NAME/invocations` with, once
     /// it has loaded one.
     serving: Option<String>,
+    /// The last 30 days of registry events over the champion's metric, as
+    /// SVG.
+    timeline: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -143,20 +144,21 @@ async fn model_card(
 ) -> retrain_registry::Result<ModelCard> {
     let filter = format!("name = '{}'", model.name.replace('\'', "''"));
     let (versions, _) = store.search_model_versions(Some(&filter), Some(1000), None).await?;
+    let events = store.registry_events(&model.name, None).await?;
     let champion = match model.aliases.iter().find(|a| a.alias == CHAMPION) {
-        Some(alias) => Some(champion(store, &model.name, &alias.version, &versions).await?),
+        Some(alias) => Some(champion(store, &alias.version, &versions, &events).await?),
         None => None,
     };
-    Ok(ModelCard { name: model.name, versions: versions.len(), champion, serving })
+    let timeline = registry_timeline(store, &versions, &events).await?;
+    Ok(ModelCard { name: model.name, versions: versions.len(), champion, serving, timeline })
 }
 
 async fn champion(
     store: &SqlStore,
-    name: &str,
     version: &str,
     versions: &[ModelVersion],
+    events: &[RegistryEvent],
 ) -> retrain_registry::Result<Champion> {
-    let events = store.registry_events(name, None).await?;
     let moved = events
         .iter()
         .rev()

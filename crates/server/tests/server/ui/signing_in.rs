@@ -170,6 +170,39 @@ async fn the_overview_shows_each_champion_and_pipeline() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_overview_draws_the_registry_events_over_the_champions_metric() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _, store) = full_app(dir.path()).await;
+    register_champion(&store).await;
+    let vera = Browser::signed_in(&app, "vera").await;
+    let one_version = vera.page("/").await;
+    assert!(one_version.contains("data-chart"), "{one_version}");
+
+    let better = store.create_run("0", "ed", Some("train"), None, &[]).await.unwrap().info.run_id;
+    let accuracy = Metric { key: "accuracy".into(), value: 0.9867, timestamp: now_ms(), step: 0 };
+    store.log_metric(&better, &accuracy).await.unwrap();
+    let source = format!("runs:/{better}/model");
+    store.create_model_version("iris", &source, Some(&better), None, &[], None, "", "ed").await.unwrap();
+    store.set_alias("iris", "champion", "2", "ed", "better on the holdout").await.unwrap();
+
+    let overview = vera.page("/").await;
+    let chart = overview.split("<svg").nth(1).expect("a chart").split("</svg>").next().unwrap();
+    assert!(chart.contains("accuracy of the champion"), "{chart}");
+    assert!(chart.contains("accuracy of each version registered"), "{chart}");
+    assert!(
+        chart.contains("version 2 became @champion (was 1), by ed: \u{201c}better on the holdout\u{201d}"),
+        "{chart}"
+    );
+    assert!(chart.contains("version 1 became @champion, by task:retrain_iris/r/promote"), "{chart}");
+    let champion_line = chart.split("data-label=\"accuracy of the champion\" data-values=\"").nth(1).unwrap();
+    let values = champion_line.split('"').next().unwrap();
+    assert!(
+        values.contains(",0.9667 ") && values.ends_with(",0.9867"),
+        "the champion's line steps up: {values}"
+    );
+}
+
 /// A run of retrain_iris whose `train` failed on its second try, now.
 async fn failed_run(dir: &std::path::Path, store: Arc<SqlStore>) -> String {
     let state = PipelineStore::new(store);
