@@ -276,7 +276,11 @@ impl SqlStore {
             refuse_if_last_admin(&mut tx, name, "making it another role").await?;
         }
         let mut sql = Sql::new("UPDATE users SET role = ");
-        sql.text_arg(role.as_ref()).push(", updated_at = ").int_arg(now_ms()).push(" WHERE name = ").text_arg(name);
+        sql.text_arg(role.as_ref())
+            .push(", updated_at = ")
+            .int_arg(now_ms())
+            .push(" WHERE name = ")
+            .text_arg(name);
         sql.execute(&mut *tx).await?;
         tx.commit().await?;
         self.sessions.forget_checks();

@@ -111,7 +111,10 @@ async fn a_role_change_holds_at_once_but_not_for_the_last_admin(backend: &str, s
     assert_eq!(refused.code, ErrorCode::InvalidState, "{backend}");
     assert!(refused.message.contains("only admin"), "{}", refused.message);
     store.set_role("admin", Role::Admin).await.unwrap();
-    assert_eq!(store.set_role("nobody", Role::Viewer).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    assert_eq!(
+        store.set_role("nobody", Role::Viewer).await.unwrap_err().code,
+        ErrorCode::ResourceDoesNotExist
+    );
 
     store.set_password("ana", "a new password").await.unwrap();
     assert_eq!(store.caller_for_token(&session).await.unwrap(), None, "a new password ends the sessions");
