@@ -78,6 +78,21 @@ impl Sessions {
         self.entries().remove(&digest(secret));
     }
 
+    /// Ends every token issued in memory to the user `name` (their browser
+    /// sessions, their `/auth/token` tokens): after a new password or the
+    /// user's deletion, none of them may keep working.
+    pub fn end_user(&self, name: &str) {
+        self.entries().retain(|_, entry| !entry.issued || entry.caller.name != name);
+    }
+
+    /// Gives every token issued in memory to the user `name` the new
+    /// `role`, so a signed-in browser acts with it from its next request.
+    pub fn change_role(&self, name: &str, role: Role) {
+        for entry in self.entries().values_mut().filter(|entry| entry.issued && entry.caller.name == name) {
+            entry.caller.role = role;
+        }
+    }
+
     /// Forgets every remembered check (not the issued tokens), so the next
     /// request of each credential is checked against the database again.
     pub fn forget_checks(&self) {
@@ -169,6 +184,19 @@ mod tests {
         assert!(sessions.recall(&digest(&secret)).is_some(), "forgetting checks keeps issued tokens");
         sessions.end(&secret);
         assert!(sessions.recall(&digest(&secret)).is_none());
+    }
+
+    #[test]
+    fn a_users_issued_tokens_follow_their_role_and_end_with_them() {
+        let sessions = Sessions::default();
+        let ana = sessions.issue("ana", Role::Editor, Duration::from_secs(60));
+        let bob = sessions.issue("bob", Role::Editor, Duration::from_secs(60));
+        sessions.change_role("ana", Role::Viewer);
+        assert_eq!(sessions.recall(&digest(&ana)).map(|c| c.role), Some(Role::Viewer));
+        assert_eq!(sessions.recall(&digest(&bob)).map(|c| c.role), Some(Role::Editor));
+        sessions.end_user("ana");
+        assert!(sessions.recall(&digest(&ana)).is_none());
+        assert!(sessions.recall(&digest(&bob)).is_some(), "another user's session stays");
     }
 
     #[test]

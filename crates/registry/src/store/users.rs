@@ -16,7 +16,7 @@ use strum::{AsRefStr, Display, EnumString, IntoStaticStr, VariantNames};
 
 use super::sessions::MAX_PASSWORD_BYTES;
 use crate::SqlStore;
-use crate::db::{Arg, Sql, now_ms};
+use crate::db::{Arg, Sql, WriteTx, now_ms};
 use crate::error::{Result, StoreError};
 use crate::states::stored;
 
@@ -188,6 +188,31 @@ fn no_user(name: &str) -> StoreError {
     StoreError::not_found(format!("no user named '{name}'"))
 }
 
+/// The user `name`, read in the transaction that changes them.
+async fn user_named(tx: &mut WriteTx, name: &str) -> Result<User> {
+    let row = Sql::new("SELECT name, role, created_at FROM users WHERE name = ")
+        .text_arg(name)
+        .fetch_optional(&mut **tx)
+        .await?;
+    user_from_row(&row.ok_or_else(|| no_user(name))?)
+}
+
+/// Refuses `change` (`deleting it`) of the admin `name` when no other
+/// admin exists.
+async fn refuse_if_last_admin(tx: &mut WriteTx, name: &str, change: &str) -> Result<()> {
+    let admins = Sql::new("SELECT COUNT(*) AS admins FROM users WHERE role = ")
+        .text_arg(Role::Admin.as_ref())
+        .fetch_one(&mut **tx)
+        .await?;
+    if admins.try_get::<i64, _>("admins")? <= 1 {
+        return Err(StoreError::new(
+            crate::ErrorCode::InvalidState,
+            format!("'{name}' is the only admin; add another admin before {change}"),
+        ));
+    }
+    Ok(())
+}
+
 impl SqlStore {
     /// Adds a user; a name that exists is `RESOURCE_ALREADY_EXISTS`.
     pub async fn add_user(&self, name: &str, role: Role, password: &str) -> Result<User> {
@@ -227,7 +252,8 @@ impl SqlStore {
         Ok(self.fetch_optional(&Sql::new("SELECT name FROM users LIMIT 1")).await?.is_some())
     }
 
-    /// Replaces a user's password.
+    /// Replaces a user's password; the sessions they signed in with here
+    /// end (they sign in again with the new one).
     pub async fn set_password(&self, name: &str, password: &str) -> Result<()> {
         check_password(password)?;
         let hash = hash_password(password).await?;
@@ -237,34 +263,44 @@ impl SqlStore {
             return Err(no_user(name));
         }
         self.sessions.forget_checks();
+        self.sessions.end_user(name);
         Ok(())
+    }
+
+    /// Gives a user another role, at once for their sessions here too. The
+    /// last admin cannot become anything else: no one could add users again.
+    pub async fn set_role(&self, name: &str, role: Role) -> Result<User> {
+        let mut tx = self.write().await?;
+        let user = user_named(&mut tx, name).await?;
+        if user.role == Role::Admin && role != Role::Admin {
+            refuse_if_last_admin(&mut tx, name, "making it another role").await?;
+        }
+        let mut sql = Sql::new("UPDATE users SET role = ");
+        sql.text_arg(role.as_ref())
+            .push(", updated_at = ")
+            .int_arg(now_ms())
+            .push(" WHERE name = ")
+            .text_arg(name);
+        sql.execute(&mut *tx).await?;
+        tx.commit().await?;
+        self.sessions.forget_checks();
+        self.sessions.change_role(name, role);
+        Ok(User { role, ..user })
     }
 
     /// Deletes a user and their tokens. The last admin cannot be deleted:
     /// no one could add users again.
     pub async fn delete_user(&self, name: &str) -> Result<()> {
         let mut tx = self.write().await?;
-        let row = Sql::new("SELECT name, role, created_at FROM users WHERE name = ")
-            .text_arg(name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let user = user_from_row(&row.ok_or_else(|| no_user(name))?)?;
+        let user = user_named(&mut tx, name).await?;
         if user.role == Role::Admin {
-            let admins = Sql::new("SELECT COUNT(*) AS admins FROM users WHERE role = ")
-                .text_arg(Role::Admin.as_ref())
-                .fetch_one(&mut *tx)
-                .await?;
-            if admins.try_get::<i64, _>("admins")? <= 1 {
-                return Err(StoreError::new(
-                    crate::ErrorCode::InvalidState,
-                    format!("'{name}' is the only admin; add another admin before deleting it"),
-                ));
-            }
+            refuse_if_last_admin(&mut tx, name, "deleting it").await?;
         }
         Sql::new("DELETE FROM api_tokens WHERE user_name = ").text_arg(name).execute(&mut *tx).await?;
         Sql::new("DELETE FROM users WHERE name = ").text_arg(name).execute(&mut *tx).await?;
         tx.commit().await?;
         self.sessions.forget_checks();
+        self.sessions.end_user(name);
         Ok(())
     }
 

@@ -8,6 +8,7 @@ per_backend! {
     users_sign_in_with_their_password: passwords_on_sqlite, passwords_on_postgres;
     tokens_act_as_their_user_until_revoked_or_expired: tokens_on_sqlite, tokens_on_postgres;
     the_last_admin_cannot_be_deleted: last_admin_on_sqlite, last_admin_on_postgres;
+    a_role_change_holds_at_once_but_not_for_the_last_admin: role_on_sqlite, role_on_postgres;
 }
 
 async fn users_sign_in_with_their_password(backend: &str, store: SqlStore) {
@@ -90,4 +91,31 @@ async fn the_last_admin_cannot_be_deleted(backend: &str, store: SqlStore) {
     assert_eq!(store.caller_for_token(&token.secret).await.unwrap(), None, "its tokens go with it");
     assert!(store.tokens(None).await.unwrap().is_empty());
     assert_eq!(store.delete_user("admin").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+}
+
+async fn a_role_change_holds_at_once_but_not_for_the_last_admin(backend: &str, store: SqlStore) {
+    store.add_user("admin", Role::Admin, "first admin password").await.unwrap();
+    store.add_user("ana", Role::Editor, "ana's password").await.unwrap();
+    let remembered = store.caller_for_password("ana", "ana's password").await.unwrap().unwrap();
+    assert_eq!(remembered.role, Role::Editor);
+    let session = store.sessions().issue("ana", Role::Editor, std::time::Duration::from_secs(60));
+
+    let changed = store.set_role("ana", Role::Viewer).await.unwrap();
+    assert_eq!(changed.role, Role::Viewer, "{backend}");
+    let again = store.caller_for_password("ana", "ana's password").await.unwrap().unwrap();
+    assert_eq!(again.role, Role::Viewer, "the remembered check is forgotten");
+    assert_eq!(store.caller_for_token(&session).await.unwrap().unwrap().role, Role::Viewer);
+    assert_eq!(store.users().await.unwrap()[1].role, Role::Viewer);
+
+    let refused = store.set_role("admin", Role::Editor).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidState, "{backend}");
+    assert!(refused.message.contains("only admin"), "{}", refused.message);
+    store.set_role("admin", Role::Admin).await.unwrap();
+    assert_eq!(
+        store.set_role("nobody", Role::Viewer).await.unwrap_err().code,
+        ErrorCode::ResourceDoesNotExist
+    );
+
+    store.set_password("ana", "a new password").await.unwrap();
+    assert_eq!(store.caller_for_token(&session).await.unwrap(), None, "a new password ends the sessions");
 }
