@@ -94,12 +94,12 @@ async fn draw(
 }
 
 /// The pipelines' variables, or the page saying there are none here.
-fn pipelines(ui: &Ui) -> Result<&PipelineApi, Response> {
+fn pipelines(ui: &Ui) -> Result<&PipelineApi, Box<Response>> {
     ui.pipelines.as_deref().ok_or_else(|| {
-        error_page(
+        Box::new(error_page(
             StatusCode::NOT_FOUND,
             "This server runs no pipelines: variables belong to the pipelines `retrain up` runs.",
-        )
+        ))
     })
 }
 
@@ -115,7 +115,7 @@ pub(super) struct SetForm {
 pub(super) async fn set(State(ui): State<Arc<Ui>>, viewer: Viewer, Form(form): Form<SetForm>) -> Response {
     let api = match pipelines(&ui) {
         Ok(api) => api,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let key = form.key.trim();
     let secret = form.secret.is_some() || is_secret_name(key);
@@ -145,7 +145,7 @@ pub(super) async fn set(State(ui): State<Arc<Ui>>, viewer: Viewer, Form(form): F
 pub(super) async fn delete(State(ui): State<Arc<Ui>>, Path(key): Path<String>) -> Response {
     let api = match pipelines(&ui) {
         Ok(api) => api,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match api.state().delete_variable(&key).await {
         Ok(true) => Redirect::to(&format!("/variables?{}", query("deleted", &key))).into_response(),
