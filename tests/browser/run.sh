@@ -31,11 +31,28 @@ mkdir -p "$SCREENSHOTS"
 work=$(mktemp -d)
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export RETRAIN_ADMIN_PASSWORD="browser-tier-$(date +%s)"
+# retrain_iris announces its deployments on Telegram, which this machine
+# cannot reach: a local receiver answers Telegram's sendMessage as the Bot
+# API does and keeps each message, so the run can end green and the test
+# can read what was announced.
+telegram_port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export TELEGRAM_MESSAGES="$work/telegram.jsonl" TELEGRAM_BOT_TOKEN=browser-tier TELEGRAM_CHAT_ID=42
+"$venv/bin/python" "$here/telegram_receiver.py" "$telegram_port" "$TELEGRAM_MESSAGES" &
+receiver=$!
+(cd "$work" && "$RETRAIN_BIN" init > /dev/null)
+"$venv/bin/python" - "$work/retrain.yaml" "$telegram_port" <<'PY'
+import sys
+path, port = sys.argv[1], sys.argv[2]
+text = open(path).read()
+anchor = "    chat_id_env: TELEGRAM_CHAT_ID\n"
+assert anchor in text, "retrain init's telegram channel changed"
+open(path, "w").write(text.replace(anchor, anchor + f"    base_url: http://127.0.0.1:{port}\n", 1))
+PY
 (cd "$work" && exec "$RETRAIN_BIN" up --port "$port" > "$work/up.log" 2>&1) &
 up=$!
 cleanup() {
-  kill "$up" 2>/dev/null || true
-  wait "$up" 2>/dev/null || true
+  kill "$up" "$receiver" 2>/dev/null || true
+  wait "$up" "$receiver" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT

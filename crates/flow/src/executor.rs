@@ -106,7 +106,7 @@ impl Launcher {
     }
 
     pub(crate) fn log_path(&self, pipeline: &str, run_id: &str, task: &str, try_number: u32) -> PathBuf {
-        self.logs.join(pipeline).join(run_id).join(task).join(format!("{try_number}.log"))
+        log_path(&self.logs, pipeline, run_id, task, try_number)
     }
 
     /// Starts the child; returns its pid and a future that resolves when
@@ -189,6 +189,12 @@ impl Launcher {
         };
         Ok((pid, wait))
     }
+}
+
+/// Where a try's output goes under the logs directory `logs`:
+/// `{pipeline}/{run_id}/{task}/{try}.log`.
+pub fn log_path(logs: &Path, pipeline: &str, run_id: &str, task: &str, try_number: u32) -> PathBuf {
+    logs.join(pipeline).join(run_id).join(task).join(format!("{try_number}.log"))
 }
 
 /// Sends `signal` to the process group led by `pid`.

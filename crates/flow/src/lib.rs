@@ -10,13 +10,14 @@
 //! - [`scheduler`]: what runs when; [`executor`]: task instances as child processes;
 //! - [`protocol`]: what the scheduler's process and a task instance's process agree on;
 //! - [`task`]: one task instance, inside its process; [`ops`]: what tasks do;
-//! - [`runs`]: runs asked for by hand;
+//! - [`runs`]: runs asked for by hand; [`intervene`]: runs cleared or marked by hand;
 //! - [`notify`]: Telegram, e-mail, webhook and log channels; [`redact`]: secrets out of logs;
 //!   [`secrets`]: secret variables encrypted at rest.
 
 #![warn(missing_docs)]
 
 pub mod executor;
+pub mod intervene;
 pub mod notify;
 pub mod ops;
 pub mod pipeline;

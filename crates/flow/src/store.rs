@@ -110,10 +110,21 @@ fn secret_error(e: SecretError) -> StoreError {
     StoreError::new(ErrorCode::InvalidState, e.to_string())
 }
 
+/// Where a page of runs starts (see [`PipelineStore::runs_page`]).
+#[derive(Debug, Clone, Copy)]
+pub enum RunCursor<'a> {
+    /// The newest runs.
+    Newest,
+    /// The runs older than this one.
+    Before(&'a PipelineRun),
+    /// The runs newer than this one (the nearest first read, the newest shown first).
+    After(&'a PipelineRun),
+}
+
 /// Runs, task instances, variables and pauses in the metadata database.
 #[derive(Debug, Clone)]
 pub struct PipelineStore {
-    store: Arc<SqlStore>,
+    pub(crate) store: Arc<SqlStore>,
     key: Option<SecretKey>,
 }
 
@@ -417,6 +428,49 @@ impl PipelineStore {
         rows.iter().map(run_from_row).collect()
     }
 
+    /// At most `limit` runs of a pipeline next to `cursor`, the newest
+    /// interval first (ties by creation, then id): the page a grid shows,
+    /// read by its bounds rather than an offset so that paging far back
+    /// stays as fast as the first page.
+    pub async fn runs_page(
+        &self,
+        pipeline: &str,
+        cursor: RunCursor<'_>,
+        limit: i64,
+    ) -> Result<Vec<PipelineRun>> {
+        let mut sql = Sql::new("SELECT * FROM pipeline_runs WHERE pipeline = ");
+        sql.text_arg(pipeline);
+        let (bound, comparison, direction) = match cursor {
+            RunCursor::Newest => (None, "", " DESC"),
+            RunCursor::Before(run) => (Some(run), "<", " DESC"),
+            RunCursor::After(run) => (Some(run), ">", ""),
+        };
+        if let Some(run) = bound {
+            let start = run.interval_start.timestamp_millis();
+            sql.push(&format!(" AND (interval_start {comparison} "))
+                .int_arg(start)
+                .push(" OR (interval_start = ")
+                .int_arg(start)
+                .push(&format!(" AND (created_at {comparison} "))
+                .int_arg(run.created_at)
+                .push(" OR (created_at = ")
+                .int_arg(run.created_at)
+                .push(&format!(" AND run_id {comparison} "))
+                .text_arg(run.run_id.clone())
+                .push("))))");
+        }
+        sql.push(&format!(
+            " ORDER BY interval_start{direction}, created_at{direction}, run_id{direction} LIMIT "
+        ))
+        .int_arg(limit);
+        let mut runs: Vec<PipelineRun> =
+            self.store.fetch_all(&sql).await?.iter().map(run_from_row).collect::<Result<_>>()?;
+        if matches!(cursor, RunCursor::After(_)) {
+            runs.reverse();
+        }
+        Ok(runs)
+    }
+
     /// How many runs a pipeline has, in any state.
     pub async fn count_runs(&self, pipeline: &str) -> Result<i64> {
         let row = self
@@ -506,6 +560,21 @@ impl PipelineStore {
                     .text_arg(run_id),
             )
             .await?;
+        rows.iter().map(instance_from_row).collect()
+    }
+
+    /// The task instances of several runs of a pipeline, in no particular order.
+    pub async fn task_instances_of_runs(
+        &self,
+        pipeline: &str,
+        run_ids: &[String],
+    ) -> Result<Vec<TaskInstance>> {
+        if run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new("SELECT * FROM task_instances WHERE pipeline = ");
+        sql.text_arg(pipeline).push(" AND run_id IN ").list(run_ids.iter().cloned().map(Arg::Text));
+        let rows = self.store.fetch_all(&sql).await?;
         rows.iter().map(instance_from_row).collect()
     }
 

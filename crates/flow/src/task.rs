@@ -16,6 +16,7 @@ use crate::pipeline::{self, Pipeline, Task};
 use crate::project::Project;
 use crate::redact::Redactor;
 use crate::secrets::SecretKey;
+use crate::state::PipelineRun;
 use crate::store::PipelineStore;
 use crate::template::{self, Context};
 
@@ -86,6 +87,9 @@ pub enum InvocationError {
     /// The secret key is malformed or cannot be read.
     #[error(transparent)]
     Secret(#[from] crate::secrets::SecretError),
+    /// An argument's template does not render.
+    #[error(transparent)]
+    Template(#[from] template::TemplateError),
 }
 
 /// Prepares a task instance: loads its pipeline, finds its run (or makes
@@ -127,13 +131,8 @@ pub async fn prepare(project: Project, invocation: &Invocation) -> Result<Instan
         }
     };
     conf.extend(invocation.conf.clone());
-    let mut context = Context::new(&pipeline.name, &run_id, start, end);
-    context.params = pipeline.params.clone();
-    context.params.extend(conf.clone());
-    context.conf = conf;
-    let (var, secrets) = state.template_variables().await?;
-    context.var = var;
-    context.outputs = upstream_outputs(&state, &pipeline, &task, &run_id).await?;
+    let recorded = Recorded { run_id: &run_id, start, end, conf };
+    let (context, secrets) = run_context(&state, &pipeline, &task, recorded).await?;
     let env = ops::Env::new(
         context,
         start,
@@ -144,6 +143,64 @@ pub async fn prepare(project: Project, invocation: &Invocation) -> Result<Instan
         Redactor::from_env_and(secrets),
     );
     Ok(Instance { root: project.root, task, env })
+}
+
+/// What a task instance's templates are rendered from: its run's id,
+/// data interval and conf.
+struct Recorded<'a> {
+    run_id: &'a str,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+    conf: Map<String, Value>,
+}
+
+/// The context `task`'s templates see in the run `recorded`, and the
+/// clear values of the secret variables in it.
+async fn run_context(
+    state: &PipelineStore,
+    pipeline: &Pipeline,
+    task: &Task,
+    recorded: Recorded<'_>,
+) -> Result<(Context, Vec<String>), InvocationError> {
+    let mut context = Context::new(&pipeline.name, recorded.run_id, recorded.start, recorded.end);
+    context.params = pipeline.params.clone();
+    context.params.extend(recorded.conf.clone());
+    context.conf = recorded.conf;
+    let (var, secrets) = state.template_variables().await?;
+    context.var = var;
+    context.outputs = upstream_outputs(state, pipeline, task, recorded.run_id).await?;
+    Ok((context, secrets))
+}
+
+/// `task`'s arguments as its instance in `run` renders them now (with
+/// the upstream outputs recorded so far), secret values masked: what
+/// people are shown of what a task was asked to do.
+pub async fn rendered_arguments(
+    state: &PipelineStore,
+    pipeline: &Pipeline,
+    task: &Task,
+    run: &PipelineRun,
+) -> Result<Value, InvocationError> {
+    let recorded = Recorded {
+        run_id: &run.run_id,
+        start: run.interval_start,
+        end: run.interval_end,
+        conf: run.conf.clone(),
+    };
+    let (context, secrets) = run_context(state, pipeline, task, recorded).await?;
+    let rendered = template::render_value(&Value::Object(task.args.clone()), &context)?;
+    Ok(redact_value(&Redactor::from_env_and(secrets), rendered))
+}
+
+fn redact_value(redactor: &Redactor, value: Value) -> Value {
+    match value {
+        Value::String(text) => Value::String(redactor.redact(&text)),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| redact_value(redactor, v)).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, redact_value(redactor, v))).collect())
+        }
+        other => other,
+    }
 }
 
 /// What the tasks upstream of `task` returned in the run.

@@ -67,6 +67,17 @@ impl PipelineApi {
         &self.state
     }
 
+    /// The scheduler that runs triggered or cleared here are handed to.
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Makes the scheduler look now, so that a run queued or cleared
+    /// elsewhere in the process starts at once.
+    pub(crate) fn wake_scheduler(&self) {
+        self.scheduler.wake();
+    }
+
     /// Airflow's routes over this API: reads for viewers; pausing and
     /// triggering for editors.
     pub(crate) fn routes(self: Arc<Self>) -> Routes {
