@@ -83,7 +83,6 @@ impl Chart {
     }
 
     /// Draw y on a logarithmic scale; values ≤ 0 are then left out.
-    #[cfg_attr(not(test), expect(dead_code, reason = "the run page's log scale toggle sets it"))]
     pub(crate) fn log_y(mut self, log: bool) -> Chart {
         self.log_y = log;
         self

@@ -34,7 +34,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Uri, header};
 use minijinja::Value;
 use minijinja::value::Serde;
-use retrain_registry::{ArtifactStore, Role, SqlStore};
+use retrain_registry::{ArtifactStore, ErrorCode, Role, SqlStore, StoreError};
 use serde::Serialize;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -50,7 +50,6 @@ pub(crate) use render::error_page;
 pub(crate) struct Ui {
     store: Arc<SqlStore>,
     /// Where runs' artifacts are kept.
-    #[expect(dead_code, reason = "the run page's artifact browser reads it")]
     artifacts: Arc<ArtifactStore>,
     /// The scheduler's pipelines, under `retrain up`.
     pipelines: Option<Arc<PipelineApi>>,
@@ -110,6 +109,18 @@ async fn not_found(uri: Uri) -> axum::response::Response {
     error_page(axum::http::StatusCode::NOT_FOUND, &format!("There is no page at {}.", uri.path()))
 }
 
+/// What the store refused, as a page: what was asked wrong (400), what
+/// is not there (404), or a failure of the store itself (500, logged).
+fn store_refusal(e: &StoreError) -> axum::response::Response {
+    match e.code {
+        ErrorCode::ResourceDoesNotExist => {
+            error_page(axum::http::StatusCode::NOT_FOUND, &format!("{}.", e.message.trim_end_matches('.')))
+        }
+        ErrorCode::InternalError => overview::store_failure(e),
+        _ => error_page(axum::http::StatusCode::BAD_REQUEST, &e.message),
+    }
+}
+
 /// The sign-in page's address, coming back to `uri` afterwards.
 pub(crate) fn login_address(uri: &Uri) -> String {
     let back = uri.path_and_query().map_or("/", |p| p.as_str());
@@ -118,6 +129,17 @@ pub(crate) fn login_address(uri: &Uri) -> String {
     }
     let query = serde_html_form::to_string([("next", back)]).unwrap_or_default();
     format!("/login?{query}")
+}
+
+/// `text` as one segment of an address: every byte but letters, digits
+/// and `-._~` percent-encoded (as minijinja's `urlencode` writes them).
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Who is looking at a page, as the page shows it: the name in the user

@@ -43,6 +43,7 @@ static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.add_filter("ago", ago);
     env.add_filter("duration", duration);
     env.add_filter("num", num);
+    env.add_filter("filesize", filesize);
     env.add_global("version", crate::VERSION);
     env
 });
@@ -121,6 +122,25 @@ pub(crate) fn duration(ms: Option<i64>) -> String {
     }
 }
 
+/// A file's size in bytes as `740 B`, `12.5 KiB` or `3.2 MiB`.
+fn filesize(bytes: Option<u64>) -> String {
+    let Some(bytes) = bytes else { return String::new() };
+    let units = ["KiB", "MiB", "GiB", "TiB"];
+    let mut size = bytes as f64;
+    if size < 1024.0 {
+        return format!("{bytes} B");
+    }
+    let mut unit = units[0];
+    for next in units {
+        unit = next;
+        size /= 1024.0;
+        if size < 1024.0 {
+            break;
+        }
+    }
+    format!("{size:.1} {unit}")
+}
+
 /// A metric's value, short: four significant digits, integers as such.
 pub(crate) fn num(value: Value) -> String {
     let Ok(x) = f64::try_from(value.clone()) else { return value.to_string() };
@@ -161,5 +181,8 @@ mod tests {
         assert_eq!(duration(Some(7_380_000)), "2h 03m");
         assert_eq!(duration(None), "—");
         assert_eq!(time(Some(0)), "1970-01-01 00:00:00");
+        assert_eq!(filesize(Some(740)), "740 B");
+        assert_eq!(filesize(Some(12_800)), "12.5 KiB");
+        assert_eq!(filesize(Some(3 << 20)), "3.0 MiB");
     }
 }

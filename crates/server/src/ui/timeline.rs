@@ -92,7 +92,7 @@ fn champion_moves(events: &[RegistryEvent], since: i64) -> Vec<(i64, String)> {
 
 /// An event in words: `2026-12-01 10:02 · version 5 became champion
 /// (was 4), by ed: "beats 4 on accuracy"`.
-fn describe(event: &RegistryEvent) -> String {
+pub(super) fn describe(event: &RegistryEvent) -> String {
     let when = chrono::DateTime::from_timestamp_millis(event.at)
         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default();
@@ -140,16 +140,21 @@ impl VersionMetrics<'_> {
     /// metrics decides, preferring accuracy as the promotion gates do.
     async fn headline_key(&mut self, versions: &[&str]) -> retrain_registry::Result<Option<String>> {
         for version in versions {
-            let metrics = self.of(version).await?;
-            let preferred = ["accuracy", "val_accuracy", "f1", "r2"]
-                .iter()
-                .find_map(|want| metrics.iter().find(|(k, _)| k == want))
-                .or_else(|| metrics.iter().find(|(k, _)| k.contains("accuracy")))
-                .or_else(|| metrics.first());
-            if let Some((key, _)) = preferred {
+            if let Some((key, _)) = headline_metric(self.of(version).await?) {
                 return Ok(Some(key.clone()));
             }
         }
         Ok(None)
     }
+}
+
+/// The metric that stands for a version's quality, from its run's
+/// `(name, value)` metrics: accuracy as the promotion gates prefer it,
+/// else another accuracy, else the first.
+pub(super) fn headline_metric(metrics: &[(String, f64)]) -> Option<&(String, f64)> {
+    ["accuracy", "validation_accuracy", "val_accuracy", "f1", "r2"]
+        .iter()
+        .find_map(|want| metrics.iter().find(|(k, _)| k == want))
+        .or_else(|| metrics.iter().find(|(k, _)| k.contains("accuracy")))
+        .or_else(|| metrics.first())
 }

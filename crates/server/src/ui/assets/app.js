@@ -22,6 +22,52 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const svg of document.querySelectorAll("svg[data-chart]")) chartHover(svg);
 
   // ---- Pipelines ----
+  // <pre class="log" data-tail="…/log?try=N" data-offset="BYTES"
+  // data-next-line="N">: while the try runs, ask for what the log gained
+  // since the offset every two seconds and append it, numbered lines with
+  // their anchors like the server writes them; stop when the server says
+  // the try has ended.
+  for (const log of document.querySelectorAll("pre.log[data-tail]")) {
+    let offset = Number(log.dataset.offset) || 0;
+    let line = Number(log.dataset.nextLine) || 1;
+    const append = (text) => {
+      const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+      for (const content of text.split("\n").slice(0, text.endsWith("\n") ? -1 : undefined)) {
+        const row = document.createElement("span");
+        row.id = "L" + line;
+        const anchor = document.createElement("a");
+        anchor.className = "line";
+        anchor.href = "#L" + line;
+        anchor.textContent = String(line);
+        row.append(anchor, content);
+        log.append(row, "\n");
+        line += 1;
+      }
+      if (atBottom) log.scrollTop = log.scrollHeight;
+    };
+    const poll = async () => {
+      let running = false;
+      try {
+        const reply = await fetch(log.dataset.tail + "&offset=" + offset, { credentials: "same-origin" });
+        if (reply.ok) {
+          const text = await reply.text();
+          offset = Number(reply.headers.get("x-log-offset")) || offset;
+          running = reply.headers.get("x-try-running") === "true";
+          if (text) append(text);
+        } else {
+          running = reply.status >= 500;
+        }
+      } catch (_) {
+        running = true; // the server is briefly out of reach: keep trying
+      }
+      if (running) {
+        window.setTimeout(poll, 2000);
+      } else {
+        for (const note of document.querySelectorAll(".live-note")) note.textContent = "The try has ended; reload for its final state.";
+      }
+    };
+    window.setTimeout(poll, 2000);
+  }
 
   // ---- Experiments, runs and charts ----
 
