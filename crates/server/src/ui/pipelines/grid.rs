@@ -3,8 +3,9 @@
 //! by its state), paged over runs by their bounds (`?runs=25&before=ID`,
 //! `after=ID` back), so a pipeline with thousands of runs reads only the
 //! page's runs and their task instances; its task graph coloured by one
-//! run (`?run=ID`, the newest shown by default); and, for editors, the
-//! pause toggle and the trigger form built from the pipeline's `params`.
+//! run (`?run=ID`, the newest shown by default); the page's finished runs'
+//! durations as a chart; and, for editors, the pause toggle and the
+//! trigger form built from the pipeline's `params`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,11 +17,12 @@ use axum::response::Response;
 use minijinja::context;
 use minijinja::value::Serde;
 use retrain_flow::pipeline::Pipeline;
-use retrain_flow::state::{PipelineRun, TaskInstance};
+use retrain_flow::state::{PipelineRun, RunState, TaskInstance};
 use retrain_flow::store::RunCursor;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::super::chart::Chart;
 use super::super::overview::store_failure;
 use super::super::render::{duration, render_with_status};
 use super::super::{Ui, Viewer, page_context};
@@ -193,6 +195,7 @@ pub(super) async fn grid_page(
         let older_href = older.map(|id| keep("before", &id));
         let columns: Vec<RunView> = runs.iter().map(RunView::new).collect();
         let rows = task_rows(pipeline, &runs, &instances);
+        let durations = durations_chart(&runs);
         let values = context! {
             name => &pipeline.name,
             href,
@@ -204,6 +207,7 @@ pub(super) async fn grid_page(
             rows => Serde(rows),
             selected => Serde(selected.as_ref().map(RunView::new)),
             graph,
+            durations,
             newer => newer_href,
             older => older_href,
             form => Serde(form),
@@ -257,6 +261,25 @@ async fn runs_page(
     let newer = has_newer.then(|| runs.last().map(|r| r.run_id.clone())).flatten();
     let older = has_older.then(|| runs.first().map(|r| r.run_id.clone())).flatten();
     Ok((runs, newer, older))
+}
+
+/// How long each finished run of the page took, in seconds over when it
+/// started, one line per final state so a slow failure stands out.
+fn durations_chart(runs: &[PipelineRun]) -> String {
+    let mut chart = Chart::new("Run durations").time_x().x_label("started (UTC)").y_label("seconds");
+    for (state, label) in [(RunState::Success, "successful runs"), (RunState::Failed, "failed runs")] {
+        let points: Vec<(f64, f64)> = runs
+            .iter()
+            .filter(|run| run.state == state)
+            .filter_map(|run| {
+                Some((run.started_at? as f64, (run.ended_at? - run.started_at?) as f64 / 1000.0))
+            })
+            .collect();
+        if !points.is_empty() {
+            chart = chart.series(label, points);
+        }
+    }
+    chart.svg()
 }
 
 fn task_rows(pipeline: &Pipeline, runs: &[PipelineRun], instances: &[TaskInstance]) -> Vec<TaskRow> {

@@ -131,6 +131,10 @@ async fn the_grid_shows_each_runs_task_states_and_the_graph_every_task() {
     assert!(grid.contains(&format!(r#"<a href="{}/tasks/split">"#, run_path(&run_id))), "{grid}");
     assert_eq!(grid.matches(r#"class="edge""#).count(), 7, "one per need");
     assert!(!grid.contains("Trigger a run"), "a viewer gets no trigger form");
+    // The finished run's duration is charted, under its final state.
+    assert!(grid.contains("<figcaption>Run durations</figcaption>"), "{grid}");
+    assert!(grid.contains("<title>failed runs: "), "{grid}");
+    assert!(!grid.contains("successful runs"), "no line for a state no run ended in: {grid}");
 
     let sensors = vera.page("/pipelines/train").await;
     assert!(
