@@ -43,6 +43,8 @@ def page():
 
 
 def shot(page, name):
+    # From the top, so the sticky header is drawn where it belongs.
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 

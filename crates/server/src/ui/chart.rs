@@ -279,7 +279,9 @@ impl Frame {
         let ys = lines.iter().flat_map(|l| l.points.iter().map(|p| if log_y { p.1.log10() } else { p.1 }));
         let (low, high) = span(ys)?;
         let pad = (high - low) * 0.05;
-        Some(Frame { x: widen(x), y: widen((low - pad, high + pad)), x_is_time, log_y })
+        let x_room = if x_is_time { TIME_ROOM } else { relative_room(x.0) };
+        let y_room = relative_room(low);
+        Some(Frame { x: widen(x, x_room), y: widen((low - pad, high + pad), y_room), x_is_time, log_y })
     }
 
     /// The scales for the script's hover: x0 x1 y0 y1 left right top bottom.
@@ -363,12 +365,20 @@ fn span(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     })
 }
 
-/// A span wide enough to divide by: a single value gets room around it.
-fn widen((low, high): (f64, f64)) -> (f64, f64) {
+/// The room either side of a single moment: a minute, so its ticks read
+/// as times of that day rather than years around it.
+const TIME_ROOM: f64 = 60_000.0;
+
+/// The room either side of a single value: a tenth of it, or 1 around 0.
+fn relative_room(value: f64) -> f64 {
+    if value == 0.0 { 1.0 } else { value.abs() * 0.1 }
+}
+
+/// A span wide enough to divide by: a single value gets `room` either side.
+fn widen((low, high): (f64, f64), room: f64) -> (f64, f64) {
     if high > low {
         return (low, high);
     }
-    let room = if low == 0.0 { 1.0 } else { low.abs() * 0.1 };
     (low - room, high + room)
 }
 
@@ -498,6 +508,9 @@ mod tests {
         assert!(Chart::new("x").series("nan", vec![(1.0, f64::NAN)]).svg().contains("No values to draw"));
         let single = Chart::new("x").series("one", vec![(5.0, 5.0)]).svg();
         assert!(single.contains("<polyline"), "one point still draws");
+        let at = 1_796_418_000_000.0; // 2026-12-04 21:00 UTC
+        let single = Chart::new("x").time_x().series("one", vec![(at, 5.0)]).svg();
+        assert!(single.contains(">12-04 21:00<"), "a single moment is framed by minutes: {single}");
     }
 
     #[test]
