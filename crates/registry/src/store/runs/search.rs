@@ -2,10 +2,14 @@
 //! metrics, params, tags or attributes, a page at a time.
 //!
 //! Order values are computed once per run in an inner query. When the
-//! only order is a metric the filter also compares (so every match has
-//! it), the search instead walks `latest_metrics(key, value)` in order and
-//! stops after one page, from where the filter's comparisons on that
-//! metric allow; a test checks both plans give the same pages.
+//! only order is a metric, the search instead walks `latest_metrics(key,
+//! value)` in order and stops after one page, from where the filter's
+//! comparisons on that metric allow; the runs without a value follow, as
+//! the general plan sorts them. A test checks both plans give the same
+//! pages.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use crate::SqlStore;
 use crate::db::{Arg, Sql};
@@ -63,29 +67,9 @@ impl SqlStore {
         if ids.is_empty() {
             return Ok((Vec::new(), None));
         }
-        let mut sql = match filtered_metric_order(order_by, &clauses)? {
-            // "The best runs where acc > x": every run that passes the
-            // filter has the metric, so the search walks the (key, value)
-            // index in order, from where the comparisons on that key allow,
-            // and stops after one page instead of scoring every run of the
-            // experiment.
+        let rows = match single_metric_order(order_by)? {
             Some((key, descending)) => {
-                let (on_key, others): (Vec<_>, Vec<_>) =
-                    clauses.into_iter().partition(|c| c.entity == filter::Entity::Metric && c.key == key);
-                let mut sql = Sql::new(
-                    "SELECT r.* FROM latest_metrics lm JOIN runs r ON r.run_id = lm.run_id WHERE lm.key = ",
-                );
-                sql.text_arg(key);
-                for clause in &on_key {
-                    sql.push(" AND ");
-                    metric_condition(&mut sql, "lm.value", clause)?;
-                }
-                sql.push(" AND r.experiment_id IN ").list(ids);
-                lifecycle_condition(&mut sql, "r.lifecycle_stage", view);
-                RUNS.filter(&mut sql, &others)?;
-                let direction = if descending { "DESC" } else { "ASC" };
-                sql.push(&format!(" ORDER BY lm.value {direction}, r.start_time DESC, r.run_id ASC"));
-                sql
+                self.walk_metric(&MetricWalk { key, descending, ids, clauses, view }, &page).await?
             }
             None => {
                 // Order values are computed once per run in an inner query
@@ -107,11 +91,10 @@ impl SqlStore {
                     sql.push(term).push(", ");
                 }
                 sql.push(RUNS.default_order);
-                sql
+                page.apply(&mut sql);
+                sql.fetch_all(&self.db.pool).await?
             }
         };
-        page.apply(&mut sql);
-        let rows = sql.fetch_all(&self.db.pool).await?;
         let (rows, next) = page.split(rows);
         let infos = rows.iter().map(run_info_from_row).collect::<Result<Vec<_>>>()?;
         let run_ids: Vec<String> = infos.iter().map(|i| i.run_id.clone()).collect();
@@ -125,9 +108,96 @@ impl SqlStore {
     }
 }
 
-/// The metric of a search ordered by one metric that the filter also
-/// compares (so every matching run has it), and whether descending.
-fn filtered_metric_order(order_by: &[String], clauses: &[filter::Clause]) -> Result<Option<(String, bool)>> {
+/// A search ordered by one metric, walked along the `(key, value)` index.
+struct MetricWalk {
+    key: String,
+    descending: bool,
+    ids: Vec<Arg>,
+    clauses: Vec<filter::Clause>,
+    view: ViewType,
+}
+
+impl MetricWalk {
+    /// The runs that have a value of the metric, best first (one
+    /// direction or the other); `count` makes it their number instead.
+    fn valued(&self, count: bool) -> Result<Sql> {
+        let select = if count { "SELECT COUNT(*) AS n" } else { "SELECT r.*" };
+        let mut sql = Sql::new(select);
+        sql.push(" FROM latest_metrics lm JOIN runs r ON r.run_id = lm.run_id WHERE lm.key = ");
+        sql.text_arg(self.key.clone()).push(" AND lm.value IS NOT NULL");
+        let (on_key, others): (Vec<_>, Vec<_>) =
+            self.clauses.iter().cloned().partition(|c| self.compares_the_metric(c));
+        for clause in &on_key {
+            sql.push(" AND ");
+            metric_condition(&mut sql, "lm.value", clause)?;
+        }
+        self.common(&mut sql, &others)?;
+        if !count {
+            let direction = if self.descending { "DESC" } else { "ASC" };
+            sql.push(&format!(" ORDER BY lm.value {direction}, r.start_time DESC, r.run_id ASC"));
+        }
+        Ok(sql)
+    }
+
+    /// The runs without a value of the metric (missing, or NaN), newest
+    /// first: the general plan sorts them last.
+    fn unvalued(&self) -> Result<Sql> {
+        let mut sql = Sql::new(
+            "SELECT r.* FROM runs r WHERE NOT EXISTS (SELECT 1 FROM latest_metrics lv \
+             WHERE lv.run_id = r.run_id AND lv.value IS NOT NULL AND lv.key = ",
+        );
+        sql.text_arg(self.key.clone()).push(")");
+        self.common(&mut sql, &self.clauses)?;
+        sql.push(" ORDER BY r.start_time DESC, r.run_id ASC");
+        Ok(sql)
+    }
+
+    /// The experiments, lifecycle and the rest of the filter, shared by
+    /// both parts.
+    fn common(&self, sql: &mut Sql, clauses: &[filter::Clause]) -> Result<()> {
+        sql.push(" AND r.experiment_id IN ").list(self.ids.iter().cloned());
+        lifecycle_condition(sql, "r.lifecycle_stage", self.view);
+        RUNS.filter(sql, clauses)
+    }
+
+    fn compares_the_metric(&self, clause: &filter::Clause) -> bool {
+        clause.entity == filter::Entity::Metric && clause.key == self.key
+    }
+
+    /// Whether every run the filter lets through has the metric: it
+    /// compares it.
+    fn every_match_has_it(&self) -> bool {
+        self.clauses.iter().any(|c| self.compares_the_metric(c))
+    }
+}
+
+impl SqlStore {
+    /// "The best runs by acc": walks the `(key, value)` index in order and
+    /// stops after one page instead of scoring every run of the
+    /// experiment. The runs without a value come after, read only by the
+    /// pages that reach them; a filter comparing the metric has none.
+    async fn walk_metric(&self, walk: &MetricWalk, page: &Page) -> Result<Vec<AnyRow>> {
+        let mut sql = walk.valued(false)?;
+        page.apply(&mut sql);
+        let mut rows = sql.fetch_all(&self.db.pool).await?;
+        if page.is_filled_by(rows.len()) || walk.every_match_has_it() {
+            return Ok(rows);
+        }
+        // Where the unvalued runs start relative to this page.
+        let valued_before = if rows.is_empty() && page.offset() > 0 {
+            walk.valued(true)?.fetch_one(&self.db.pool).await?.try_get::<i64, _>("n")?
+        } else {
+            page.offset() + rows.len() as i64
+        };
+        let mut rest = walk.unvalued()?;
+        page.apply_after(&mut rest, valued_before, rows.len());
+        rows.extend(rest.fetch_all(&self.db.pool).await?);
+        Ok(rows)
+    }
+}
+
+/// The metric and direction of a search ordered by one metric only.
+fn single_metric_order(order_by: &[String]) -> Result<Option<(String, bool)>> {
     let [item] = order_by else { return Ok(None) };
     let (key, descending) = parse_order_item(item)?;
     let Some((entity, name)) = key.split_once('.') else { return Ok(None) };
@@ -135,8 +205,7 @@ fn filtered_metric_order(order_by: &[String], clauses: &[filter::Clause]) -> Res
         return Ok(None);
     }
     let name = name.trim_matches('`').trim_matches('"');
-    let filtered = clauses.iter().any(|c| c.entity == filter::Entity::Metric && c.key == name);
-    Ok(filtered.then(|| (name.to_owned(), descending)))
+    Ok(Some((name.to_owned(), descending)))
 }
 
 /// For the `index`th order item: a column to add to the inner query

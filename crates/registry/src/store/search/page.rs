@@ -42,6 +42,26 @@ impl Page {
         sql.push(" LIMIT ").int_arg(self.limit + 1).push(" OFFSET ").int_arg(self.offset)
     }
 
+    /// Whether `rows` read with [`Page::apply`] fill the page and tell
+    /// there is more.
+    pub(crate) fn is_filled_by(&self, rows: usize) -> bool {
+        rows as i64 > self.limit
+    }
+
+    /// Where the page starts in the whole result.
+    pub(crate) fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    /// Appends ` LIMIT … OFFSET …` to the query of a second part of the
+    /// result, which starts after `before` rows of the first; `found` rows
+    /// of this page came from the first part.
+    pub(crate) fn apply_after<'s>(&self, sql: &'s mut Sql, before: i64, found: usize) -> &'s mut Sql {
+        let wanted = self.limit + 1 - found as i64;
+        let offset = (self.offset - before).max(0);
+        sql.push(" LIMIT ").int_arg(wanted).push(" OFFSET ").int_arg(offset)
+    }
+
     /// Keeps this page's rows; returns them with the next page's token.
     pub(crate) fn split<T>(&self, mut rows: Vec<T>) -> (Vec<T>, Option<String>) {
         let more = rows.len() as i64 > self.limit;
