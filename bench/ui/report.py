@@ -11,7 +11,7 @@ def main(path):
     mlflow = next(r for r in rows if r.get("side") == "mlflow" and "searches" in r)
     measured = [r for r in rows if r.get("side") == "retrain" and "pages" in r]
     small, large = measured[0], measured[-1]
-    print(f"| page | p50 at {small['runs']:,} runs | p99 | p50 at {large['runs']:,} runs | p99 | HTML + assets |")
+    print(f"| page | p50 at {small['runs']:,} runs | p99 | p50 at {large['runs']:,} runs | p99 | HTML + assets, gzipped |")
     print("|---|---|---|---|---|---|")
     for a, b in zip(small["pages"], large["pages"]):
         weight = (b["bytes"] + large["asset_bytes"]) / 1024

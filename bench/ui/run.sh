@@ -9,6 +9,7 @@
 #   mlflow server 3.17.2: MLFLOW_RUNS runs of the same shape (default
 #     5,000: populating it runs at ~30 runs/s here), its UI's runs/search
 #     calls (newest first, and sorted by a metric), 10 times each.
+# Page weights are the bytes on the wire, gzipped as a browser asks.
 # Writes bench/out/ui/results.jsonl and prints the report.
 #   BENCH_VENV=DIR reuses a virtualenv with mlflow (default bench/.venv-mlflow)
 #   RETRAIN_BIN=PATH measures that binary (default: built with --release)

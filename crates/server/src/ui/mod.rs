@@ -36,6 +36,7 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use retrain_registry::{ArtifactStore, ErrorCode, Role, SqlStore, StoreError};
 use serde::Serialize;
+use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::airflow::PipelineApi;
@@ -91,6 +92,9 @@ impl Ui {
                     .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                     .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
                     .layer(header_layer(header::REFERRER_POLICY, "same-origin"))
+                    // A run's charts carry every value they draw: gzip
+                    // makes such a page a fraction of its size on the wire.
+                    .layer(CompressionLayer::new().gzip(true))
             })
     }
 }

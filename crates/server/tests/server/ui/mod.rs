@@ -48,7 +48,12 @@ impl Browser {
 
     /// The page at `path`.
     pub(crate) async fn get(&self, path: &str) -> Reply {
-        send(&self.app, request(Method::GET, path, &self.headers(&[]), None)).await
+        self.get_with(path, &[]).await
+    }
+
+    /// The page at `path`, asked for with `extra` headers too.
+    pub(crate) async fn get_with(&self, path: &str, extra: &[(&str, &str)]) -> Reply {
+        send(&self.app, request(Method::GET, path, &self.headers(extra), None)).await
     }
 
     /// A page that must answer 200; its HTML.

@@ -108,6 +108,26 @@ async fn pages_allow_only_their_own_script_and_styles() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn pages_and_assets_travel_gzipped_to_a_browser_that_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _, _) = full_app(dir.path()).await;
+    let vera = Browser::signed_in(&app, "vera").await;
+    for path in ["/", "/pipelines/retrain_iris", "/static/style.css"] {
+        let plain = vera.get(path).await;
+        assert!(!plain.headers.contains_key(header::CONTENT_ENCODING), "{path}: only when asked");
+        let zipped = vera.get_with(path, &[(header::ACCEPT_ENCODING.as_str(), "gzip, deflate, br")]).await;
+        assert_eq!(zipped.status, StatusCode::OK, "{path}");
+        assert_eq!(zipped.headers[header::CONTENT_ENCODING], "gzip", "{path}");
+        assert!(
+            zipped.body.len() * 2 < plain.body.len(),
+            "{path}: {} of {} bytes",
+            zipped.body.len(),
+            plain.body.len()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_menu_follows_the_role() {
     let dir = tempfile::tempdir().unwrap();
     let (app, _, _) = full_app(dir.path()).await;
